@@ -1,0 +1,45 @@
+# make demo: set up everything and serve the demo help desk.
+# make test: set up everything and run the whole test suite (SQLite, then PostgreSQL).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
+DEMO_PORT ?= 5000
+DEMO_DIR ?= var/demo
+
+.PHONY: venv lint test test-sqlite test-postgres demo clean
+
+$(BIN)/activate: setup.py pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,postgres]'
+	touch $@
+
+venv: $(BIN)/activate
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy outsource_plugin adapters blueprints jobs examples
+
+test-sqlite: venv
+	$(BIN)/python -m pytest -q
+
+test-postgres: venv
+	@$(BIN)/python -c "import psycopg; psycopg.connect('$(subst +psycopg,,$(PG_URL))/postgres', connect_timeout=5).close()" \
+	  || { echo "PostgreSQL is not reachable at $(PG_URL): start it (pg_ctlcluster ... start) and run make test again" >&2; exit 1; }
+	OUTSOURCE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -q
+
+test: lint test-sqlite test-postgres
+
+demo: venv
+	mkdir -p $(DEMO_DIR)
+	cd $(DEMO_DIR) && HELPDESK_INSTANCE=. FLASK_APP=examples.helpdesk:create_app PYTHONPATH=$(CURDIR) \
+	  $(CURDIR)/$(BIN)/flask helpdesk seed
+	cd $(DEMO_DIR) && HELPDESK_INSTANCE=. FLASK_APP=examples.helpdesk:create_app PYTHONPATH=$(CURDIR) \
+	  OUTSOURCE_SCHEDULER=1 OUTSOURCE_POLL_INTERVAL=2 HELPDESK_SECRET_KEY=demo-only-secret \
+	  $(CURDIR)/$(BIN)/flask run --host 127.0.0.1 --port $(DEMO_PORT)
+
+clean:
+	rm -rf $(VENV) var build dist *.egg-info

@@ -1,0 +1,15 @@
+"""The plugin's blueprints: the JSON API, the pages, and the error handler."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask, prefix: str) -> None:
+    from outsource_plugin.blueprints.api import api
+    from outsource_plugin.blueprints.errors import register_error_handlers
+    from outsource_plugin.blueprints.fragments import register_fragments
+
+    app.register_blueprint(api, url_prefix=f"{prefix}/api/v1")
+    register_error_handlers(app, f"{prefix}/api/")
+    register_fragments(app)

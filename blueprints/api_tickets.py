@@ -1,0 +1,110 @@
+"""JSON API v1 for one ticket's outsourcing: state, configure, actions, history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+from flask.typing import ResponseReturnValue
+from outsource_plugin.blueprints.api_common import api, caller, json_body, state, ticket_or_404
+from sqlalchemy import select
+
+from outsource_plugin.engagements import Actor, configure, current_engagement, get_engagement, perform
+from outsource_plugin.errors import Conflict
+from outsource_plugin.host import HostUser
+from outsource_plugin.models import AuditEvent, Engagement
+from outsource_plugin.permissions import Permission
+from outsource_plugin.present import audit_json, engagement_json, user_actions
+from outsource_plugin.schemas import ActionSchema, ConfigureSchema, load
+from outsource_plugin.workflow import Action
+
+
+def _ticket_state(ticket_id: str, level: Permission) -> dict[str, Any]:
+    ticket = ticket_or_404(ticket_id)
+    engagement = current_engagement(state().session, ticket_id)
+    return {
+        "ticket": {"id": ticket.id, "number": ticket.number, "status": ticket.status, "complete": ticket.is_complete},
+        "engagement": engagement_json(engagement, level, ticket_complete=ticket.is_complete) if engagement else None,
+        "allowed_actions": user_actions(
+            engagement.status if engagement else None, engagement, level, ticket.is_complete
+        ),
+    }
+
+
+@api.get("/tickets/<ticket_id>/outsource")
+def ticket_state(ticket_id: str) -> ResponseReturnValue:
+    user = caller()
+    return jsonify(_ticket_state(ticket_id, user.permission))
+
+
+@api.put("/tickets/<ticket_id>/outsource")
+def ticket_configure(ticket_id: str) -> ResponseReturnValue:
+    """Choose the partner and terms: creates the Unsent engagement, or edits it."""
+    user = caller(Permission.OUTSOURCE)
+    data = load(ConfigureSchema(), json_body())
+    _refuse_on_complete_ticket(ticket_id)
+    configure(state(), ticket_id, data["partner_id"], data["terms"], Actor(user.name))
+    state().session.commit()
+    return jsonify(_ticket_state(ticket_id, user.permission))
+
+
+@api.post("/tickets/<ticket_id>/outsource/actions")
+def ticket_action(ticket_id: str) -> ResponseReturnValue:
+    user = caller(Permission.OUTSOURCE)
+    data = load(ActionSchema(), json_body())
+    _refuse_on_complete_ticket(ticket_id)
+    engagement = current_engagement(state().session, ticket_id)
+    if engagement is None:
+        raise Conflict(f"ticket {ticket_id} is not outsourced", details={"action": [data["action"]]})
+    _act(engagement, user, data)
+    return jsonify(_ticket_state(ticket_id, user.permission))
+
+
+@api.get("/tickets/<ticket_id>/outsource/history")
+def ticket_history(ticket_id: str) -> ResponseReturnValue:
+    caller(Permission.OUTSOURCE)
+    ticket_or_404(ticket_id)
+    session = state().session
+    uids = select(Engagement.uid).where(Engagement.ticket_id == ticket_id)
+    events = session.scalars(
+        select(AuditEvent)
+        .where((AuditEvent.ticket_id == ticket_id) | AuditEvent.engagement_uid.in_(uids))
+        .order_by(AuditEvent.id)
+    )
+    return jsonify({"history": [audit_json(e) for e in events]})
+
+
+@api.get("/engagements/<int:engagement_id>")
+def engagement_read(engagement_id: int) -> ResponseReturnValue:
+    user = caller(Permission.OUTSOURCE)
+    return jsonify(engagement_json(get_engagement(state().session, engagement_id), user.permission))
+
+
+@api.post("/engagements/<int:engagement_id>/actions")
+def engagement_action(engagement_id: int) -> ResponseReturnValue:
+    """Act on an engagement by id: how a service partner accepts an offer that has no ticket yet."""
+    user = caller(Permission.OUTSOURCE)
+    data = load(ActionSchema(), json_body())
+    engagement = get_engagement(state().session, engagement_id)
+    if engagement.ticket_id:
+        _refuse_on_complete_ticket(engagement.ticket_id)
+    _act(engagement, user, data)
+    return jsonify(engagement_json(engagement, user.permission))
+
+
+def _act(engagement: Engagement, user: HostUser, data: dict[str, Any]) -> None:
+    perform(
+        state(),
+        engagement,
+        Action(data["action"]),
+        engagement.role,
+        Actor(user.name),
+        reason=data["reason"],
+        customer_ref=data["customer_ref"],
+    )
+    state().session.commit()
+
+
+def _refuse_on_complete_ticket(ticket_id: str) -> None:
+    if ticket_or_404(ticket_id).is_complete:
+        raise Conflict(f"ticket {ticket_id} is Complete: outsourcing actions are closed")

@@ -1,0 +1,236 @@
+"""The demo help desk's own JSON API for tickets and entries.
+
+``GET  /api/me``                               the caller
+``GET  /api/tickets``                          tickets, newest first
+``POST /api/tickets``                          open a ticket
+``GET  /api/tickets/<id>``                     a ticket with its notes, time, charges, attachments
+``PATCH /api/tickets/<id>``                    change status, title, priority, ...
+``DELETE /api/tickets/<id>``                   delete (refused once outsourcing was accepted)
+``POST /api/tickets/<id>/notes|time|charges``  add an entry
+``POST /api/tickets/<id>/attachments``         multipart upload, field ``file``
+``GET  /api/attachments/<id>``                 the attachment's bytes
+
+Every call needs ``Authorization: Bearer <token>`` (or a signed-in session).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from examples.helpdesk.auth import current_user
+from examples.helpdesk.models import Attachment, Charge, Note, Ticket, TimeEntry, User, db
+from outsource_plugin.engagements import ensure_deletable
+from outsource_plugin.errors import NotAuthenticated, NotFound, OutsourceError, ValidationFailed
+from outsource_plugin.schemas import StrictSchema, load
+
+helpdesk_api = Blueprint("helpdesk_api", __name__)
+
+
+class TicketSchema(StrictSchema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    description = fields.String(load_default="", validate=validate.Length(max=100000))
+    priority = fields.String(load_default="Medium", validate=validate.OneOf(["Low", "Medium", "High", "Critical"]))
+    due_date = fields.Date(load_default=None, allow_none=True)
+    customer_id = fields.Integer(strict=True, load_default=None, allow_none=True)
+    contact = fields.Dict(load_default=dict)
+    status = fields.String(validate=validate.Length(min=1, max=64))
+    assignee_id = fields.Integer(strict=True, allow_none=True)
+
+
+class NoteSchema(StrictSchema):
+    body = fields.String(required=True, validate=validate.Length(min=1, max=100000))
+    internal = fields.Boolean(load_default=False)
+
+
+class TimeSchema(StrictSchema):
+    work_date = fields.Date(required=True)
+    hours = fields.Decimal(required=True, places=2, validate=validate.Range(min=0, max=24, min_inclusive=False))
+    work_type = fields.String(load_default="Remote support", validate=validate.Length(max=64))
+    summary = fields.String(load_default="", validate=validate.Length(max=10000))
+    billable = fields.Boolean(load_default=True)
+
+
+class ChargeSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    quantity = fields.Decimal(load_default=1, places=2, validate=validate.Range(min=0))
+    unit_price = fields.Decimal(load_default=0, places=2, validate=validate.Range(min=0))
+    unit_cost = fields.Decimal(load_default=0, places=2, validate=validate.Range(min=0))
+    billable = fields.Boolean(load_default=True)
+
+
+ENTRY_KINDS: dict[str, tuple[type, type[Schema]]] = {
+    "notes": (Note, NoteSchema),
+    "time": (TimeEntry, TimeSchema),
+    "charges": (Charge, ChargeSchema),
+}
+
+
+@helpdesk_api.errorhandler(OutsourceError)
+def _outsource_error(err: OutsourceError) -> ResponseReturnValue:
+    db.session.rollback()
+    return jsonify(err.to_dict()), err.status_code
+
+
+@helpdesk_api.errorhandler(HTTPException)
+def _http_error(err: HTTPException) -> ResponseReturnValue:
+    body = {"error": (err.name or "error").lower().replace(" ", "_"), "message": err.description}
+    return jsonify(body), err.code or 500
+
+
+@helpdesk_api.before_request
+def _signed_in() -> None:
+    if current_user() is None:
+        raise NotAuthenticated("send Authorization: Bearer <token>, or sign in")
+
+
+def _body() -> Any:
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ValidationFailed("send a JSON object as application/json", details={"_body": ["malformed JSON"]})
+    return data
+
+
+def _ticket(ticket_id: int) -> Ticket:
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(f"ticket {ticket_id} does not exist")
+    return ticket
+
+
+def _plain(obj: Any, *names: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in names:
+        value = getattr(obj, name)
+        out[name] = value.isoformat() if hasattr(value, "isoformat") else value
+        if name in ("hours", "quantity", "unit_price", "unit_cost"):
+            out[name] = str(value)
+    return out
+
+
+def ticket_json(ticket: Ticket, *, entries: bool = False) -> dict[str, Any]:
+    body = _plain(ticket, "id", "number", "title", "description", "status", "priority", "due_date", "customer_id")
+    body["contact"] = ticket.contact
+    if entries:
+        body["notes"] = [_plain(n, "id", "author", "body", "internal", "created_at") for n in ticket.notes]
+        body["time_entries"] = [
+            _plain(t, "id", "resource", "work_date", "hours", "work_type", "summary", "billable")
+            for t in ticket.time_entries
+        ]
+        body["charges"] = [
+            _plain(c, "id", "name", "quantity", "unit_price", "unit_cost", "billable") for c in ticket.charges
+        ]
+        body["attachments"] = [
+            _plain(a, "id", "filename", "media_type", "size", "internal") for a in ticket.attachments
+        ]
+    return body
+
+
+@helpdesk_api.get("/me")
+def me() -> ResponseReturnValue:
+    user: User = current_user()  # type: ignore[assignment]
+    return jsonify({"id": user.id, "name": user.name, "email": user.email, "outsource_level": user.outsource_level})
+
+
+@helpdesk_api.get("/tickets")
+def tickets() -> ResponseReturnValue:
+    rows = db.session.scalars(select(Ticket).order_by(Ticket.id.desc()).limit(200))
+    return jsonify({"tickets": [ticket_json(t) for t in rows]})
+
+
+@helpdesk_api.post("/tickets")
+def ticket_create() -> ResponseReturnValue:
+    data = load(TicketSchema(), _body())
+    data.setdefault("status", current_app.config["HELPDESK_STATUSES"][0])
+    _check_status(data["status"])
+    ticket = Ticket(**data)
+    db.session.add(ticket)
+    db.session.commit()
+    return jsonify(ticket_json(ticket)), 201
+
+
+@helpdesk_api.get("/tickets/<int:ticket_id>")
+def ticket_read(ticket_id: int) -> ResponseReturnValue:
+    return jsonify(ticket_json(_ticket(ticket_id), entries=True))
+
+
+@helpdesk_api.patch("/tickets/<int:ticket_id>")
+def ticket_update(ticket_id: int) -> ResponseReturnValue:
+    ticket = _ticket(ticket_id)
+    data = load(TicketSchema(partial=True), _body())
+    if "status" in data:
+        _check_status(data["status"])
+    for key, value in data.items():
+        setattr(ticket, key, value)
+    db.session.commit()
+    return jsonify(ticket_json(ticket))
+
+
+@helpdesk_api.delete("/tickets/<int:ticket_id>")
+def ticket_delete(ticket_id: int) -> ResponseReturnValue:
+    ticket = _ticket(ticket_id)
+    ensure_deletable(db.session(), str(ticket_id))
+    for entry in (*ticket.notes, *ticket.time_entries, *ticket.charges, *ticket.attachments):
+        db.session.delete(entry)
+    db.session.delete(ticket)
+    db.session.commit()
+    return "", 204
+
+
+@helpdesk_api.post("/tickets/<int:ticket_id>/<kind>")
+def entry_create(ticket_id: int, kind: str) -> ResponseReturnValue:
+    user: User = current_user()  # type: ignore[assignment]
+    ticket = _ticket(ticket_id)
+    if kind == "attachments":
+        return _attachment_create(ticket)
+    if kind not in ENTRY_KINDS:
+        raise NotFound(f"no entry kind '{kind}'")
+    model, schema = ENTRY_KINDS[kind]
+    data = load(schema(), _body())
+    if model is Note:
+        data["author"] = user.name
+    elif model is TimeEntry:
+        data["resource"] = user.name
+    entry = model(ticket_id=ticket.id, **data)
+    db.session.add(entry)
+    db.session.commit()
+    return jsonify({"id": entry.id}), 201
+
+
+def _attachment_create(ticket: Ticket) -> ResponseReturnValue:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationFailed("send the file as multipart field 'file'", details={"file": ["missing"]})
+    data = upload.read()
+    attachment = Attachment(
+        ticket_id=ticket.id,
+        filename=upload.filename[:255],
+        media_type=upload.mimetype or "application/octet-stream",
+        size=len(data),
+        data=data,
+        internal=request.form.get("internal", "false").lower() in ("1", "true", "on"),
+    )
+    db.session.add(attachment)
+    db.session.commit()
+    return jsonify({"id": attachment.id, "size": attachment.size}), 201
+
+
+@helpdesk_api.get("/attachments/<int:attachment_id>")
+def attachment_read(attachment_id: int) -> ResponseReturnValue:
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None:
+        raise NotFound(f"attachment {attachment_id} does not exist")
+    return Response(attachment.data, mimetype=attachment.media_type)
+
+
+def _check_status(status: str) -> None:
+    if status not in current_app.config["HELPDESK_STATUSES"]:
+        raise ValidationFailed(
+            f"unknown status '{status}'",
+            details={"status": [f"one of: {', '.join(current_app.config['HELPDESK_STATUSES'])}"]},
+        )

@@ -1,0 +1,121 @@
+"""The demo help desk's pages: a ticket list and a ticket page with the plugin's bar and menu."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from examples.helpdesk.auth import check_csrf, current_user
+from examples.helpdesk.models import Attachment, Charge, Note, Ticket, TimeEntry, db
+
+helpdesk = Blueprint("helpdesk", __name__, template_folder="templates")
+
+
+@helpdesk.before_request
+def _signed_in() -> ResponseReturnValue | None:
+    if current_user() is None:
+        return redirect(url_for("auth.login"))
+    if request.method == "POST":
+        check_csrf()
+    return None
+
+
+@helpdesk.get("/")
+def index() -> ResponseReturnValue:
+    tickets = db.session.scalars(select(Ticket).order_by(Ticket.id.desc()).limit(200)).all()
+    return render_template("index.html", tickets=tickets)
+
+
+@helpdesk.post("/tickets")
+def ticket_create() -> ResponseReturnValue:
+    title = request.form.get("title", "").strip()
+    if not title:
+        flash("A ticket needs a title.")
+        return redirect(url_for("helpdesk.index"))
+    ticket = Ticket(
+        title=title[:300],
+        description=request.form.get("description", ""),
+        status=current_app.config["HELPDESK_STATUSES"][0],
+    )
+    db.session.add(ticket)
+    db.session.commit()
+    return redirect(url_for("helpdesk.ticket_page", ticket_id=ticket.id))
+
+
+@helpdesk.get("/tickets/<int:ticket_id>")
+def ticket_page(ticket_id: int) -> ResponseReturnValue:
+    ticket = db.session.get(Ticket, ticket_id) or abort(404)
+    return render_template("ticket.html", ticket=ticket, statuses=current_app.config["HELPDESK_STATUSES"])
+
+
+@helpdesk.post("/tickets/<int:ticket_id>/status")
+def ticket_status(ticket_id: int) -> ResponseReturnValue:
+    ticket = db.session.get(Ticket, ticket_id) or abort(404)
+    status = request.form.get("status", "")
+    if status not in current_app.config["HELPDESK_STATUSES"]:
+        abort(400, "unknown status")
+    ticket.status = status
+    db.session.commit()
+    return _back(ticket_id)
+
+
+@helpdesk.post("/tickets/<int:ticket_id>/entries/<kind>")
+def entry_create(ticket_id: int, kind: str) -> ResponseReturnValue:
+    ticket = db.session.get(Ticket, ticket_id) or abort(404)
+    user = current_user()
+    assert user is not None
+    form = request.form
+    try:
+        if kind == "note" and form.get("body", "").strip():
+            db.session.add(Note(ticket_id=ticket.id, author=user.name, body=form["body"], internal="internal" in form))
+        elif kind == "time":
+            db.session.add(
+                TimeEntry(
+                    ticket_id=ticket.id,
+                    resource=user.name,
+                    work_date=date.fromisoformat(form.get("work_date") or date.today().isoformat()),
+                    hours=Decimal(form["hours"]),
+                    summary=form.get("summary", ""),
+                    billable="billable" in form,
+                )
+            )
+        elif kind == "charge":
+            db.session.add(
+                Charge(
+                    ticket_id=ticket.id,
+                    name=form["name"],
+                    quantity=Decimal(form.get("quantity") or 1),
+                    unit_price=Decimal(form.get("unit_price") or 0),
+                    unit_cost=Decimal(form.get("unit_cost") or 0),
+                    billable="billable" in form,
+                )
+            )
+        elif kind == "attachment" and "file" in request.files:
+            upload = request.files["file"]
+            data = upload.read()
+            db.session.add(
+                Attachment(
+                    ticket_id=ticket.id,
+                    filename=(upload.filename or "file")[:255],
+                    media_type=upload.mimetype or "application/octet-stream",
+                    size=len(data),
+                    data=data,
+                    internal="internal" in form,
+                )
+            )
+        else:
+            flash("Nothing to add: fill in the form first.")
+            return _back(ticket_id)
+    except (KeyError, ValueError, InvalidOperation):
+        flash("That entry is not valid: check the numbers and the date.")
+        return _back(ticket_id)
+    db.session.commit()
+    return _back(ticket_id)
+
+
+def _back(ticket_id: int) -> ResponseReturnValue:
+    return redirect(url_for("helpdesk.ticket_page", ticket_id=ticket_id))

@@ -1,0 +1,1 @@
+"""APScheduler jobs: deliver the outbox, poll partners, expire offers."""

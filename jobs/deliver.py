@@ -1,0 +1,101 @@
+"""Deliver the outbox: claim with a lease, call the adapter, record the outcome."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import timedelta
+from enum import Enum
+
+from outsource_plugin.adapters.base import Outbound
+
+from outsource_plugin.errors import PermanentAdapterError, TransientAdapterError
+from outsource_plugin.extension import OutsourceState
+from outsource_plugin.models import Engagement, MessageState, OutboxMessage, Partner, utcnow
+from outsource_plugin.outbox import backoff, claim
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(str, Enum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    DEAD = "dead"
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def deliver_due(state: OutsourceState, *, worker: str | None = None) -> dict[Outcome, int]:
+    """One delivery round: every due message, each in its own transaction."""
+    session = state.session
+    cfg = state.config
+    ids = claim(
+        session,
+        worker or worker_name(),
+        limit=int(cfg["OUTSOURCE_DELIVERY_BATCH"]),
+        lease=timedelta(seconds=float(cfg["OUTSOURCE_DELIVERY_LEASE"])),
+    )
+    counts = dict.fromkeys(Outcome, 0)
+    for message_id in ids:
+        message = session.get(OutboxMessage, message_id)
+        if message is None or message.state is not MessageState.PENDING:
+            continue
+        outcome = deliver_one(state, message)
+        session.commit()
+        counts[outcome] += 1
+    return counts
+
+
+def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:
+    session = state.session
+    partner = session.get(Partner, message.partner_id)
+    engagement = session.query(Engagement).filter_by(uid=message.engagement_uid).first()
+    assert partner is not None
+    message.attempts += 1
+    message.claimed_until = None
+    try:
+        result = state.adapter_for(partner).deliver(
+            Outbound(
+                message_id=message.message_id,
+                kind=message.kind.value,
+                engagement_uid=message.engagement_uid,
+                remote_ref=engagement.remote_ref if engagement else None,
+                payload=message.payload,
+            )
+        )
+    except TransientAdapterError as err:
+        if message.attempts >= int(state.config["OUTSOURCE_MAX_ATTEMPTS"]):
+            return _dead(message, engagement, f"gave up after {message.attempts} attempts: {err.message}")
+        wait = max(
+            err.retry_after or 0.0,
+            backoff(message.attempts, cap=float(state.config["OUTSOURCE_BACKOFF_CAP"])),
+        )
+        message.next_attempt_at = utcnow() + timedelta(seconds=wait)
+        message.last_error = err.message
+        log.info("delivery %s to partner %s failed, retry in %.1fs", message.message_id, partner.id, wait)
+        return Outcome.RETRY
+    except PermanentAdapterError as err:
+        return _dead(message, engagement, err.message)
+    message.state = MessageState.DELIVERED
+    message.delivered_at = utcnow()
+    message.last_error = None
+    if engagement is not None:
+        if result.remote_ref and not engagement.remote_ref:
+            engagement.remote_ref = result.remote_ref
+        if result.remote_ticket_number:
+            engagement.remote_ticket_number = result.remote_ticket_number
+        engagement.last_sync_at = utcnow()
+        engagement.last_sync_error = None
+    return Outcome.DELIVERED
+
+
+def _dead(message: OutboxMessage, engagement: Engagement | None, error: str) -> Outcome:
+    message.state = MessageState.DEAD
+    message.last_error = error
+    if engagement is not None:
+        engagement.last_sync_error = error
+    log.warning("delivery %s dead-lettered: %s", message.message_id, error)
+    return Outcome.DEAD

@@ -1,0 +1,56 @@
+"""``flask outsource ...``: run sync rounds and workers, and look after dead letters."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from outsource_plugin.extension import current_outsource
+from outsource_plugin.models import MessageState, OutboxMessage
+from outsource_plugin.outbox import dead_letters, retry
+
+outsource_cli = AppGroup("outsource", help="Outsourcing: sync, workers and dead letters.")
+
+
+@outsource_cli.command("sync")
+@click.option("--once", is_flag=True, required=True, help="Run one full round and exit (for cron and tests).")
+def sync_command(once: bool) -> None:
+    """Deliver the outbox, poll every partner and expire offers, once."""
+    from outsource_plugin.jobs.scheduler import run_once
+
+    click.echo(json.dumps(run_once(current_outsource())))
+
+
+@outsource_cli.command("worker")
+def worker_command() -> None:
+    """Run the jobs in this process until interrupted."""
+    from outsource_plugin.jobs.scheduler import run_worker
+
+    click.echo("outsource worker started", err=True)
+    run_worker(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+@outsource_cli.group("deadletters")
+def deadletters() -> None:
+    """Deliveries that failed for good."""
+
+
+@deadletters.command("list")
+def deadletters_list() -> None:
+    for m in dead_letters(current_outsource().session):
+        click.echo(f"{m.id}\t{m.kind.value}\t{m.engagement_uid}\t{m.attempts}\t{m.last_error}")
+
+
+@deadletters.command("retry")
+@click.argument("message_id", type=int)
+def deadletters_retry(message_id: int) -> None:
+    session = current_outsource().session
+    message = session.get(OutboxMessage, message_id)
+    if message is None or message.state is not MessageState.DEAD:
+        raise click.ClickException(f"message {message_id} is not a dead letter")
+    retry(session, message)
+    session.commit()
+    click.echo(f"message {message_id} queued again")

@@ -1,0 +1,46 @@
+"""Every ``OUTSOURCE_*`` setting, its default and what it is for.
+
+The README's configuration table is this list; ``init_app`` reads each key
+once with ``setdefault``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+
+class Setting(NamedTuple):
+    key: str
+    default: Any
+    doc: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("OUTSOURCE_URL_PREFIX", "/outsource", "Where the plugin's pages and APIs are mounted."),
+    Setting("OUTSOURCE_ORG_NAME", "This help desk", "The name partners see for this organisation."),
+    Setting("OUTSOURCE_SCHEDULER", False, "Run the jobs in the web process (APScheduler)."),
+    Setting("OUTSOURCE_POLL_INTERVAL", 5.0, "Seconds between polls of each partner's change feed."),
+    Setting("OUTSOURCE_DELIVERY_INTERVAL", 1.0, "Seconds between outbox delivery rounds."),
+    Setting("OUTSOURCE_DEADLINE_INTERVAL", 60.0, "Seconds between checks for expired offers."),
+    Setting("OUTSOURCE_DELIVERY_BATCH", 100, "Outbox messages one worker claims per round."),
+    Setting("OUTSOURCE_DELIVERY_LEASE", 60.0, "Seconds a claimed message stays with its worker."),
+    Setting("OUTSOURCE_MAX_ATTEMPTS", 12, "Transient failures before a message is dead-lettered."),
+    Setting("OUTSOURCE_BACKOFF_CAP", 300.0, "Longest wait, in seconds, between two delivery attempts."),
+    Setting("OUTSOURCE_MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024, "Largest attachment that is synced."),
+    Setting("OUTSOURCE_SIGNATURE_TOLERANCE", 300, "Seconds a signed partner request's clock may differ."),
+    Setting("OUTSOURCE_HTTP_TIMEOUT", 10.0, "Seconds before a call to a partner system times out."),
+    Setting("OUTSOURCE_DEFAULT_ACCEPTANCE_HOURS", 72, "Hours to accept an offer when the terms set none."),
+    Setting("OUTSOURCE_PAGE_SIZE", 50, "Rows per page on dashboard lists."),
+    Setting("OUTSOURCE_CREATE_TABLES", True, "Create the plugin's tables at start-up when they are missing."),
+)
+
+
+def apply_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """Fill in defaults and return the plugin's view of its settings."""
+    for setting in SETTINGS:
+        config.setdefault(setting.key, setting.default)
+    prefix = str(config["OUTSOURCE_URL_PREFIX"]).rstrip("/")
+    if prefix and not prefix.startswith("/"):
+        raise ValueError("OUTSOURCE_URL_PREFIX must start with '/'")
+    config["OUTSOURCE_URL_PREFIX"] = prefix
+    return {s.key: config[s.key] for s in SETTINGS}

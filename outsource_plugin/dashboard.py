@@ -1,0 +1,67 @@
+"""The Outsource Dashboard's queries: folder counts and keyset-paged lists.
+
+Both run on the ``(role, status, updated_at, id)`` index; keyset paging keeps
+page 500 as cheap as page 1.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from outsource_plugin.errors import ValidationFailed
+from outsource_plugin.models import Engagement
+from outsource_plugin.workflow import FOLDER_STATUSES, Folder, Side, folders_for
+
+SORT_COLUMNS = {"updated": Engagement.updated_at, "created": Engagement.created_at}
+
+
+def folder_counts(session: Session) -> dict[str, dict[str, int]]:
+    """``{role: {folder: count}}`` for both roles, every folder present."""
+    rows = session.execute(
+        select(Engagement.role, Engagement.status, func.count()).group_by(Engagement.role, Engagement.status)
+    ).all()
+    by_status = {(role, status): n for role, status, n in rows}
+    return {
+        role.value: {
+            folder.value: sum(by_status.get((role, s), 0) for s in FOLDER_STATUSES[folder])
+            for folder in folders_for(role)
+        }
+        for role in (Side.LEAD, Side.SERVICE)
+    }
+
+
+def folder_page(
+    session: Session, role: Side, folder: Folder, *, sort: str, limit: int, after: str | None
+) -> tuple[list[Engagement], str | None]:
+    """One page of a folder and the cursor of the next page (None on the last)."""
+    descending = sort.startswith("-")
+    column = SORT_COLUMNS[sort.lstrip("-")]
+    query = select(Engagement).where(Engagement.role == role, Engagement.status.in_(FOLDER_STATUSES[folder]))
+    if after:
+        at, last_id = _decode(after)
+        if descending:
+            query = query.where(or_(column < at, and_(column == at, Engagement.id < last_id)))
+        else:
+            query = query.where(or_(column > at, and_(column == at, Engagement.id > last_id)))
+    order = (column.desc(), Engagement.id.desc()) if descending else (column.asc(), Engagement.id.asc())
+    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = _encode(getattr(rows[-1], column.key), rows[-1].id) if more and rows else None
+    return rows, cursor
+
+
+def _encode(at: datetime, last_id: int) -> str:
+    return f"{at.isoformat()}~{last_id}"
+
+
+def _decode(cursor: str) -> tuple[Any, int]:
+    try:
+        at, last_id = cursor.rsplit("~", 1)
+        return datetime.fromisoformat(at), int(last_id)
+    except ValueError as err:
+        raise ValidationFailed("bad page cursor", details={"after": ["not a cursor this API returned"]}) from err

@@ -1,0 +1,303 @@
+"""Applying the workflow to engagements: one transaction per transition.
+
+Each function here changes the engagement, writes its audit event, queues the
+outbox message the partner must hear and the signal the host may want, all in
+the caller's session; the caller commits once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outsource_plugin import outbox, signals
+from outsource_plugin.errors import Conflict, NotFound, ValidationFailed
+from outsource_plugin.models import (
+    STATUS_TIMESTAMP,
+    AuditEvent,
+    Engagement,
+    MessageKind,
+    Partner,
+    new_id,
+    utcnow,
+)
+from outsource_plugin.schemas import terms_json
+from outsource_plugin.workflow import REASON_REQUIRED, Action, Side, Status, target
+
+if TYPE_CHECKING:
+    from outsource_plugin.extension import OutsourceState
+
+#: actions that stay on this host; every other locally performed action is relayed
+LOCAL_ONLY = frozenset({Action.CONFIGURE, Action.EDIT, Action.REMOVE})
+#: actions that the plugin raises for both sides rather than one partner
+SYSTEM_ACTIONS = frozenset({Action.AUTO_DECLINE, Action.TICKET_COMPLETE})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs a transition; ``remote`` when the partner did it."""
+
+    name: str
+    remote: bool = False
+
+
+def ticket_engagements(session: Session, ticket_id: str) -> list[Engagement]:
+    """Every engagement of a ticket, newest first."""
+    query = select(Engagement).where(Engagement.ticket_id == ticket_id).order_by(Engagement.id.desc())
+    return list(session.scalars(query))
+
+
+def current_engagement(session: Session, ticket_id: str) -> Engagement | None:
+    """The ticket's current engagement: its newest one, of either role."""
+    found = ticket_engagements(session, ticket_id)
+    return found[0] if found else None
+
+
+def get_engagement(session: Session, engagement_id: int) -> Engagement:
+    engagement = session.get(Engagement, engagement_id)
+    if engagement is None:
+        raise NotFound(f"engagement {engagement_id} does not exist")
+    return engagement
+
+
+def configure(
+    state: OutsourceState, ticket_id: str, partner_id: int, terms: dict[str, Any] | None, actor: Actor
+) -> Engagement:
+    """Choose a partner and terms: a new Unsent engagement, or an edit of the Unsent one.
+
+    A fresh configuration after a cancel or decline starts from the previous
+    engagement's terms, as the lead last saw them; otherwise from the
+    partner's defaults. Terms given here override either.
+    """
+    session = state.session
+    partner = session.get(Partner, partner_id)
+    if partner is None or not partner.active:
+        raise ValidationFailed(
+            f"partner {partner_id} does not exist or is disabled", details={"partner_id": ["unknown partner"]}
+        )
+    lead = [e for e in ticket_engagements(session, ticket_id) if e.role is Side.LEAD]
+    latest = lead[0] if lead else None
+    status = latest.status if latest else None
+    if status is Status.UNSENT and latest is not None:
+        _transition(state, latest, Action.EDIT, Side.LEAD, actor)
+        latest.partner_id = partner.id
+        latest.partner = partner
+        latest.terms = terms_json({**latest.terms, **(terms or {})})
+        return latest
+    target(status, Action.CONFIGURE, Side.LEAD)
+    base = latest.effective_terms if latest is not None else partner.default_terms
+    ticket = state.host.get_ticket(ticket_id)
+    engagement = Engagement(
+        uid=new_id(),
+        role=Side.LEAD,
+        ticket_id=ticket_id,
+        ticket_number=ticket.number if ticket else ticket_id,
+        partner_id=partner.id,
+        partner=partner,
+        status=None,
+        terms=terms_json({**(base or {}), **(terms or {})}),
+    )
+    session.add(engagement)
+    _transition(state, engagement, Action.CONFIGURE, Side.LEAD, actor)
+    return engagement
+
+
+def perform(
+    state: OutsourceState,
+    engagement: Engagement,
+    action: Action,
+    side: Side,
+    actor: Actor,
+    *,
+    reason: str | None = None,
+    customer_ref: str | None = None,
+    ticket_number: str | None = None,
+) -> Engagement:
+    """Apply one action to an engagement, with its effects on this host and the partner."""
+    before = engagement.status
+    after = target(before, action, side)
+    if action in REASON_REQUIRED and not (reason and reason.strip()):
+        raise ValidationFailed(f"'{action.value}' needs a reason", details={"reason": ["a reason is required"]})
+    if action is Action.ACCEPT and not actor.remote:
+        _open_service_ticket(state, engagement, customer_ref)
+    _record_details(state, engagement, action, actor, reason, ticket_number)
+    _transition(state, engagement, action, side, actor, reason)
+    if after is not None and not actor.remote and action not in LOCAL_ONLY:
+        _relay(state.session, engagement, action, actor, reason, before)
+    return engagement
+
+
+def _transition(
+    state: OutsourceState,
+    engagement: Engagement,
+    action: Action,
+    side: Side,
+    actor: Actor,
+    reason: str | None = None,
+) -> None:
+    before = engagement.status
+    after = target(before, action, side)
+    now = utcnow()
+    session = state.session
+    session.add(
+        AuditEvent(
+            engagement_uid=engagement.uid,
+            ticket_id=engagement.ticket_id,
+            actor=actor.name,
+            side=side,
+            action=action,
+            from_status=before,
+            to_status=after,
+            reason=reason,
+            at=now,
+        )
+    )
+    if after is None:
+        session.delete(engagement)
+    else:
+        engagement.status = after
+        setattr(engagement, STATUS_TIMESTAMP[after], now)
+        engagement.updated_at = now
+    signals.send_after_commit(
+        session,
+        signals.status_changed,
+        state.app,
+        engagement_uid=engagement.uid,
+        ticket_id=engagement.ticket_id,
+        action=action,
+        side=side,
+        from_status=before,
+        to_status=after,
+        actor=actor.name,
+        reason=reason,
+    )
+
+
+def _record_details(
+    state: OutsourceState,
+    engagement: Engagement,
+    action: Action,
+    actor: Actor,
+    reason: str | None,
+    ticket_number: str | None,
+) -> None:
+    """The fields and notes an action leaves behind, whichever side performed it."""
+    now = utcnow()
+    if action is Action.SEND:
+        engagement.frozen_terms = dict(engagement.terms)
+        engagement.offer = _offer(state, engagement)
+        hours = engagement.terms.get("acceptance_hours") or state.config["OUTSOURCE_DEFAULT_ACCEPTANCE_HOURS"]
+        engagement.acceptance_deadline = now + timedelta(hours=int(hours))
+        engagement.partner.last_used_at = now
+    elif action is Action.ACCEPT:
+        engagement.accepted_by = actor.name
+        if ticket_number:
+            engagement.remote_ticket_number = ticket_number
+    elif action in (Action.DECLINE, Action.AUTO_DECLINE):
+        engagement.decline_reason = reason
+    elif action is Action.CANCEL:
+        engagement.cancel_reason = reason
+    elif action is Action.SUBMIT:
+        engagement.suspended_at = now
+    elif action is Action.REJECT:
+        engagement.reject_reason = reason
+        engagement.suspended_at = None
+    elif action in (Action.APPROVE, Action.COMPLETE, Action.TICKET_COMPLETE):
+        engagement.sync_ended_at = now
+    note = _note_for(engagement, action, actor, reason)
+    if note and engagement.ticket_id:
+        state.host.add_note(engagement.ticket_id, note, author=f"Outsourcing ({engagement.partner.name})")
+
+
+def _note_for(engagement: Engagement, action: Action, actor: Actor, reason: str | None) -> str | None:
+    """The ticket note a transition leaves, so the ticket's own history tells the story."""
+    partner = engagement.partner.name
+    if action is Action.CANCEL and not actor.remote:
+        return f"Outsourcing to {partner} was canceled."
+    if action in (Action.DECLINE, Action.AUTO_DECLINE) and engagement.role is Side.LEAD:
+        how = "auto-declined" if action is Action.AUTO_DECLINE else f"declined by {partner}"
+        return f"Outsourcing {how}: {reason}"
+    if action is Action.REJECT and actor.remote:
+        return f"{partner} rejected the submission: {reason}"
+    return None
+
+
+def _offer(state: OutsourceState, engagement: Engagement) -> dict[str, Any]:
+    """What the service ticket is created from: the lead ticket as it stands at send."""
+    ticket = state.host.get_ticket(engagement.ticket_id or "")
+    if ticket is None:
+        raise NotFound(f"ticket {engagement.ticket_id} does not exist")
+    return {
+        "title": ticket.title,
+        "description": ticket.description,
+        "priority": ticket.priority,
+        "due": ticket.due.isoformat() if ticket.due else None,
+        "contact": ticket.contact,
+        "number": ticket.number,
+        "lead": state.config["OUTSOURCE_ORG_NAME"],
+    }
+
+
+def _open_service_ticket(state: OutsourceState, engagement: Engagement, customer_ref: str | None) -> None:
+    """On accept, the service partner's own ticket is opened for its lead partner's customer."""
+    partner = engagement.partner
+    if customer_ref:
+        customers = dict(state.host.list_customers())
+        if customers and customer_ref not in customers:
+            raise ValidationFailed(
+                f"customer '{customer_ref}' does not exist", details={"customer_ref": ["unknown customer"]}
+            )
+        partner.customer_ref = customer_ref
+    if partner.customer_ref is None and state.host.list_customers():
+        raise ValidationFailed(
+            f"this is the first ticket accepted from {partner.name}: choose which of your customers it is",
+            details={"customer_ref": ["required on the first acceptance from a new lead partner"]},
+        )
+    ticket = state.host.create_ticket(engagement.offer or {}, partner.customer_ref)
+    engagement.ticket_id = ticket.id
+    engagement.ticket_number = ticket.number
+
+
+def _relay(
+    session: Session, engagement: Engagement, action: Action, actor: Actor, reason: str | None, before: Status | None
+) -> None:
+    if action is Action.SEND:
+        payload: dict[str, Any] = {
+            "offer": engagement.offer or {},
+            "terms": engagement.frozen_terms or {},
+            "ticket_number": engagement.ticket_number,
+            "acceptance_deadline": engagement.acceptance_deadline.isoformat()
+            if engagement.acceptance_deadline
+            else None,
+        }
+        outbox.enqueue(session, engagement, MessageKind.OFFER, payload)
+        return
+    outbox.enqueue(
+        session,
+        engagement,
+        MessageKind.ACTION,
+        {
+            "action": action.value,
+            "reason": reason,
+            "actor": actor.name,
+            "from_status": before.value if before else None,
+            "ticket_number": engagement.ticket_number,
+        },
+    )
+
+
+def ticket_completed(state: OutsourceState, ticket_id: str) -> None:
+    """The completion cascade: a Complete ticket completes its open engagement on both sides."""
+    for engagement in ticket_engagements(state.session, ticket_id):
+        if engagement.is_open:
+            perform(state, engagement, Action.TICKET_COMPLETE, Side.SYSTEM, Actor("system"))
+
+
+def ensure_deletable(session: Session, ticket_id: str) -> None:
+    """The check a host calls before deleting a ticket: accepted work must not vanish."""
+    if any(e.accepted_at is not None for e in ticket_engagements(session, ticket_id)):
+        raise Conflict(f"ticket {ticket_id} has an accepted outsourcing engagement and cannot be deleted")

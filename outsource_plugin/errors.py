@@ -1,0 +1,101 @@
+"""The plugin's exception tree.
+
+Each error carries the HTTP status it maps to, so that one handler in the
+blueprints renders every failure the same way (JSON for the API, a page for
+forms) and no view decides status codes on its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OutsourceError(Exception):
+    """Root of every error the plugin raises on purpose."""
+
+    status_code = 500
+    code = "outsource_error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class ValidationFailed(OutsourceError):
+    """Input did not match its schema; ``details`` names each bad field."""
+
+    status_code = 400
+    code = "validation_failed"
+
+
+class NotAuthenticated(OutsourceError):
+    """No user, or a partner request whose signature, clock or id fails."""
+
+    status_code = 401
+    code = "not_authenticated"
+
+
+class PermissionDenied(OutsourceError):
+    """The user is known but their outsourcing level does not allow this."""
+
+    status_code = 403
+    code = "permission_denied"
+
+
+class NotFound(OutsourceError):
+    status_code = 404
+    code = "not_found"
+
+
+class TransitionRefused(OutsourceError):
+    """The transition table has no row for (status, action, side)."""
+
+    status_code = 409
+    code = "transition_refused"
+
+
+class ReadOnlyEntry(OutsourceError):
+    """An edit of an entry that the sync rules make read-only here."""
+
+    status_code = 409
+    code = "read_only_entry"
+
+
+class Conflict(OutsourceError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(OutsourceError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class AdapterError(OutsourceError):
+    """A partner system failed; subclasses say whether a retry can help."""
+
+    status_code = 502
+    code = "adapter_error"
+
+
+class TransientAdapterError(AdapterError):
+    """Worth retrying: connection errors, timeouts, 5xx, 429."""
+
+    code = "partner_unavailable"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class PermanentAdapterError(AdapterError):
+    """Retrying cannot help (bad credentials, rejected payload): dead-letter it."""
+
+    code = "partner_refused"

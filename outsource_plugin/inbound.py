@@ -1,0 +1,110 @@
+"""Applying what a partner did to this host: offers received and actions relayed.
+
+A partner can only reach engagements it is party to, and applying the same
+change twice has the effect of applying it once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from outsource_plugin.adapters.base import ChangeKind, RemoteChange
+from outsource_plugin.engagements import SYSTEM_ACTIONS, Actor, perform
+from outsource_plugin.errors import TransitionRefused
+from outsource_plugin.models import AuditEvent, Engagement, Partner, utcnow
+from outsource_plugin.workflow import TRANSITIONS, Action, Side, Status
+
+if TYPE_CHECKING:
+    from outsource_plugin.extension import OutsourceState
+
+log = logging.getLogger(__name__)
+
+
+def apply_change(state: OutsourceState, partner: Partner, change: RemoteChange) -> Engagement | None:
+    if change.kind is ChangeKind.OFFER:
+        return receive_offer(state, partner, change)
+    return receive_action(state, partner, change)
+
+
+def receive_offer(state: OutsourceState, partner: Partner, change: RemoteChange) -> Engagement:
+    """A lead partner offers us a ticket: it waits in our Waiting Acceptance folder."""
+    session = state.session
+    existing = _find(state, partner, change.engagement_uid)
+    if existing is not None:
+        return existing
+    terms = dict(change.data.get("terms") or {})
+    deadline = change.data.get("acceptance_deadline")
+    engagement = Engagement(
+        uid=change.engagement_uid,
+        role=Side.SERVICE,
+        ticket_id=None,
+        partner_id=partner.id,
+        partner=partner,
+        status=Status.ASSIGNED,
+        terms=terms,
+        frozen_terms=terms,
+        offer=dict(change.data.get("offer") or {}),
+        remote_ref=change.engagement_uid,
+        remote_ticket_number=change.ticket_number,
+        acceptance_deadline=datetime.fromisoformat(deadline) if isinstance(deadline, str) else None,
+        assigned_at=utcnow(),
+    )
+    session.add(engagement)
+    session.add(
+        AuditEvent(
+            engagement_uid=engagement.uid,
+            ticket_id=None,
+            actor=change.actor or partner.name,
+            side=Side.LEAD,
+            action=Action.SEND,
+            from_status=None,
+            to_status=Status.ASSIGNED,
+        )
+    )
+    return engagement
+
+
+def receive_action(state: OutsourceState, partner: Partner, change: RemoteChange) -> Engagement | None:
+    """Apply the partner's outsource action to our copy of the engagement.
+
+    A repeat of an action already applied is ignored; an action our table
+    refuses is recorded on the engagement as a sync error, not raised, so one
+    bad change does not stall the partner's whole feed.
+    """
+    engagement = _find(state, partner, change.engagement_uid)
+    if engagement is None or change.action is None:
+        log.warning("partner %s sent %s for an unknown engagement", partner.id, change.change_id)
+        return None
+    action = change.action
+    side = Side.SYSTEM if action in SYSTEM_ACTIONS else engagement.role.other
+    if _already_applied(engagement.status, action, side):
+        return engagement
+    try:
+        perform(
+            state,
+            engagement,
+            action,
+            side,
+            Actor(change.actor or partner.name, remote=True),
+            reason=change.reason,
+            ticket_number=change.ticket_number,
+        )
+    except TransitionRefused as err:
+        engagement.last_sync_error = f"partner change {change.change_id} refused: {err.message}"
+    return engagement
+
+
+def _already_applied(status: Status, action: Action, side: Side) -> bool:
+    """True when ``status`` is where ``action`` leads and the action cannot apply again."""
+    if (action, side) in TRANSITIONS[status]:
+        return False
+    return any(key == (action, side) and to is status for row in TRANSITIONS.values() for key, to in row.items())
+
+
+def _find(state: OutsourceState, partner: Partner, uid: str) -> Engagement | None:
+    query = select(Engagement).where(Engagement.uid == uid, Engagement.partner_id == partner.id)
+    return state.session.scalars(query).first()

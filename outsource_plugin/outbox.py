@@ -1,0 +1,86 @@
+"""The transactional outbox: what we owe partners, and when to try again.
+
+Messages are added through the caller's session, so they commit with the
+change that caused them. Backoff is a pure function so it can be tested
+without a clock.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from outsource_plugin.models import Engagement, MessageKind, MessageState, OutboxMessage, utcnow
+
+
+def enqueue(session: Session, engagement: Engagement, kind: MessageKind, payload: dict[str, Any]) -> OutboxMessage:
+    message = OutboxMessage(
+        partner_id=engagement.partner_id,
+        engagement_uid=engagement.uid,
+        kind=kind,
+        payload=payload,
+        state=MessageState.PENDING,
+        next_attempt_at=utcnow(),
+        attempts=0,
+    )
+    session.add(message)
+    return message
+
+
+def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0, rng: random.Random | None = None) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: exponential, capped, with full jitter.
+
+    Full jitter keeps a fleet of workers that failed together from retrying together.
+    """
+    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def claim(session: Session, worker: str, *, limit: int, lease: timedelta, now: datetime | None = None) -> list[int]:
+    """Lease up to ``limit`` due messages to ``worker`` and return their ids.
+
+    A message whose lease ran out (its worker died) is due again. On
+    PostgreSQL the candidate rows are locked with SKIP LOCKED so that workers
+    never wait on each other; SQLite serialises writers, which is enough.
+    """
+    now = now or utcnow()
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.state == MessageState.PENDING,
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    ids = list(session.scalars(due))
+    if ids:
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_by=worker, claimed_until=now + lease)
+        )
+    session.commit()
+    return ids
+
+
+def dead_letters(session: Session) -> list[OutboxMessage]:
+    return list(
+        session.scalars(
+            select(OutboxMessage).where(OutboxMessage.state == MessageState.DEAD).order_by(OutboxMessage.id)
+        )
+    )
+
+
+def retry(session: Session, message: OutboxMessage) -> None:
+    """Put a dead letter back in the queue, due now, with a fresh attempt count."""
+    message.state = MessageState.PENDING
+    message.attempts = 0
+    message.next_attempt_at = utcnow()
+    message.claimed_by = None
+    message.claimed_until = None

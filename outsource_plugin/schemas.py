@@ -1,0 +1,115 @@
+"""Marshmallow schemas for every input the plugin accepts, and its outputs.
+
+Input schemas raise on unknown fields, so a typo is an error rather than a
+silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from outsource_plugin.errors import ValidationFailed
+from outsource_plugin.workflow import USER_ACTIONS
+
+#: terms that count as financial figures: shown only with Allow All
+FINANCIAL_TERMS = frozenset({"outsource_rate", "flat_rate", "bill_rate", "authorised_charges", "total_authorised"})
+
+
+def _money() -> fields.Decimal:
+    return fields.Decimal(places=2, as_string=True, validate=validate.Range(min=0, max=10**9))
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class TermsSchema(StrictSchema):
+    rate_type = fields.String(validate=validate.OneOf(["hourly", "flat"]))
+    outsource_rate = _money()
+    flat_rate = _money()
+    bill_rate = _money()
+    authorised_hours = fields.Decimal(places=2, as_string=True, validate=validate.Range(min=0, max=100000))
+    authorised_charges = _money()
+    total_authorised = _money()
+    complete_by = fields.Date()
+    acceptance_hours = fields.Integer(strict=True, validate=validate.Range(min=1, max=24 * 365))
+    instructions = fields.String(validate=validate.Length(max=10000))
+
+
+class ConfigureSchema(StrictSchema):
+    partner_id = fields.Integer(strict=True, required=True)
+    terms = fields.Nested(TermsSchema, load_default=dict)
+
+
+class ActionSchema(StrictSchema):
+    action = fields.String(required=True, validate=validate.OneOf([a.value for a in USER_ACTIONS]))
+    reason = fields.String(validate=validate.Length(max=5000), load_default=None, allow_none=True)
+    #: on the first acceptance from a new lead partner: which of our customers it is
+    customer_ref = fields.String(validate=validate.Length(min=1, max=64), load_default=None, allow_none=True)
+
+
+class PartnerSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    adapter = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    config = fields.Dict(keys=fields.String(), load_default=dict)
+    default_terms = fields.Nested(TermsSchema, load_default=dict)
+    customer_ref = fields.String(validate=validate.Length(max=64), allow_none=True, load_default=None)
+    active = fields.Boolean(load_default=True)
+
+    @validates_schema
+    def _name_not_blank(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "name" in data and not data["name"].strip():
+            raise ValidationError("must not be blank", field_name="name")
+
+
+class PageSchema(StrictSchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    after = fields.String(load_default=None, validate=validate.Length(max=200))
+    sort = fields.String(
+        load_default="-updated",
+        validate=validate.OneOf(["updated", "-updated", "created", "-created", "ticket", "-ticket"]),
+    )
+
+
+def load(schema: Schema, data: Any) -> dict[str, Any]:
+    """Validate ``data``, turning marshmallow's complaints into a 400 that names each field."""
+    if not isinstance(data, dict):
+        raise ValidationFailed("the body must be a JSON object", details={"_schema": ["expected an object"]})
+    try:
+        result: dict[str, Any] = schema.load(data)
+    except ValidationError as err:
+        fields_named = ", ".join(sorted(str(k) for k in _flat(err.messages)))
+        raise ValidationFailed(f"invalid input: {fields_named}", details=_jsonable(err.messages)) from err
+    return result
+
+
+def _flat(messages: Any, prefix: str = "") -> list[str]:
+    if not isinstance(messages, dict):
+        return [prefix or "_schema"]
+    out: list[str] = []
+    for key, value in messages.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        out.extend(_flat(value, name) if isinstance(value, dict) else [name])
+    return out
+
+
+def _jsonable(messages: Any) -> Any:
+    if isinstance(messages, dict):
+        return {str(k): _jsonable(v) for k, v in messages.items()}
+    if isinstance(messages, list | tuple):
+        return [_jsonable(v) for v in messages]
+    return str(messages)
+
+
+def terms_json(terms: dict[str, Any]) -> dict[str, Any]:
+    """Terms as stored: dumped through the schema so Decimals and dates are strings."""
+    dumped: dict[str, Any] = TermsSchema().dump(terms)
+    return dumped
+
+
+def visible_terms(terms: dict[str, Any] | None, *, financial: bool) -> dict[str, Any]:
+    terms = terms or {}
+    return {k: v for k, v in terms.items() if financial or k not in FINANCIAL_TERMS}

@@ -1,0 +1,195 @@
+"""The outsource workflow: eight statuses and the one transition table.
+
+Everything that decides whether an outsource action may happen lives here, as
+plain data, so that the API's ``allowed_actions``, the Outsource menu and the
+documentation are all read off the same table. A (status, action, side) that
+is not in the table is refused and leaves the engagement untouched.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Status(str, Enum):
+    UNSENT = "unsent"
+    ASSIGNED = "assigned"
+    CANCELED = "canceled"
+    DECLINED = "declined"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    WAITING_APPROVAL = "waiting_approval"
+    COMPLETE = "complete"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").title()
+
+
+class Action(str, Enum):
+    CONFIGURE = "configure"
+    EDIT = "edit"
+    REMOVE = "remove"
+    SEND = "send"
+    CANCEL = "cancel"
+    DECLINE = "decline"
+    AUTO_DECLINE = "auto_decline"
+    ACCEPT = "accept"
+    START_WORK = "start_work"
+    SUBMIT = "submit"
+    REJECT = "reject"
+    APPROVE = "approve"
+    COMPLETE = "complete"
+    TICKET_COMPLETE = "ticket_complete"
+
+
+class Side(str, Enum):
+    LEAD = "lead"
+    SERVICE = "service"
+    SYSTEM = "system"
+
+    @property
+    def other(self) -> Side:
+        return {Side.LEAD: Side.SERVICE, Side.SERVICE: Side.LEAD}[self]
+
+
+class SyncState(str, Enum):
+    NONE = "none"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    ENDED = "ended"
+
+
+L, S, SYS = Side.LEAD, Side.SERVICE, Side.SYSTEM
+
+OPEN_STATUSES = frozenset(
+    {Status.UNSENT, Status.ASSIGNED, Status.ACCEPTED, Status.IN_PROGRESS, Status.WAITING_APPROVAL}
+)
+
+_CASCADE = {(Action.TICKET_COMPLETE, SYS): Status.COMPLETE}
+
+#: status (None: the ticket has no open engagement) -> (action, side) -> new status
+#: (None: the engagement is deleted). Final statuses have explicit empty rows.
+TRANSITIONS: dict[Status | None, dict[tuple[Action, Side], Status | None]] = {
+    None: {(Action.CONFIGURE, L): Status.UNSENT},
+    Status.UNSENT: {
+        (Action.EDIT, L): Status.UNSENT,
+        (Action.REMOVE, L): None,
+        (Action.SEND, L): Status.ASSIGNED,
+        **_CASCADE,
+    },
+    Status.ASSIGNED: {
+        (Action.CANCEL, L): Status.CANCELED,
+        (Action.DECLINE, S): Status.DECLINED,
+        (Action.AUTO_DECLINE, SYS): Status.DECLINED,
+        (Action.ACCEPT, S): Status.ACCEPTED,
+        **_CASCADE,
+    },
+    Status.CANCELED: {(Action.CONFIGURE, L): Status.UNSENT},
+    Status.DECLINED: {(Action.CONFIGURE, L): Status.UNSENT},
+    Status.ACCEPTED: {
+        (Action.START_WORK, S): Status.IN_PROGRESS,
+        (Action.SUBMIT, S): Status.WAITING_APPROVAL,
+        (Action.COMPLETE, L): Status.COMPLETE,
+        **_CASCADE,
+    },
+    Status.IN_PROGRESS: {
+        (Action.SUBMIT, S): Status.WAITING_APPROVAL,
+        (Action.COMPLETE, L): Status.COMPLETE,
+        **_CASCADE,
+    },
+    Status.WAITING_APPROVAL: {
+        (Action.REJECT, L): Status.IN_PROGRESS,
+        (Action.APPROVE, L): Status.COMPLETE,
+        **_CASCADE,
+    },
+    Status.COMPLETE: {},
+}
+
+#: Actions refused without a non-empty reason.
+REASON_REQUIRED = frozenset({Action.DECLINE, Action.REJECT, Action.AUTO_DECLINE})
+
+#: Actions a user asks for by name through ``POST .../actions`` and the menu;
+#: the rest are raised by the plugin itself (sync, jobs).
+USER_ACTIONS = (
+    Action.SEND,
+    Action.REMOVE,
+    Action.CANCEL,
+    Action.ACCEPT,
+    Action.DECLINE,
+    Action.SUBMIT,
+    Action.APPROVE,
+    Action.REJECT,
+    Action.COMPLETE,
+)
+
+
+def target(status: Status | None, action: Action, side: Side) -> Status | None:
+    """The status that (status, action, side) leads to.
+
+    Raises ``TransitionRefused`` for a combination the table does not hold.
+    """
+    from outsource_plugin.errors import TransitionRefused
+
+    row = TRANSITIONS[status]
+    if (action, side) not in row:
+        shown = status.label if status else "not outsourced"
+        raise TransitionRefused(
+            f"'{action.value}' by the {side.value} side is not allowed while the ticket is {shown}",
+            details={"status": status.value if status else None, "action": action.value, "side": side.value},
+        )
+    return row[(action, side)]
+
+
+#: What a user can be offered, in menu order: configuring plus the named actions.
+MENU_ACTIONS = (Action.CONFIGURE, Action.EDIT, *USER_ACTIONS)
+
+
+def allowed(status: Status | None, side: Side) -> list[Action]:
+    """The actions a user of ``side`` may take in ``status``, in menu order."""
+    row = TRANSITIONS[status]
+    return [a for a in MENU_ACTIONS if (a, side) in row]
+
+
+def sync_state(status: Status | None) -> SyncState:
+    if status in (Status.ACCEPTED, Status.IN_PROGRESS):
+        return SyncState.ACTIVE
+    if status is Status.WAITING_APPROVAL:
+        return SyncState.SUSPENDED
+    if status is Status.COMPLETE:
+        return SyncState.ENDED
+    return SyncState.NONE
+
+
+class Folder(str, Enum):
+    """The Outsource Dashboard's folders."""
+
+    UNSENT = "unsent"
+    WAITING_ACCEPTANCE = "waiting_acceptance"
+    DECLINED = "declined"
+    ACCEPTED_OR_IN_PROGRESS = "accepted_or_in_progress"
+    WAITING_APPROVAL = "waiting_approval"
+    COMPLETE = "complete"
+    CANCELED = "canceled"
+
+    @property
+    def label(self) -> str:
+        return {"accepted_or_in_progress": "Accepted or In Progress"}.get(
+            self.value, self.value.replace("_", " ").title()
+        )
+
+
+FOLDER_STATUSES: dict[Folder, tuple[Status, ...]] = {
+    Folder.UNSENT: (Status.UNSENT,),
+    Folder.WAITING_ACCEPTANCE: (Status.ASSIGNED,),
+    Folder.DECLINED: (Status.DECLINED,),
+    Folder.ACCEPTED_OR_IN_PROGRESS: (Status.ACCEPTED, Status.IN_PROGRESS),
+    Folder.WAITING_APPROVAL: (Status.WAITING_APPROVAL,),
+    Folder.COMPLETE: (Status.COMPLETE,),
+    Folder.CANCELED: (Status.CANCELED,),
+}
+
+
+def folders_for(side: Side) -> list[Folder]:
+    """Unsent exists only for the lead: a service partner never sees an unsent offer."""
+    return [f for f in Folder if not (f is Folder.UNSENT and side is Side.SERVICE)]

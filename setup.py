@@ -1,0 +1,66 @@
+"""The outsource-plugin distribution.
+
+The repository keeps ``adapters/``, ``blueprints/`` and ``jobs/`` at the top
+level, as designed, but installs them under the single import namespace
+``outsource_plugin`` so that nothing else lands in site-packages.
+"""
+
+from setuptools import setup
+
+PACKAGES = {
+    "outsource_plugin": "outsource_plugin",
+    "outsource_plugin.adapters": "adapters",
+    "outsource_plugin.blueprints": "blueprints",
+    "outsource_plugin.jobs": "jobs",
+}
+
+setup(
+    name="outsource-plugin",
+    version="0.1.0",
+    description="Outsource help-desk tickets to partner organisations and take in theirs: a Flask extension.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=list(PACKAGES),
+    package_dir=PACKAGES,
+    package_data={
+        "outsource_plugin": ["py.typed"],
+        "outsource_plugin.blueprints": ["templates/outsource/*.html", "static/outsource/*"],
+    },
+    include_package_data=False,
+    zip_safe=False,
+    install_requires=[
+        "flask>=2.3",
+        "flask-sqlalchemy>=3.0.5",
+        "sqlalchemy>=2.0",
+        "marshmallow>=3.19",
+        "apscheduler>=3.10,<4",
+        "requests>=2.28",
+        "blinker>=1.6",
+    ],
+    extras_require={
+        "postgres": ["psycopg[binary]>=3.1"],
+        "dev": [
+            "pytest>=7.4",
+            "ruff>=0.5",
+            "mypy>=1.8",
+            "types-requests",
+            "build",
+            "wheel",
+            "playwright>=1.40",
+            "responses>=0.24",
+        ],
+    },
+    entry_points={
+        "outsource_plugin.adapters": [
+            "memory = outsource_plugin.adapters.memory:MemoryAdapter",
+        ],
+        "flask.commands": [],
+    },
+    classifiers=[
+        "Framework :: Flask",
+        "Programming Language :: Python :: 3",
+        "Typing :: Typed",
+    ],
+)

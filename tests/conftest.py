@@ -1,0 +1,126 @@
+"""Shared fixtures: a demo help desk app on a fresh database per test.
+
+The database is SQLite in a temporary folder by default; set
+``OUTSOURCE_TEST_DATABASE_URL`` to a PostgreSQL server URL (without a
+database name) to run the same tests against a fresh PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from outsource_plugin.adapters.memory import MemoryAdapter
+from sqlalchemy import create_engine, text
+
+from examples.helpdesk import create_app
+from examples.helpdesk.models import Customer, Ticket, User, db
+from outsource_plugin.extension import current_outsource
+from outsource_plugin.models import Partner
+from outsource_plugin.permissions import Permission
+
+LEVELS = {
+    Permission.NONE: "viewer",
+    Permission.OUTSOURCE: "tech",
+    Permission.PARTNER_MANAGEMENT: "manager",
+    Permission.ALL: "admin",
+}
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    server = os.environ.get("OUTSOURCE_TEST_DATABASE_URL")
+    if not server:
+        yield f"sqlite:///{tmp_path / 'helpdesk.db'}"
+        return
+    name = f"outsource_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(f"{server.rstrip('/')}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield f"{server.rstrip('/')}/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "HELPDESK_INSTANCE": str(tmp_path),
+            "SECRET_KEY": "test-secret",
+            "TESTING": True,
+        }
+    )
+    with app.app_context():
+        for level, key in LEVELS.items():
+            user = User(email=f"{key}@t.example", name=key.title(), outsource_level=int(level), api_token=key)
+            user.set_password("pw")
+            db.session.add(user)
+        db.session.add(Customer(name="Acme"))
+        db.session.add(Partner(name="Contoso", adapter="memory", config={}, default_terms={"acceptance_hours": 24}))
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+class Api:
+    """A test client that speaks JSON with a bearer token per permission level."""
+
+    def __init__(self, client: FlaskClient, prefix: str = "/outsource/api/v1") -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def call(self, method: str, path: str, level: Permission = Permission.ALL, **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {LEVELS[level]}", **kw.pop("headers", {})}
+        url = path if path.startswith("/api/") else self.prefix + path
+        return self.client.open(url, method=method, headers=headers, **kw)
+
+    def get(self, path: str, level: Permission = Permission.ALL, **kw: Any) -> Any:
+        return self.call("GET", path, level, **kw)
+
+    def post(self, path: str, json: Any = None, level: Permission = Permission.ALL, **kw: Any) -> Any:
+        return self.call("POST", path, level, json=json, **kw)
+
+    def put(self, path: str, json: Any = None, level: Permission = Permission.ALL, **kw: Any) -> Any:
+        return self.call("PUT", path, level, json=json, **kw)
+
+    def patch(self, path: str, json: Any = None, level: Permission = Permission.ALL, **kw: Any) -> Any:
+        return self.call("PATCH", path, level, json=json, **kw)
+
+
+@pytest.fixture
+def api(app: Flask) -> Api:
+    return Api(app.test_client())
+
+
+@pytest.fixture
+def ticket_id(app: Flask) -> str:
+    with app.app_context():
+        ticket = Ticket(title="Server down", description="The file server is down", status="New")
+        db.session.add(ticket)
+        db.session.commit()
+        return str(ticket.id)
+
+
+@pytest.fixture
+def partner_id(app: Flask) -> int:
+    with app.app_context():
+        return db.session.query(Partner).filter_by(name="Contoso").one().id
+
+
+def memory_partner(app: Flask, partner_id: int) -> MemoryAdapter:
+    with app.app_context():
+        state = current_outsource()
+        adapter = state.adapter_for(state.session.get(Partner, partner_id))
+        assert isinstance(adapter, MemoryAdapter)
+        return adapter
