@@ -46,6 +46,7 @@ def _adapter_config(adapter: str, config: dict[str, Any], previous: dict[str, An
 
 
 def _unique_name(name: str, partner_id: int | None = None) -> None:
+    name = name.strip()  # names are stored stripped: compare what will be stored
     clash = state().session.scalars(select(Partner).where(Partner.name == name)).first()
     if clash is not None and clash.id != partner_id:
         raise Conflict(f"a partner named '{name}' already exists", details={"name": ["already taken"]})

@@ -11,7 +11,7 @@ from outsource_plugin.extension import OutsourceState, current_outsource
 from outsource_plugin.host import HostUser, TicketInfo
 from outsource_plugin.permissions import Permission, require
 
-api = Blueprint("outsource_api", __name__)
+api = Blueprint("outsource_api", __name__, template_folder="templates")
 
 
 class UnsupportedMediaType(OutsourceError):

@@ -9,13 +9,13 @@ from flask.typing import ResponseReturnValue
 from outsource_plugin.blueprints.api_common import api, caller, json_body, state, ticket_or_404
 from sqlalchemy import select
 
-from outsource_plugin.engagements import Actor, configure, current_engagement, get_engagement, perform
-from outsource_plugin.errors import Conflict
+from outsource_plugin.engagements import Actor, configure, current_engagement, edit, get_engagement, perform
+from outsource_plugin.errors import Conflict, TransitionRefused
 from outsource_plugin.host import HostUser
 from outsource_plugin.models import AuditEvent, Engagement
 from outsource_plugin.permissions import Permission
 from outsource_plugin.present import audit_json, engagement_json, user_actions
-from outsource_plugin.schemas import ActionSchema, ConfigureSchema, load
+from outsource_plugin.schemas import ActionSchema, ConfigureSchema, EditSchema, load
 from outsource_plugin.workflow import Action
 
 
@@ -37,13 +37,24 @@ def ticket_state(ticket_id: str) -> ResponseReturnValue:
     return jsonify(_ticket_state(ticket_id, user.permission))
 
 
-@api.put("/tickets/<ticket_id>/outsource")
+@api.post("/tickets/<ticket_id>/outsource")
 def ticket_configure(ticket_id: str) -> ResponseReturnValue:
-    """Choose the partner and terms: creates the Unsent engagement, or edits it."""
+    """Choose the partner and terms: a new Unsent engagement."""
     user = caller(Permission.OUTSOURCE)
     data = load(ConfigureSchema(), json_body())
     _refuse_on_complete_ticket(ticket_id)
     configure(state(), ticket_id, data["partner_id"], data["terms"], Actor(user.name))
+    state().session.commit()
+    return jsonify(_ticket_state(ticket_id, user.permission)), 201
+
+
+@api.patch("/tickets/<ticket_id>/outsource")
+def ticket_edit(ticket_id: str) -> ResponseReturnValue:
+    """Edit the partner or terms while the engagement is Unsent."""
+    user = caller(Permission.OUTSOURCE)
+    data = load(EditSchema(), json_body())
+    _refuse_on_complete_ticket(ticket_id)
+    edit(state(), _current_or_409(ticket_id, "edit"), data.get("partner_id"), data["terms"], Actor(user.name))
     state().session.commit()
     return jsonify(_ticket_state(ticket_id, user.permission))
 
@@ -53,10 +64,7 @@ def ticket_action(ticket_id: str) -> ResponseReturnValue:
     user = caller(Permission.OUTSOURCE)
     data = load(ActionSchema(), json_body())
     _refuse_on_complete_ticket(ticket_id)
-    engagement = current_engagement(state().session, ticket_id)
-    if engagement is None:
-        raise Conflict(f"ticket {ticket_id} is not outsourced", details={"action": [data["action"]]})
-    _act(engagement, user, data)
+    _act(_current_or_409(ticket_id, data["action"]), user, data)
     return jsonify(_ticket_state(ticket_id, user.permission))
 
 
@@ -103,6 +111,16 @@ def _act(engagement: Engagement, user: HostUser, data: dict[str, Any]) -> None:
         customer_ref=data["customer_ref"],
     )
     state().session.commit()
+
+
+def _current_or_409(ticket_id: str, action: str) -> Engagement:
+    engagement = current_engagement(state().session, ticket_id)
+    if engagement is None:
+        raise TransitionRefused(
+            f"'{action}' is not allowed: ticket {ticket_id} is not outsourced",
+            details={"status": None, "action": action},
+        )
+    return engagement
 
 
 def _refuse_on_complete_ticket(ticket_id: str) -> None:

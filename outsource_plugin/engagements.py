@@ -67,28 +67,16 @@ def get_engagement(session: Session, engagement_id: int) -> Engagement:
 def configure(
     state: OutsourceState, ticket_id: str, partner_id: int, terms: dict[str, Any] | None, actor: Actor
 ) -> Engagement:
-    """Choose a partner and terms: a new Unsent engagement, or an edit of the Unsent one.
+    """Choose a partner and terms: a new Unsent engagement.
 
-    A fresh configuration after a cancel or decline starts from the previous
-    engagement's terms, as the lead last saw them; otherwise from the
-    partner's defaults. Terms given here override either.
+    After a cancel or decline the new engagement starts from the previous
+    one's terms, as the lead last saw them; otherwise from the partner's
+    defaults. Terms given here override either.
     """
     session = state.session
-    partner = session.get(Partner, partner_id)
-    if partner is None or not partner.active:
-        raise ValidationFailed(
-            f"partner {partner_id} does not exist or is disabled", details={"partner_id": ["unknown partner"]}
-        )
-    lead = [e for e in ticket_engagements(session, ticket_id) if e.role is Side.LEAD]
-    latest = lead[0] if lead else None
-    status = latest.status if latest else None
-    if status is Status.UNSENT and latest is not None:
-        _transition(state, latest, Action.EDIT, Side.LEAD, actor)
-        latest.partner_id = partner.id
-        latest.partner = partner
-        latest.terms = terms_json({**latest.terms, **(terms or {})})
-        return latest
-    target(status, Action.CONFIGURE, Side.LEAD)
+    latest = current_engagement(session, ticket_id)
+    target(latest.status if latest else None, Action.CONFIGURE, latest.role if latest else Side.LEAD)
+    partner = _active_partner(session, partner_id)
     base = latest.effective_terms if latest is not None else partner.default_terms
     ticket = state.host.get_ticket(ticket_id)
     engagement = Engagement(
@@ -98,12 +86,35 @@ def configure(
         ticket_number=ticket.number if ticket else ticket_id,
         partner_id=partner.id,
         partner=partner,
-        status=None,
         terms=terms_json({**(base or {}), **(terms or {})}),
     )
     session.add(engagement)
     _transition(state, engagement, Action.CONFIGURE, Side.LEAD, actor)
     return engagement
+
+
+def edit(
+    state: OutsourceState, engagement: Engagement, partner_id: int | None, terms: dict[str, Any] | None, actor: Actor
+) -> Engagement:
+    """Change the partner or terms of an Unsent engagement; what was sent stays frozen."""
+    target(engagement.status, Action.EDIT, engagement.role)
+    if partner_id is not None and partner_id != engagement.partner_id:
+        partner = _active_partner(state.session, partner_id)
+        engagement.partner_id = partner.id
+        engagement.partner = partner
+    if terms:
+        engagement.terms = terms_json({**engagement.terms, **terms})
+    _transition(state, engagement, Action.EDIT, engagement.role, actor)
+    return engagement
+
+
+def _active_partner(session: Session, partner_id: int) -> Partner:
+    partner = session.get(Partner, partner_id)
+    if partner is None or not partner.active:
+        raise ValidationFailed(
+            f"partner {partner_id} does not exist or is disabled", details={"partner_id": ["unknown partner"]}
+        )
+    return partner
 
 
 def perform(

@@ -28,6 +28,10 @@ class OutsourceState:
     def session(self) -> Session:
         return self.host.session
 
+    def reset_adapters(self) -> None:
+        """Forget cached adapter instances (and any state an in-memory one holds)."""
+        self._adapters.clear()
+
     def adapter_for(self, partner: Partner) -> PartnerAdapter:
         """One adapter instance per partner, rebuilt when its settings change."""
         fingerprint = repr((partner.adapter, sorted(partner.config.items())))

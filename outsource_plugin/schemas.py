@@ -44,6 +44,11 @@ class ConfigureSchema(StrictSchema):
     terms = fields.Nested(TermsSchema, load_default=dict)
 
 
+class EditSchema(StrictSchema):
+    partner_id = fields.Integer(strict=True)
+    terms = fields.Nested(TermsSchema, load_default=dict)
+
+
 class ActionSchema(StrictSchema):
     action = fields.String(required=True, validate=validate.OneOf([a.value for a in USER_ACTIONS]))
     reason = fields.String(validate=validate.Length(max=5000), load_default=None, allow_none=True)
@@ -70,7 +75,7 @@ class PageSchema(StrictSchema):
     after = fields.String(load_default=None, validate=validate.Length(max=200))
     sort = fields.String(
         load_default="-updated",
-        validate=validate.OneOf(["updated", "-updated", "created", "-created", "ticket", "-ticket"]),
+        validate=validate.OneOf(["updated", "-updated", "created", "-created"]),
     )
 
 

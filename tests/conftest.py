@@ -18,12 +18,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from outsource_plugin.adapters.memory import MemoryAdapter
 from sqlalchemy import create_engine, text
+from werkzeug.security import generate_password_hash
 
 from examples.helpdesk import create_app
 from examples.helpdesk.models import Customer, Ticket, User, db
 from outsource_plugin.extension import current_outsource
-from outsource_plugin.models import Partner
+from outsource_plugin.models import Base, Partner
 from outsource_plugin.permissions import Permission
+
+#: hashed once: the default scrypt hash costs more than a whole test
+PASSWORD_HASH = generate_password_hash("pw")
 
 LEVELS = {
     Permission.NONE: "viewer",
@@ -33,11 +37,16 @@ LEVELS = {
 }
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from fresh_database(tmp_path_factory.mktemp("db"))
+
+
+def fresh_database(folder: Path) -> Iterator[str]:
+    """A new empty database: a SQLite file, or a PostgreSQL database when configured."""
     server = os.environ.get("OUTSOURCE_TEST_DATABASE_URL")
     if not server:
-        yield f"sqlite:///{tmp_path / 'helpdesk.db'}"
+        yield f"sqlite:///{folder / 'helpdesk.db'}"
         return
     name = f"outsource_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(f"{server.rstrip('/')}/postgres", isolation_level="AUTOCOMMIT")
@@ -49,28 +58,57 @@ def database_url(tmp_path: Path) -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = create_app(
+def make_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
+    return create_app(
         {
             "SQLALCHEMY_DATABASE_URI": database_url,
-            "HELPDESK_INSTANCE": str(tmp_path),
+            "HELPDESK_INSTANCE": str(instance),
             "SECRET_KEY": "test-secret",
             "TESTING": True,
+            **overrides,
         }
     )
-    with app.app_context():
-        for level, key in LEVELS.items():
-            user = User(email=f"{key}@t.example", name=key.title(), outsource_level=int(level), api_token=key)
-            user.set_password("pw")
-            db.session.add(user)
-        db.session.add(Customer(name="Acme"))
-        db.session.add(Partner(name="Contoso", adapter="memory", config={}, default_terms={"acceptance_hours": 24}))
-        db.session.commit()
+
+
+@pytest.fixture(scope="session")
+def session_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """One app for the whole run; ``app`` empties its tables before each test."""
+    app = make_app(database_url, tmp_path_factory.mktemp("instance"))
     yield app
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def reset_data(app: Flask) -> None:
+    """Empty every table and seed a user per level, a customer and the memory partner."""
+    with app.app_context():
+        db.session.remove()
+        tables = [*reversed(Base.metadata.sorted_tables), *reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            for table in tables:
+                conn.execute(table.delete())
+        app.extensions["outsource"].reset_adapters()
+        for level, key in LEVELS.items():
+            db.session.add(
+                User(
+                    email=f"{key}@t.example",
+                    name=key.title(),
+                    outsource_level=int(level),
+                    api_token=key,
+                    password_hash=PASSWORD_HASH,
+                )
+            )
+        db.session.add(Customer(name="Acme"))
+        db.session.add(Partner(name="Contoso", adapter="memory", config={}, default_terms={"acceptance_hours": 24}))
+        db.session.commit()
+        db.session.remove()
+
+
+@pytest.fixture
+def app(session_app: Flask) -> Flask:
+    reset_data(session_app)
+    return session_app
 
 
 class Api:
