@@ -12,6 +12,7 @@ import itertools
 from typing import Any, ClassVar
 
 from marshmallow import Schema, fields
+
 from outsource_plugin.adapters.base import (
     Capability,
     ChangeBatch,
@@ -21,7 +22,6 @@ from outsource_plugin.adapters.base import (
     PartnerAdapter,
     RemoteChange,
 )
-
 from outsource_plugin.errors import AdapterError
 from outsource_plugin.workflow import Action
 

@@ -11,7 +11,6 @@ from functools import cache
 from importlib.metadata import entry_points
 
 from outsource_plugin.adapters.base import PartnerAdapter
-
 from outsource_plugin.errors import ValidationFailed
 
 GROUP = "outsource_plugin.adapters"

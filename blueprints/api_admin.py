@@ -7,10 +7,10 @@ from typing import Any
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema
-from outsource_plugin.adapters.registry import adapter_class
-from outsource_plugin.blueprints.api_common import api, caller, json_body, state
 from sqlalchemy import select
 
+from outsource_plugin.adapters.registry import adapter_class
+from outsource_plugin.blueprints.api_common import api, caller, json_body, state
 from outsource_plugin.dashboard import folder_counts, folder_page
 from outsource_plugin.errors import Conflict, NotFound, ValidationFailed
 from outsource_plugin.models import MessageState, OutboxMessage, Partner

@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import jsonify
 from flask.typing import ResponseReturnValue
-from outsource_plugin.blueprints.api_common import api, caller, json_body, state, ticket_or_404
 from sqlalchemy import select
 
+from outsource_plugin.blueprints.api_common import api, caller, json_body, state, ticket_or_404
 from outsource_plugin.engagements import Actor, configure, current_engagement, edit, get_engagement, perform
 from outsource_plugin.errors import Conflict, TransitionRefused
 from outsource_plugin.host import HostUser

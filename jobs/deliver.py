@@ -9,7 +9,6 @@ from datetime import timedelta
 from enum import Enum
 
 from outsource_plugin.adapters.base import Outbound
-
 from outsource_plugin.errors import PermanentAdapterError, TransientAdapterError
 from outsource_plugin.extension import OutsourceState
 from outsource_plugin.models import Engagement, MessageState, OutboxMessage, Partner, utcnow

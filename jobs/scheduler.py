@@ -8,11 +8,11 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
+
+from outsource_plugin.extension import OutsourceState, current_outsource
 from outsource_plugin.jobs.deadlines import expire_offers
 from outsource_plugin.jobs.deliver import deliver_due
 from outsource_plugin.jobs.poll import poll_all
-
-from outsource_plugin.extension import OutsourceState, current_outsource
 
 
 def run_once(state: OutsourceState) -> dict[str, int]:

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from outsource_plugin.adapters.memory import MemoryAdapter
 from sqlalchemy import create_engine, text
 from werkzeug.security import generate_password_hash
 
 from examples.helpdesk import create_app
 from examples.helpdesk.models import Customer, Ticket, User, db
+from outsource_plugin.adapters.memory import MemoryAdapter
 from outsource_plugin.extension import current_outsource
 from outsource_plugin.models import Base, Partner
 from outsource_plugin.permissions import Permission
