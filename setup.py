@@ -55,6 +55,7 @@ setup(
     entry_points={
         "outsource_plugin.adapters": [
             "memory = outsource_plugin.adapters.memory:MemoryAdapter",
+            "peer = outsource_plugin.adapters.peer:PeerAdapter",
         ],
         "flask.commands": [],
     },

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from enum import Enum
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
+import requests
 from marshmallow import Schema
 
+from outsource_plugin.errors import PermanentAdapterError, TransientAdapterError
 from outsource_plugin.workflow import Action
 
 
@@ -31,6 +36,7 @@ class Capability(str, Enum):
 class ChangeKind(str, Enum):
     OFFER = "offer"
     ACTION = "action"
+    ENTRY = "entry"
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,8 @@ class Outbound:
     engagement_uid: str
     remote_ref: str | None
     payload: Mapping[str, Any]
+    #: the message's place in this partner's feed
+    seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,8 @@ class RemoteChange:
     """Something the partner did, in neutral terms.
 
     ``engagement_uid`` names the engagement the change is about; ``data`` holds
-    the offer (for OFFER) and ``action``/``reason`` the outsource action.
+    the offer (OFFER) or the entry change (ENTRY), and ``action``/``reason``
+    the outsource action (ACTION).
     """
 
     kind: ChangeKind
@@ -68,10 +77,15 @@ class RemoteChange:
     ticket_number: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: the change's place in a partner feed that numbers its changes (the peer's)
+    sequence: int | None = None
 
 
 @dataclass(frozen=True)
 class ChangeBatch:
+    """A page of changes. ``cursor`` is where the next poll resumes; None when the
+    changes are numbered (``sequence``) and applying each one moves the cursor."""
+
     changes: tuple[RemoteChange, ...]
     cursor: str | None
 
@@ -90,9 +104,38 @@ class PartnerAdapter:
     #: config keys that are write-only: stored, never returned or logged
     secret_fields: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, partner_id: int, config: Mapping[str, Any]) -> None:
+    def __init__(self, partner_id: int, config: Mapping[str, Any], *, timeout: float = 10.0) -> None:
         self.partner_id = partner_id
         self.config = dict(config)
+        self.timeout = timeout
+        self._session: requests.Session | None = None
+
+    @classmethod
+    def link_id(cls, config: dict[str, Any]) -> str | None:
+        """The partnership's name in signed requests, for adapters that take them."""
+        return None
+
+    def http(self, method: str, url: str, **kw: Any) -> requests.Response:
+        """One HTTP call with the adapter's timeout, its failure sorted into transient or permanent.
+
+        Connection errors, timeouts, 5xx and 429 are transient (429 and 503
+        carry the partner's Retry-After); any other 4xx is permanent. The
+        message never includes request headers, so credentials stay out of logs.
+        """
+        if self._session is None:
+            self._session = requests.Session()
+        try:
+            response = self._session.request(method, url, timeout=self.timeout, **kw)
+        except (requests.ConnectionError, requests.Timeout) as err:
+            raise TransientAdapterError(f"{method} {_safe(url)}: {type(err).__name__}") from err
+        if response.status_code == 429 or response.status_code >= 500 or _out_of_order(response):
+            raise TransientAdapterError(
+                f"{method} {_safe(url)} answered {response.status_code}",
+                retry_after=_retry_after(response.headers.get("Retry-After")),
+            )
+        if response.status_code >= 400:
+            raise PermanentAdapterError(f"{method} {_safe(url)} answered {response.status_code}: {_reason(response)}")
+        return response
 
     def deliver(self, message: Outbound) -> DeliveryResult:
         """Hand one outbox message to the partner; raise an AdapterError subclass on failure."""
@@ -105,3 +148,37 @@ class PartnerAdapter:
     def test_connection(self) -> str:
         """A one-line description of a successful round trip; raise on failure."""
         raise NotImplementedError
+
+
+def _safe(url: str) -> str:
+    """The URL without user info or query string, fit for a log line."""
+    split = urlsplit(url)
+    return f"{split.scheme}://{split.hostname}{f':{split.port}' if split.port else ''}{split.path}"
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = parsedate_to_datetime(value)
+        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds()) if when else None
+
+
+def _reason(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason or "error"
+    return str(body.get("message") or body.get("error") or body)[:300] if isinstance(body, dict) else str(body)[:300]
+
+
+def _out_of_order(response: requests.Response) -> bool:
+    """A peer's 409 "out_of_order": an earlier message has not arrived yet; retrying will do."""
+    if response.status_code != 409:
+        return False
+    try:
+        return bool(response.json().get("error") == "out_of_order")
+    except ValueError:
+        return False

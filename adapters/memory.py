@@ -37,8 +37,8 @@ class MemoryAdapter(PartnerAdapter):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
     config_schema = MemoryConfig
 
-    def __init__(self, partner_id: int, config: Any) -> None:
-        super().__init__(partner_id, config)
+    def __init__(self, partner_id: int, config: Any, *, timeout: float = 10.0) -> None:
+        super().__init__(partner_id, config, timeout=timeout)
         self.received: list[Outbound] = []
         self.feed: list[RemoteChange] = []
         self.failures: list[AdapterError] = []

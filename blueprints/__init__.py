@@ -8,8 +8,10 @@ from flask import Flask
 def register_blueprints(app: Flask, prefix: str) -> None:
     from outsource_plugin.blueprints.api import api
     from outsource_plugin.blueprints.errors import register_error_handlers
+    from outsource_plugin.blueprints.federation import federation
     from outsource_plugin.blueprints.fragments import register_fragments
 
     app.register_blueprint(api, url_prefix=f"{prefix}/api/v1")
-    register_error_handlers(app, f"{prefix}/api/")
+    app.register_blueprint(federation, url_prefix=f"{prefix}/federation/v1")
+    register_error_handlers(app, (f"{prefix}/api/", f"{prefix}/federation/"))
     register_fragments(app)

@@ -52,6 +52,13 @@ def _unique_name(name: str, partner_id: int | None = None) -> None:
         raise Conflict(f"a partner named '{name}' already exists", details={"name": ["already taken"]})
 
 
+def _unique_link(adapter: str, config: dict[str, Any], partner_id: int | None = None) -> None:
+    link = adapter_class(adapter).link_id(config)
+    clash = state().session.scalars(select(Partner).where(Partner.link_id == link)).first() if link else None
+    if clash is not None and clash.id != partner_id:
+        raise Conflict(f"link id '{link}' is already used by {clash.name}", details={"config": ["link_id taken"]})
+
+
 @api.get("/partners")
 def partners_list() -> ResponseReturnValue:
     user = caller(Permission.PARTNER_MANAGEMENT)
@@ -64,10 +71,13 @@ def partners_create() -> ResponseReturnValue:
     user = caller(Permission.PARTNER_MANAGEMENT)
     data = load(PartnerSchema(), json_body())
     _unique_name(data["name"])
+    config = _adapter_config(data["adapter"], data["config"], {})
+    _unique_link(data["adapter"], config)
     partner = Partner(
         name=data["name"].strip(),
         adapter=data["adapter"],
-        config=_adapter_config(data["adapter"], data["config"], {}),
+        link_id=adapter_class(data["adapter"]).link_id(config),
+        config=config,
         default_terms=terms_json(data["default_terms"]),
         customer_ref=data["customer_ref"],
         active=data["active"],
@@ -94,7 +104,9 @@ def partners_edit(partner_id: int) -> ResponseReturnValue:
     adapter = data.get("adapter", partner.adapter)
     if "config" in data or adapter != partner.adapter:
         partner.config = _adapter_config(adapter, data.get("config", {}), partner.config)
+        _unique_link(adapter, partner.config, partner.id)
         partner.adapter = adapter
+        partner.link_id = adapter_class(adapter).link_id(partner.config)
     if "default_terms" in data:
         partner.default_terms = terms_json(data["default_terms"])
     for key in ("customer_ref", "active"):

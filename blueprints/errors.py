@@ -8,9 +8,9 @@ from werkzeug.exceptions import HTTPException
 from outsource_plugin.errors import OutsourceError
 
 
-def register_error_handlers(app: Flask, api_prefix: str) -> None:
+def register_error_handlers(app: Flask, api_prefixes: tuple[str, ...]) -> None:
     def wants_json() -> bool:
-        return request.path.startswith(api_prefix) or request.is_json
+        return request.path.startswith(api_prefixes) or request.is_json
 
     @app.errorhandler(OutsourceError)
     def outsource_error(err: OutsourceError) -> tuple[Response | str, int]:
@@ -23,7 +23,7 @@ def register_error_handlers(app: Flask, api_prefix: str) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException) -> Response | HTTPException:
-        if not request.path.startswith(api_prefix):
+        if not request.path.startswith(api_prefixes):
             return err
         response = jsonify({"error": (err.name or "error").lower().replace(" ", "_"), "message": err.description})
         response.status_code = err.code or 500

@@ -63,6 +63,7 @@ def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:
                 engagement_uid=message.engagement_uid,
                 remote_ref=engagement.remote_ref if engagement else None,
                 payload=message.payload,
+                seq=message.seq,
             )
         )
     except TransientAdapterError as err:

@@ -27,7 +27,8 @@ def poll_partner(state: OutsourceState, partner: Partner) -> int:
         return 0
     for change in batch.changes:
         apply_change(state, partner, change)
-    partner.poll_cursor = batch.cursor
+    if batch.cursor is not None:
+        partner.poll_cursor = batch.cursor
     partner.last_poll_at = utcnow()
     partner.last_poll_error = None
     session.commit()

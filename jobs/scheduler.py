@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -57,3 +58,9 @@ def run_worker(app: Flask) -> None:
     scheduler = BlockingScheduler()
     _add_jobs(scheduler, app)
     scheduler.start()
+
+
+def wake_poller(state: OutsourceState) -> None:
+    """A nudge: run the poll job now rather than at its next interval, if it runs in this process."""
+    if state.scheduler is not None:
+        state.scheduler.modify_job("poll_all", next_run_time=datetime.now(timezone.utc))

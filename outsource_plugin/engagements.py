@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outsource_plugin import outbox, signals
+from outsource_plugin.costs import add_completion_charge
 from outsource_plugin.errors import Conflict, NotFound, ValidationFailed
 from outsource_plugin.models import (
     STATUS_TIMESTAMP,
@@ -137,6 +138,8 @@ def perform(
         _open_service_ticket(state, engagement, customer_ref)
     _record_details(state, engagement, action, actor, reason, ticket_number)
     _transition(state, engagement, action, side, actor, reason)
+    if after is Status.COMPLETE:
+        add_completion_charge(state, engagement)
     if after is not None and not actor.remote and action not in LOCAL_ONLY:
         _relay(state.session, engagement, action, actor, reason, before)
     return engagement

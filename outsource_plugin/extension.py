@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from outsource_plugin.adapters.base import PartnerAdapter
 from outsource_plugin.adapters.registry import adapter_class
 from outsource_plugin.config import apply_defaults
-from outsource_plugin.host import HostAdapter
+from outsource_plugin.host import HostAdapter, HostChanges
 from outsource_plugin.models import Base, Partner
 
 
@@ -38,7 +38,10 @@ class OutsourceState:
         cached = self._adapters.get(partner.id)
         if cached is None or cached[0] != fingerprint:
             cls = adapter_class(partner.adapter)
-            cached = (fingerprint, cls(partner.id, partner.config))
+            cached = (
+                fingerprint,
+                cls(partner.id, partner.config, timeout=float(self.config["OUTSOURCE_HTTP_TIMEOUT"])),
+            )
             self._adapters[partner.id] = cached
         return cached[1]
 
@@ -69,7 +72,7 @@ class Outsourcing:
         from outsource_plugin.cli import outsource_cli
 
         register_blueprints(app, config["OUTSOURCE_URL_PREFIX"])
-        host.on_ticket_complete(lambda ticket_id: _cascade(state, ticket_id))
+        host.watch(lambda changes: _on_host_changes(state, changes))
         app.cli.add_command(outsource_cli)
         if config["OUTSOURCE_CREATE_TABLES"]:
             with app.app_context():
@@ -80,11 +83,11 @@ class Outsourcing:
             state.scheduler = start_scheduler(app)
 
 
-def _cascade(state: OutsourceState, ticket_id: str) -> None:
-    from outsource_plugin.engagements import ticket_completed
+def _on_host_changes(state: OutsourceState, changes: HostChanges) -> None:
+    from outsource_plugin.sync import on_host_changes
 
     if current_app.extensions.get("outsource") is state:
-        ticket_completed(state, ticket_id)
+        on_host_changes(state, changes)
 
 
 def current_outsource() -> OutsourceState:

@@ -10,12 +10,14 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
 from outsource_plugin.engagements import SYSTEM_ACTIONS, Actor, perform
 from outsource_plugin.errors import TransitionRefused
 from outsource_plugin.models import AuditEvent, Engagement, Partner, utcnow
+from outsource_plugin.sync import apply_entry
 from outsource_plugin.workflow import TRANSITIONS, Action, Side, Status
 
 if TYPE_CHECKING:
@@ -25,15 +27,47 @@ log = logging.getLogger(__name__)
 
 
 def apply_change(state: OutsourceState, partner: Partner, change: RemoteChange) -> Engagement | None:
+    """Apply one change; a numbered change is applied only if it is the next in the feed."""
+    if change.sequence is not None and not claim_sequence(state.session, partner, change.sequence):
+        return None
     if change.kind is ChangeKind.OFFER:
         return receive_offer(state, partner, change)
+    if change.kind is ChangeKind.ENTRY:
+        engagement = find_engagement(state, partner, change.engagement_uid)
+        if engagement is not None:
+            apply_entry(state, partner, engagement, dict(change.data))
+        return engagement
     return receive_action(state, partner, change)
+
+
+def applied_sequence(session: Session, partner: Partner) -> int:
+    value = session.scalar(select(Partner.poll_cursor).where(Partner.id == partner.id))
+    return int(value or 0)
+
+
+def claim_sequence(session: Session, partner: Partner, seq: int) -> bool:
+    """Move the partner's cursor from ``seq - 1`` to ``seq``, or report that it is elsewhere.
+
+    A compare-and-set in one UPDATE: of two workers applying the same change
+    (a push and a poll), the second finds the cursor moved and skips it.
+    """
+    previous = Partner.poll_cursor == str(seq - 1)
+    if seq == 1:
+        previous = or_(Partner.poll_cursor.is_(None), previous)
+    result = session.execute(
+        update(Partner)
+        .where(Partner.id == partner.id, previous)
+        .values(poll_cursor=str(seq))
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(partner, ["poll_cursor"])
+    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def receive_offer(state: OutsourceState, partner: Partner, change: RemoteChange) -> Engagement:
     """A lead partner offers us a ticket: it waits in our Waiting Acceptance folder."""
     session = state.session
-    existing = _find(state, partner, change.engagement_uid)
+    existing = find_engagement(state, partner, change.engagement_uid)
     if existing is not None:
         return existing
     terms = dict(change.data.get("terms") or {})
@@ -75,7 +109,7 @@ def receive_action(state: OutsourceState, partner: Partner, change: RemoteChange
     refuses is recorded on the engagement as a sync error, not raised, so one
     bad change does not stall the partner's whole feed.
     """
-    engagement = _find(state, partner, change.engagement_uid)
+    engagement = find_engagement(state, partner, change.engagement_uid)
     if engagement is None or change.action is None:
         log.warning("partner %s sent %s for an unknown engagement", partner.id, change.change_id)
         return None
@@ -105,6 +139,6 @@ def _already_applied(status: Status, action: Action, side: Side) -> bool:
     return any(key == (action, side) and to is status for row in TRANSITIONS.values() for key, to in row.items())
 
 
-def _find(state: OutsourceState, partner: Partner, uid: str) -> Engagement | None:
+def find_engagement(state: OutsourceState, partner: Partner, uid: str) -> Engagement | None:
     query = select(Engagement).where(Engagement.uid == uid, Engagement.partner_id == partner.id)
     return state.session.scalars(query).first()

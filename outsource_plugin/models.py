@@ -79,6 +79,10 @@ class Partner(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: names this partnership in signed partner requests (both hosts store the same value)
+    link_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: the last sequence number given to a message for this partner
+    outbound_seq: Mapped[int] = mapped_column(Integer, default=0)
     #: where the last poll of the partner's change feed stopped
     poll_cursor: Mapped[str | None] = mapped_column(String(200))
     last_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -180,6 +184,7 @@ class AuditEvent(Base):
 class MessageKind(str, Enum):
     OFFER = "offer"
     ACTION = "action"
+    ENTRY = "entry"
 
 
 class MessageState(str, Enum):
@@ -195,12 +200,15 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outsource_outbox_due", "state", "next_attempt_at", "id"),
         Index("ix_outsource_outbox_engagement", "engagement_uid", "id"),
+        Index("ix_outsource_outbox_feed", "partner_id", "seq", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: idempotency key: the receiver applies a message id once
     message_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_id)
     partner_id: Mapped[int] = mapped_column(ForeignKey("outsource_partner.id"))
+    #: this message's place in the partner's feed: 1, 2, 3, ... with no gaps
+    seq: Mapped[int] = mapped_column(Integer)
     engagement_uid: Mapped[str] = mapped_column(String(32))
     kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind, "outsource_message_kind"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -214,3 +222,43 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class EntryLink(Base):
+    """One synced entry: the same entry's id on this host, and its owner.
+
+    ``entry_key`` names the entry on both hosts alike (owner side, kind and
+    the owner's id), so an edit or delete finds its copy and a repeated
+    delivery finds the copy it already made.
+    """
+
+    __tablename__ = "outsource_entry_link"
+    __table_args__ = (
+        Index("ix_outsource_entry_link_key", "engagement_uid", "entry_key", unique=True),
+        Index("ix_outsource_entry_link_local", "kind", "local_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    engagement_uid: Mapped[str] = mapped_column(String(32))
+    entry_key: Mapped[str] = mapped_column(String(128))
+    #: the host's entry kind here (a lead's time entry arrives at the partner as a note)
+    kind: Mapped[str] = mapped_column(String(16))
+    local_id: Mapped[str | None] = mapped_column(String(64))
+    owner: Mapped[Side] = mapped_column(_enum(Side, "outsource_side"))
+    #: added while sync was suspended: never crosses, not even after it resumes
+    in_suspension: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: the other side has (or is owed) a copy
+    sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class SeenRequest(Base):
+    """Request ids of signed partner requests already taken: a second use is a replay."""
+
+    __tablename__ = "outsource_seen_request"
+
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    partner_id: Mapped[int] = mapped_column(Integer)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -14,12 +14,25 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from outsource_plugin.models import Engagement, MessageKind, MessageState, OutboxMessage, utcnow
+from outsource_plugin.models import Engagement, MessageKind, MessageState, OutboxMessage, Partner, utcnow
 
 
 def enqueue(session: Session, engagement: Engagement, kind: MessageKind, payload: dict[str, Any]) -> OutboxMessage:
+    """Queue a message for the engagement's partner, numbered next in that partner's feed.
+
+    The counter is bumped with one UPDATE ... RETURNING, whose row lock is
+    held until commit: feed numbers therefore commit in order, with no gaps.
+    """
+    seq = session.execute(
+        update(Partner)
+        .where(Partner.id == engagement.partner_id)
+        .values(outbound_seq=Partner.outbound_seq + 1)
+        .returning(Partner.outbound_seq)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
     message = OutboxMessage(
         partner_id=engagement.partner_id,
+        seq=seq,
         engagement_uid=engagement.uid,
         kind=kind,
         payload=payload,

@@ -22,8 +22,8 @@ from typing import Any
 from flask import Flask
 
 from examples.helpdesk.auth import auth, csrf_token, current_user
-from examples.helpdesk.models import Customer, Note, Ticket, db
-from outsource_plugin import Outsourcing, Permission, SQLAlchemyHost
+from examples.helpdesk.models import Attachment, Charge, Customer, Note, Ticket, TimeEntry, db
+from outsource_plugin import EntryKind, EntryMap, Outsourcing, Permission, SQLAlchemyHost
 from outsource_plugin.config import SETTINGS
 
 DEFAULT_STATUSES = "New,In Progress,Waiting Customer,Complete"
@@ -71,12 +71,50 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     host = SQLAlchemyHost(
         db,
         ticket_model=Ticket,
-        ticket_fields={"number": lambda t: t.number, "due": "due_date", "customer": "customer_id"},
+        ticket_fields={
+            "number": lambda t: t.number,
+            "due": "due_date",
+            "customer": "customer_id",
+            "assignee": "assignee_id",
+        },
         complete_status=app.config["HELPDESK_COMPLETE_STATUS"],
         current_user=current_user,
         permission=lambda user: Permission(user.outsource_level),
         customer_model=Customer,
-        note_model=Note,
+        entries={
+            EntryKind.NOTE: EntryMap(Note, {"text": "body", "internal": "internal", "author": "author"}),
+            EntryKind.TIME: EntryMap(
+                TimeEntry,
+                {
+                    "work_date": "work_date",
+                    "hours": "hours",
+                    "resource": "resource",
+                    "work_type": "work_type",
+                    "summary": "summary",
+                    "billable": "billable",
+                },
+            ),
+            EntryKind.CHARGE: EntryMap(
+                Charge,
+                {
+                    "name": "name",
+                    "quantity": "quantity",
+                    "unit_price": "unit_price",
+                    "unit_cost": "unit_cost",
+                    "billable": "billable",
+                },
+            ),
+            EntryKind.ATTACHMENT: EntryMap(
+                Attachment,
+                {
+                    "filename": "filename",
+                    "media_type": "media_type",
+                    "size": "size",
+                    "data": "data",
+                    "internal": "internal",
+                },
+            ),
+        },
         ticket_defaults={"status": app.config["HELPDESK_STATUSES"][0]},
     )
     Outsourcing(app, host=host)

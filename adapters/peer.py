@@ -1,0 +1,78 @@
+"""The peer adapter: the partner is another help desk running this plugin.
+
+Messages are pushed to the partner's signed federation API as soon as the
+delivery job runs, and pulled from its feed by the poller from a stored
+cursor; a lost push (a lost "nudge") is therefore caught by the next poll.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from marshmallow import Schema, fields, validate
+
+from outsource_plugin.adapters.base import (
+    Capability,
+    ChangeBatch,
+    DeliveryResult,
+    Outbound,
+    PartnerAdapter,
+)
+from outsource_plugin.federation import change_from_message
+from outsource_plugin.signing import sign
+
+FEED_PAGE = 200
+
+
+class PeerConfig(Schema):
+    base_url = fields.Url(required=True, require_tld=False, schemes={"http", "https"})
+    link_id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$"))
+    secret = fields.String(required=True, validate=validate.Length(min=16, max=256))
+    previous_secret = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=16, max=256))
+
+
+class PeerAdapter(PartnerAdapter):
+    name = "peer"
+    label = "Another help desk running outsource-plugin"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
+    config_schema = PeerConfig
+    secret_fields: ClassVar[frozenset[str]] = frozenset({"secret", "previous_secret"})
+
+    @classmethod
+    def link_id(cls, config: dict[str, Any]) -> str | None:
+        return str(config["link_id"])
+
+    def _call(self, method: str, path: str, payload: Any = None) -> Any:
+        base = str(self.config["base_url"]).rstrip("/")
+        url = f"{base}/federation/v1{path}"
+        body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+        split = urlsplit(url)
+        signed_path = split.path + (f"?{split.query}" if split.query else "")
+        headers = sign(str(self.config["link_id"]), str(self.config["secret"]), method, signed_path, body)
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        return self.http(method, url, data=body, headers=headers).json()
+
+    def deliver(self, message: Outbound) -> DeliveryResult:
+        answer = self._call(
+            "POST",
+            "/messages",
+            {
+                "id": message.message_id,
+                "seq": message.seq,
+                "kind": message.kind,
+                "engagement_uid": message.engagement_uid,
+                "payload": dict(message.payload),
+            },
+        )
+        return DeliveryResult(remote_ref=message.engagement_uid, extra={"status": answer.get("status")})
+
+    def fetch_changes(self, cursor: str | None) -> ChangeBatch:
+        answer = self._call("GET", f"/changes?after={int(cursor or 0)}&limit={FEED_PAGE}")
+        return ChangeBatch(changes=tuple(change_from_message(item) for item in answer["changes"]), cursor=None)
+
+    def test_connection(self) -> str:
+        answer = self._call("GET", "/ping")
+        return f"{answer.get('org', 'the partner')} answered a signed request"

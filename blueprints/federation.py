@@ -1,0 +1,147 @@
+"""The signed partner (federation) API that another host running the plugin calls.
+
+Every request names its partnership (``X-Outsource-Link``), is signed with
+that partnership's secret, carries a timestamp inside the configured
+tolerance and a request id never used before. Anything else is a 401 and
+nothing is written. A partner reaches only engagements it is party to.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, g, jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import delete, select, update
+
+from outsource_plugin.adapters.registry import adapter_class
+from outsource_plugin.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from outsource_plugin.extension import current_outsource
+from outsource_plugin.federation import MessageSchema, change_from_message, message_json
+from outsource_plugin.inbound import applied_sequence, apply_change, find_engagement
+from outsource_plugin.models import Engagement, MessageKind, MessageState, OutboxMessage, Partner, SeenRequest, utcnow
+from outsource_plugin.schemas import load
+from outsource_plugin.signing import LINK, verify
+
+federation = Blueprint("outsource_federation", __name__)
+
+
+@federation.before_request
+def authenticate() -> None:
+    state = current_outsource()
+    session = state.session
+    link = request.headers.get(LINK, "")
+    partner = session.scalars(select(Partner).where(Partner.link_id == link, Partner.active.is_(True))).first()
+    if not link or partner is None:
+        raise NotAuthenticated("unknown partner link")
+    secret_fields = adapter_class(partner.adapter).secret_fields
+    secrets = [str(partner.config[k]) for k in sorted(secret_fields) if partner.config.get(k)]
+    request_id = verify(
+        dict(request.headers),
+        secrets,
+        request.method,
+        request.full_path.rstrip("?"),
+        request.get_data(cache=True),
+        tolerance=float(state.config["OUTSOURCE_SIGNATURE_TOLERANCE"]),
+    )
+    if session.get(SeenRequest, request_id) is not None:
+        raise NotAuthenticated("replayed request: this request id was already used")
+    g.outsource_partner = partner
+    g.outsource_request_id = request_id
+
+
+def _remember_request() -> None:
+    """Taken in the same transaction as the request's effects: a replay finds it."""
+    current_outsource().session.add(SeenRequest(request_id=g.outsource_request_id, partner_id=g.outsource_partner.id))
+
+
+@federation.get("/ping")
+def ping() -> ResponseReturnValue:
+    _remember_request()
+    current_outsource().session.commit()
+    return jsonify({"org": current_outsource().config["OUTSOURCE_ORG_NAME"]})
+
+
+@federation.post("/messages")
+def receive() -> ResponseReturnValue:
+    """Apply a pushed message if it is the next one; a repeat is answered as done."""
+    state = current_outsource()
+    session = state.session
+    partner: Partner = g.outsource_partner
+    data = load(MessageSchema(), request.get_json(silent=True))
+    try:
+        change = change_from_message(data)
+    except (KeyError, ValueError) as err:
+        raise ValidationFailed("malformed message payload", details={"payload": [str(err)]}) from err
+    _check_party(partner, data["engagement_uid"], data["kind"])
+    applied = applied_sequence(session, partner)
+    if data["seq"] <= applied:
+        _remember_request()
+        session.commit()
+        return jsonify({"status": "duplicate", "applied": applied})
+    if data["seq"] > applied + 1:
+        from outsource_plugin.jobs.scheduler import wake_poller
+
+        wake_poller(state)
+        return jsonify(
+            {"error": "out_of_order", "message": "an earlier message is missing", "expected": applied + 1}
+        ), 409
+    _remember_request()
+    apply_change(state, partner, change)
+    session.commit()
+    return jsonify({"status": "applied", "applied": data["seq"]})
+
+
+def _check_party(partner: Partner, uid: str, kind: str) -> None:
+    """A partner touches only its own engagements: another's is 404, nothing written."""
+    state = current_outsource()
+    if find_engagement(state, partner, uid) is not None:
+        return
+    taken = state.session.scalar(select(Engagement.id).where(Engagement.uid == uid))
+    if taken is not None:
+        raise NotFound(f"no engagement {uid} with this partner")
+    if kind != MessageKind.OFFER.value:
+        raise NotFound(f"no engagement {uid} with this partner")
+
+
+@federation.get("/changes")
+def changes() -> ResponseReturnValue:
+    """Our feed for the calling partner, after its cursor. Asking from ``after=N`` also
+    acknowledges 1..N, so those need no push."""
+    state = current_outsource()
+    session = state.session
+    partner: Partner = g.outsource_partner
+    try:
+        after = max(0, int(request.args.get("after", "0")))
+        limit = min(500, max(1, int(request.args.get("limit", "200"))))
+    except ValueError as err:
+        raise ValidationFailed("after and limit must be whole numbers", details={"after": ["not a number"]}) from err
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.partner_id == partner.id, OutboxMessage.seq > after)
+        .order_by(OutboxMessage.seq)
+        .limit(limit)
+    ).all()
+    items = [message_json(m) for m in rows]
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.partner_id == partner.id,
+            OutboxMessage.seq <= after,
+            OutboxMessage.state == MessageState.PENDING,
+        )
+        .values(state=MessageState.DELIVERED, delivered_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    _remember_request()
+    session.commit()
+    return jsonify({"changes": items})
+
+
+def forget_old_requests(session: object, tolerance: float) -> None:
+    """Request ids older than twice the tolerance can never be replayed: their timestamp is stale."""
+    cutoff = utcnow() - timedelta(seconds=2 * tolerance)
+    session.execute(delete(SeenRequest).where(SeenRequest.seen_at < cutoff))  # type: ignore[attr-defined]
+
+
+__all__ = ["Conflict", "federation", "forget_old_requests"]

@@ -1,0 +1,58 @@
+"""The wire form of messages between two hosts running the plugin.
+
+The same numbered messages travel two ways: pushed by the sender's delivery
+job, and pulled by the receiver's poller from the sender's feed. Either way
+they become the same ``RemoteChange``, applied once, in order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import fields, validate
+
+from outsource_plugin.adapters.base import ChangeKind, RemoteChange
+from outsource_plugin.models import MessageKind, OutboxMessage
+from outsource_plugin.schemas import StrictSchema
+from outsource_plugin.workflow import Action
+
+
+class MessageSchema(StrictSchema):
+    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in MessageKind]))
+    engagement_uid = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    payload = fields.Dict(required=True)
+
+
+def message_json(message: OutboxMessage) -> dict[str, Any]:
+    return {
+        "id": message.message_id,
+        "seq": message.seq,
+        "kind": message.kind.value,
+        "engagement_uid": message.engagement_uid,
+        "payload": message.payload,
+    }
+
+
+def change_from_message(item: dict[str, Any]) -> RemoteChange:
+    """A pushed or pulled message as a neutral change; raises ValueError on nonsense."""
+    kind = MessageKind(item["kind"])
+    payload = dict(item.get("payload") or {})
+    common: dict[str, Any] = {
+        "engagement_uid": str(item["engagement_uid"]),
+        "change_id": str(item["id"]),
+        "sequence": int(item["seq"]),
+    }
+    if kind is MessageKind.OFFER:
+        return RemoteChange(kind=ChangeKind.OFFER, ticket_number=payload.get("ticket_number"), data=payload, **common)
+    if kind is MessageKind.ENTRY:
+        return RemoteChange(kind=ChangeKind.ENTRY, data=payload, **common)
+    return RemoteChange(
+        kind=ChangeKind.ACTION,
+        action=Action(payload["action"]),
+        reason=payload.get("reason"),
+        actor=payload.get("actor"),
+        ticket_number=payload.get("ticket_number"),
+        **common,
+    )

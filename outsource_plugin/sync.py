@@ -1,0 +1,227 @@
+"""The sync engine: the rules of SPEC "What synchronises", in one place.
+
+Outbound, it turns the host's entry changes (seen inside the host's own
+flush) into entry links and outbox messages. Inbound, it applies a partner's
+entry messages to the host. Both sides apply the same rules:
+
+- entries cross only while the engagement is Accepted or In Progress;
+- each entry has one owner; the other side's copy is read-only there until
+  the engagement is Complete;
+- an entry added while Waiting Approval never crosses, and entries from
+  before the suspension are read-only on both sides until it resumes;
+- the lead's internal notes and attachments never leave the lead, and what
+  arrives at the lead arrives as internal;
+- the lead's time reaches the partner as a note;
+- nothing that arrived by sync is ever sent back.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from outsource_plugin import outbox
+from outsource_plugin.engagements import Actor, current_engagement, perform, ticket_completed
+from outsource_plugin.entries import PRIVATE_KINDS, WORK_KINDS, EntryKind, from_wire, to_wire
+from outsource_plugin.errors import ReadOnlyEntry
+from outsource_plugin.host import EntryChange, EntryOp, HostChanges
+from outsource_plugin.models import Engagement, EntryLink, MessageKind, Partner, utcnow
+from outsource_plugin.workflow import Action, Side, Status, SyncState, sync_state
+
+if TYPE_CHECKING:
+    from outsource_plugin.extension import OutsourceState
+
+_INBOUND = "outsource_inbound_entries"
+
+
+def on_host_changes(state: OutsourceState, changes: HostChanges) -> None:
+    """Called inside the host's flush with what it changed."""
+    for ticket_id in changes.completed:
+        ticket_completed(state, ticket_id)
+    inbound = state.session.info.get(_INBOUND, ())
+    for change in changes.entries:
+        if change.entry not in inbound:
+            capture_entry(state, change)
+    for ticket_id in changes.reassigned:
+        _work_started(state, ticket_id)
+
+
+def capture_entry(state: OutsourceState, change: EntryChange) -> None:
+    session = state.session
+    engagement = current_engagement(session, change.ticket_id)
+    if engagement is None:
+        return
+    sync = sync_state(engagement.status)
+    if sync is SyncState.NONE:
+        return
+    side = engagement.role
+    local_id = state.host.entry_id(change.kind, change.entry)
+    if change.op is EntryOp.CREATE:
+        if sync is SyncState.ENDED:
+            return
+        link = EntryLink(
+            engagement_uid=engagement.uid,
+            entry_key=f"{side.value}:{change.kind.value}:{local_id}",
+            kind=change.kind.value,
+            local_id=local_id,
+            owner=side,
+            in_suspension=sync is SyncState.SUSPENDED,
+        )
+        session.add(link)
+        if sync is SyncState.ACTIVE:
+            _send(state, engagement, link, change)
+            if side is Side.SERVICE and change.kind in WORK_KINDS:
+                _work_started(state, change.ticket_id)
+        return
+    found = _link_by_local(state, engagement.uid, change.kind, local_id)
+    if found is None or found.deleted:
+        return
+    _check_and_send(state, engagement, found, change, sync)
+
+
+def _check_and_send(
+    state: OutsourceState, engagement: Engagement, link: EntryLink, change: EntryChange, sync: SyncState
+) -> None:
+    """An edit or delete of a synced entry: refused on a read-only one, else sent if sync is on."""
+    side = engagement.role
+    local_id = link.local_id
+    if link.owner is not side:
+        if sync is not SyncState.ENDED:
+            raise ReadOnlyEntry(
+                f"this {change.kind.value} came from {engagement.partner.name}: only they can change it",
+                details={"entry": [change.kind.value, local_id]},
+            )
+        return
+    if sync is SyncState.SUSPENDED and not link.in_suspension:
+        raise ReadOnlyEntry(
+            f"this {change.kind.value} is read-only while the ticket waits for approval",
+            details={"entry": [change.kind.value, local_id]},
+        )
+    if sync is SyncState.ACTIVE and not link.in_suspension:
+        _send(state, engagement, link, change)
+
+
+def _send(state: OutsourceState, engagement: Engagement, link: EntryLink, change: EntryChange) -> None:
+    """Queue the entry's new state for the partner, under the privacy rules."""
+    kind = change.kind
+    if change.op is EntryOp.DELETE:
+        link.deleted = True
+        if link.sent:
+            _enqueue(state, engagement, link, kind, "delete", {})
+        return
+    values = state.host.entry_values(kind, change.entry)
+    if engagement.role is Side.LEAD and kind in PRIVATE_KINDS and values.get("internal"):
+        if link.sent:
+            _enqueue(state, engagement, link, kind, "delete", {})
+            link.sent = False
+        return
+    if engagement.role is Side.LEAD and kind is EntryKind.TIME:
+        kind, values = EntryKind.NOTE, {"text": time_as_note(values), "internal": False}
+    if kind is EntryKind.ATTACHMENT and len(values.get("data") or b"") > state.config["OUTSOURCE_MAX_ATTACHMENT_BYTES"]:
+        engagement.last_sync_error = f"attachment {values.get('filename')!r} is over the size limit and was not sent"
+        return
+    _enqueue(state, engagement, link, kind, "upsert", values)
+    link.sent = True
+
+
+def _enqueue(
+    state: OutsourceState, engagement: Engagement, link: EntryLink, kind: EntryKind, op: str, values: dict[str, Any]
+) -> None:
+    user = state.host.current_user()
+    outbox.enqueue(
+        state.session,
+        engagement,
+        MessageKind.ENTRY,
+        {
+            "entry_key": link.entry_key,
+            "op": op,
+            "kind": kind.value,
+            "data": to_wire(kind, values),
+            "origin": {
+                "side": link.owner.value,
+                "org": state.config["OUTSOURCE_ORG_NAME"],
+                "user": user.name if user else values.get("author") or values.get("resource"),
+                "at": utcnow().isoformat(),
+            },
+        },
+    )
+
+
+def time_as_note(values: dict[str, Any]) -> str:
+    """The lead's time is not the partner's to bill: it travels as a note."""
+    parts = [
+        f"Time entry by {values.get('resource') or 'the lead'}",
+        f"on {values.get('work_date')}" if values.get("work_date") else "",
+        f": {values.get('hours')} h",
+    ]
+    summary = values.get("summary")
+    return "".join(p if p.startswith(":") else f" {p}" for p in parts if p).strip() + (
+        f", {summary}" if summary else ""
+    )
+
+
+def _work_started(state: OutsourceState, ticket_id: str) -> None:
+    """A note, time, charge or reassignment on an Accepted service ticket: In Progress."""
+    engagement = current_engagement(state.session, ticket_id)
+    if engagement is not None and engagement.role is Side.SERVICE and engagement.status is Status.ACCEPTED:
+        user = state.host.current_user()
+        perform(state, engagement, Action.START_WORK, Side.SERVICE, Actor(user.name if user else "system"))
+
+
+def _link_by_local(state: OutsourceState, uid: str, kind: EntryKind, local_id: str) -> EntryLink | None:
+    query = select(EntryLink).where(
+        EntryLink.engagement_uid == uid, EntryLink.kind == kind.value, EntryLink.local_id == local_id
+    )
+    return state.session.scalars(query).first()
+
+
+def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement, payload: dict[str, Any]) -> bool:
+    """Apply a partner's entry change; False when the rules say it must not land."""
+    if sync_state(engagement.status) is not SyncState.ACTIVE or engagement.ticket_id is None:
+        return False
+    kind = EntryKind(payload["kind"])
+    if kind not in state.host.entry_kinds:
+        return False
+    session = state.session
+    link = session.scalars(
+        select(EntryLink).where(
+            EntryLink.engagement_uid == engagement.uid, EntryLink.entry_key == str(payload["entry_key"])
+        )
+    ).first()
+    if payload["op"] == "delete":
+        if link is not None and not link.deleted and link.local_id:
+            state.host.delete_entry(kind, link.local_id)
+            link.deleted = True
+        return True
+    if link is not None and link.deleted:
+        return False
+    values = from_wire(kind, payload.get("data") or {})
+    if kind is EntryKind.ATTACHMENT and len(values.get("data", b"")) > state.config["OUTSOURCE_MAX_ATTACHMENT_BYTES"]:
+        return False
+    if engagement.role is Side.LEAD and kind in PRIVATE_KINDS:
+        values["internal"] = True
+    origin = payload.get("origin") or {}
+    if kind is EntryKind.NOTE:
+        values["author"] = f"{origin.get('user') or 'partner'} ({partner.name})"
+    inbound = session.info.setdefault(_INBOUND, weakref.WeakSet())
+    if link is None:
+        entry = state.host.create_entry(kind, engagement.ticket_id, values)
+        inbound.add(entry)
+        session.flush()
+        session.add(
+            EntryLink(
+                engagement_uid=engagement.uid,
+                entry_key=str(payload["entry_key"]),
+                kind=kind.value,
+                local_id=state.host.entry_id(kind, entry),
+                owner=engagement.role.other,
+                sent=True,
+            )
+        )
+    elif link.local_id:
+        entry = state.host.update_entry(kind, link.local_id, values)
+        if entry is not None:
+            inbound.add(entry)
+    return True
