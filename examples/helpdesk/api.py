@@ -1,6 +1,7 @@
 """The demo help desk's own JSON API for tickets and entries.
 
 ``GET  /api/me``                               the caller
+``GET  /api/customers``                        customers, by name
 ``GET  /api/tickets``                          tickets, newest first
 ``POST /api/tickets``                          open a ticket
 ``GET  /api/tickets/<id>``                     a ticket with its notes, time, charges, attachments
@@ -8,6 +9,8 @@
 ``DELETE /api/tickets/<id>``                   delete (refused once outsourcing was accepted)
 ``POST /api/tickets/<id>/notes|time|charges``  add an entry
 ``POST /api/tickets/<id>/attachments``         multipart upload, field ``file``
+``PATCH|DELETE /api/tickets/<id>/<kind>/<entry id>``  edit or delete an entry (kind: notes, time, charges;
+                                               attachments can be deleted)
 ``GET  /api/attachments/<id>``                 the attachment's bytes
 
 Every call needs ``Authorization: Bearer <token>`` (or a signed-in session).
@@ -24,7 +27,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from examples.helpdesk.auth import current_user
-from examples.helpdesk.models import Attachment, Charge, Note, Ticket, TimeEntry, User, db
+from examples.helpdesk.models import Attachment, Charge, Customer, Note, Ticket, TimeEntry, User, db
 from outsource_plugin.engagements import ensure_deletable
 from outsource_plugin.errors import NotAuthenticated, NotFound, OutsourceError, ValidationFailed
 from outsource_plugin.schemas import StrictSchema, load
@@ -137,6 +140,12 @@ def me() -> ResponseReturnValue:
     return jsonify({"id": user.id, "name": user.name, "email": user.email, "outsource_level": user.outsource_level})
 
 
+@helpdesk_api.get("/customers")
+def customers() -> ResponseReturnValue:
+    rows = db.session.scalars(select(Customer).order_by(Customer.name))
+    return jsonify({"customers": [{"id": c.id, "name": c.name} for c in rows]})
+
+
 @helpdesk_api.get("/tickets")
 def tickets() -> ResponseReturnValue:
     rows = db.session.scalars(select(Ticket).order_by(Ticket.id.desc()).limit(200))
@@ -188,9 +197,7 @@ def entry_create(ticket_id: int, kind: str) -> ResponseReturnValue:
     ticket = _ticket(ticket_id)
     if kind == "attachments":
         return _attachment_create(ticket)
-    if kind not in ENTRY_KINDS:
-        raise NotFound(f"no entry kind '{kind}'")
-    model, schema = ENTRY_KINDS[kind]
+    model, schema = _entry_kind(kind)
     data = load(schema(), _body())
     if model is Note:
         data["author"] = user.name
@@ -200,6 +207,37 @@ def entry_create(ticket_id: int, kind: str) -> ResponseReturnValue:
     db.session.add(entry)
     db.session.commit()
     return jsonify({"id": entry.id}), 201
+
+
+@helpdesk_api.patch("/tickets/<int:ticket_id>/<kind>/<int:entry_id>")
+def entry_update(ticket_id: int, kind: str, entry_id: int) -> ResponseReturnValue:
+    model, schema = _entry_kind(kind)
+    entry = _entry(model, ticket_id, entry_id)
+    for key, value in load(schema(partial=True), _body()).items():
+        setattr(entry, key, value)
+    db.session.commit()
+    return jsonify({"id": entry.id})
+
+
+@helpdesk_api.delete("/tickets/<int:ticket_id>/<kind>/<int:entry_id>")
+def entry_delete(ticket_id: int, kind: str, entry_id: int) -> ResponseReturnValue:
+    model = Attachment if kind == "attachments" else _entry_kind(kind)[0]
+    db.session.delete(_entry(model, ticket_id, entry_id))
+    db.session.commit()
+    return "", 204
+
+
+def _entry_kind(kind: str) -> tuple[type, type[Schema]]:
+    if kind not in ENTRY_KINDS:
+        raise NotFound(f"no entry kind '{kind}'")
+    return ENTRY_KINDS[kind]
+
+
+def _entry(model: type, ticket_id: int, entry_id: int) -> Any:
+    entry = db.session.get(model, entry_id)
+    if entry is None or entry.ticket_id != ticket_id:
+        raise NotFound(f"ticket {ticket_id} has no such entry {entry_id}")
+    return entry
 
 
 def _attachment_create(ticket: Ticket) -> ResponseReturnValue:

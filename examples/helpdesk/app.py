@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import event
 
 from examples.helpdesk.auth import auth, csrf_token, current_user
 from examples.helpdesk.models import Attachment, Charge, Customer, Note, Ticket, TimeEntry, db
@@ -56,6 +57,26 @@ def settings_from_env(environ: dict[str, str] | os._Environ[str] = os.environ) -
     return config
 
 
+def serialise_sqlite_writers(engine: Any) -> None:
+    """Start every SQLite transaction with BEGIN IMMEDIATE.
+
+    Request threads and the job scheduler share the file; a transaction that
+    reads and then writes would otherwise fail at once with "database is
+    locked" instead of waiting its turn.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()
+
+
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(settings_from_env())
@@ -64,8 +85,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         Path(app.config["HELPDESK_INSTANCE"]).mkdir(parents=True, exist_ok=True)
     if app.config["HELPDESK_COMPLETE_STATUS"] not in app.config["HELPDESK_STATUSES"]:
         raise ValueError("HELPDESK_COMPLETE_STATUS must be one of HELPDESK_STATUSES")
+    if str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
     db.init_app(app)
     with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            serialise_sqlite_writers(db.engine)
         db.create_all()
 
     host = SQLAlchemyHost(

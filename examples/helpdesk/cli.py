@@ -26,7 +26,15 @@ DEMO_USERS = (
 @helpdesk_cli.command("seed")
 @click.option("--domain", default="northwind.example", help="E-mail domain of the demo users.")
 @click.option("--password", default="demo", help="Password of every demo user.")
-def seed(domain: str, password: str) -> None:
+@click.option(
+    "--peer",
+    "peers",
+    multiple=True,
+    metavar="NAME|BASE_URL|LINK_ID|SECRET",
+    help="Register another help desk running the plugin as a partner (repeatable).",
+)
+@click.option("--simulated-partner/--no-simulated-partner", default=True, help="Add an in-memory partner on autopilot.")
+def seed(domain: str, password: str, peers: tuple[str, ...], simulated_partner: bool) -> None:
     """Create the demo data once; running it again changes nothing."""
     if db.session.scalars(select(User)).first() is not None:
         click.echo("already seeded")
@@ -59,15 +67,31 @@ def seed(domain: str, password: str) -> None:
         db.session.add(ticket)
         db.session.flush()
         db.session.add(Note(ticket_id=ticket.id, author="Ada Admin", body="Customer called it in.", internal=True))
-    db.session.add(
-        Partner(
-            name="Contoso Field Services (simulated)",
-            adapter="memory",
-            config={"autopilot": True},
-            default_terms={"rate_type": "hourly", "outsource_rate": "85.00", "acceptance_hours": 48},
-            active=True,
+    if simulated_partner:
+        db.session.add(
+            Partner(
+                name="Simulated partner (accepts everything)",
+                adapter="memory",
+                config={"autopilot": True},
+                default_terms={"rate_type": "hourly", "outsource_rate": "85.00", "acceptance_hours": 48},
+                active=True,
+            )
         )
-    )
+    for spec in peers:
+        try:
+            name, base_url, link_id, secret = spec.split("|")
+        except ValueError as err:
+            raise click.BadParameter("expected NAME|BASE_URL|LINK_ID|SECRET", param_hint="--peer") from err
+        db.session.add(
+            Partner(
+                name=name,
+                adapter="peer",
+                link_id=link_id,
+                config={"base_url": base_url, "link_id": link_id, "secret": secret, "previous_secret": None},
+                default_terms={"rate_type": "hourly", "outsource_rate": "90.00", "acceptance_hours": 48},
+                active=True,
+            )
+        )
     db.session.commit()
     for key, _, level in DEMO_USERS:
         click.echo(f"{key}@{domain} / {password}  level={level.label}  token={key}-{domain}-token")
