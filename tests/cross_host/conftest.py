@@ -1,0 +1,161 @@
+"""Two demo help desks, Northwind IT (lead) and Contoso Field Services (service),
+started once per test session and registered as each other's peer partner.
+
+Each reaches the other through a ``FaultProxy``, so tests can inject 503s,
+429s and outages between them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.conftest import fresh_database
+from tests.cross_host.hosts import Client, FaultProxy, Host, eventually
+
+LINK = "northwind-contoso"
+
+
+@dataclass
+class Pair:
+    lead: Host
+    service: Host
+    to_service: FaultProxy
+    to_lead: FaultProxy
+    lead_partner_id: int
+    service_partner_id: int
+    secret: str
+
+    @property
+    def lead_api(self) -> Client:
+        return self.lead.client()
+
+    @property
+    def service_api(self) -> Client:
+        return self.service.client()
+
+
+@pytest.fixture(scope="session")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    lead_db = fresh_database(tmp_path_factory.mktemp("lead-db"))
+    service_db = fresh_database(tmp_path_factory.mktemp("service-db"))
+    lead = Host("Northwind IT", "northwind.example", tmp_path_factory.mktemp("lead"), next(lead_db))
+    service = Host("Contoso Field Services", "contoso.example", tmp_path_factory.mktemp("service"), next(service_db))
+    to_service = FaultProxy(lambda: service.base)
+    to_lead = FaultProxy(lambda: lead.base)
+    secret = secrets.token_hex(24)
+    try:
+        for host in (lead, service):
+            host.seed()
+            host.start()
+        lead_partner = register(lead.client(), "Contoso Field Services", f"{to_service.url}/outsource", secret)
+        service_partner = register(service.client(), "Northwind IT", f"{to_lead.url}/outsource", secret)
+        yield Pair(lead, service, to_service, to_lead, lead_partner, service_partner, secret)
+    finally:
+        for host in (lead, service):
+            host.stop()
+        to_service.close()
+        to_lead.close()
+        for generator in (lead_db, service_db):
+            generator.close()
+
+
+def register(api: Client, name: str, base_url: str, secret: str) -> int:
+    partner = api.post(
+        "/outsource/api/v1/partners",
+        {
+            "name": name,
+            "adapter": "peer",
+            "config": {"base_url": base_url, "link_id": LINK, "secret": secret},
+            "default_terms": {"rate_type": "hourly", "outsource_rate": "80.00", "acceptance_hours": 48},
+        },
+    )
+    assert "secret" not in partner["config"] and partner["secrets_set"] == ["secret"]
+    return int(partner["id"])
+
+
+@pytest.fixture
+def scenario(pair: Pair) -> Iterator[Scenario]:
+    pair.to_service.faults.clear()
+    pair.to_lead.faults.clear()
+    pair.to_service.down = pair.to_lead.down = False
+    yield Scenario(pair)
+
+
+class Scenario:
+    """One lead ticket taken across the two hosts, with helpers that wait for sync."""
+
+    API = "/outsource/api/v1"
+
+    def __init__(self, pair: Pair) -> None:
+        self.pair = pair
+        self.lead = pair.lead_api
+        self.service = pair.service_api
+        ticket = self.lead.post("/api/tickets", {"title": "Replace core switch", "description": "Rack 2, unit 14"})
+        self.lead_ticket = str(ticket["id"])
+        self.service_ticket: str | None = None
+        self.uid: str | None = None
+
+    def lead_state(self) -> dict[str, Any]:
+        return self.lead.get(f"{self.API}/tickets/{self.lead_ticket}/outsource")
+
+    def service_engagement(self) -> dict[str, Any]:
+        engagement_id = self.service_engagement_id()
+        return self.service.get(f"{self.API}/engagements/{engagement_id}")
+
+    def service_engagement_id(self) -> int:
+        def find() -> int | None:
+            for folder in (
+                "waiting_acceptance",
+                "accepted_or_in_progress",
+                "waiting_approval",
+                "complete",
+                "declined",
+                "canceled",
+            ):
+                for item in self.service.get(f"{self.API}/dashboard/service/{folder}?limit=500")["items"]:
+                    if item["uid"] == self.uid:
+                        return int(item["id"])
+            return None
+
+        return eventually(find)
+
+    def lead_action(self, action: str, **body: Any) -> dict[str, Any]:
+        return self.lead.post(f"{self.API}/tickets/{self.lead_ticket}/outsource/actions", {"action": action, **body})
+
+    def service_action(self, action: str, **body: Any) -> dict[str, Any]:
+        return self.service.post(
+            f"{self.API}/engagements/{self.service_engagement_id()}/actions", {"action": action, **body}
+        )
+
+    def send(self, **terms: Any) -> str:
+        self.lead.post(
+            f"{self.API}/tickets/{self.lead_ticket}/outsource",
+            {"partner_id": self.pair.lead_partner_id, "terms": terms},
+        )
+        self.uid = self.lead_action("send")["engagement"]["uid"]
+        self.wait_service_status("assigned")
+        return self.uid
+
+    def accept(self) -> str:
+        customers = self.service.get("/api/customers")["customers"]
+        engagement = self.service_action("accept", customer_ref=str(customers[0]["id"]))
+        self.service_ticket = str(engagement["ticket_id"])
+        self.wait_lead_status("accepted")
+        return self.service_ticket
+
+    def wait_lead_status(self, status: str) -> dict[str, Any]:
+        return eventually(lambda: (s := self.lead_state()["engagement"]) and s["status"] == status and s)
+
+    def wait_service_status(self, status: str) -> dict[str, Any]:
+        return eventually(lambda: (s := self.service_engagement()) and s["status"] == status and s)
+
+    def lead_ticket_json(self) -> dict[str, Any]:
+        return self.lead.get(f"/api/tickets/{self.lead_ticket}")
+
+    def service_ticket_json(self) -> dict[str, Any]:
+        return self.service.get(f"/api/tickets/{self.service_ticket}")

@@ -1,0 +1,242 @@
+"""Real demo help-desk processes on free loopback ports, and a proxy that injects faults.
+
+Tests talk to the hosts only over HTTP. Each host is a separate
+``flask run`` process with its own database and its jobs running in-process
+on short intervals.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def eventually(check: Callable[[], T], *, timeout: float = 20.0, interval: float = 0.1) -> T:
+    """Poll ``check`` until it returns a truthy value without raising; fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    last: BaseException | None = None
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+        except (AssertionError, requests.RequestException, KeyError, IndexError) as err:
+            last = err
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {last!r}")
+        time.sleep(interval)
+
+
+class Client:
+    """JSON over HTTP to one host, as one of its users."""
+
+    def __init__(self, base: str, token: str) -> None:
+        self.base = base
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def call(self, method: str, path: str, **kw: Any) -> requests.Response:
+        return self.session.request(method, self.base + path, timeout=30, **kw)
+
+    def get(self, path: str, **kw: Any) -> Any:
+        response = self.call("GET", path, **kw)
+        assert response.status_code == 200, (path, response.status_code, response.text)
+        return response.json()
+
+    def post(self, path: str, json: Any = None, expect: int | tuple[int, ...] = (200, 201), **kw: Any) -> Any:
+        return self._send("POST", path, json, expect, **kw)
+
+    def patch(self, path: str, json: Any = None, expect: int | tuple[int, ...] = 200) -> Any:
+        return self._send("PATCH", path, json, expect)
+
+    def delete(self, path: str, expect: int | tuple[int, ...] = 204) -> Any:
+        return self._send("DELETE", path, None, expect)
+
+    def _send(self, method: str, path: str, json: Any, expect: int | tuple[int, ...], **kw: Any) -> Any:
+        response = self.call(method, path, json=json, **kw) if json is not None else self.call(method, path, **kw)
+        wanted = (expect,) if isinstance(expect, int) else expect
+        assert response.status_code in wanted, (method, path, response.status_code, response.text)
+        return response.json() if response.content else None
+
+
+@dataclass
+class Host:
+    """One demo help desk process."""
+
+    name: str
+    domain: str
+    folder: Path
+    database_url: str
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def plugin_url(self) -> str:
+        return f"{self.base}/outsource"
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "FLASK_APP": "examples.helpdesk:create_app",
+            "HELPDESK_DATABASE_URL": self.database_url,
+            "HELPDESK_INSTANCE": str(self.folder),
+            "HELPDESK_NAME": self.name,
+            "HELPDESK_SECRET_KEY": f"{self.domain}-secret-key",
+            "OUTSOURCE_ORG_NAME": self.name,
+            "OUTSOURCE_SCHEDULER": "1",
+            "OUTSOURCE_POLL_INTERVAL": "0.5",
+            "OUTSOURCE_DELIVERY_INTERVAL": "0.2",
+            "OUTSOURCE_DEADLINE_INTERVAL": "0.5",
+            "OUTSOURCE_BACKOFF_CAP": "2",
+            "OUTSOURCE_HTTP_TIMEOUT": "5",
+            **self.extra_env,
+        }
+
+    def seed(self) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "flask", "helpdesk", "seed", "--domain", self.domain, "--no-simulated-partner"],
+            env=self.env(),
+            cwd=self.folder,
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self) -> None:
+        with (self.folder / "server.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "flask", "run", "--host", "127.0.0.1", "--port", str(self.port), "--no-reload"],
+                env=self.env(),
+                cwd=self.folder,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        eventually(lambda: requests.get(f"{self.base}/login", timeout=2).status_code == 200, timeout=30)
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.process is None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        self.process.wait(timeout=15)
+        self.process = None
+
+    def log(self) -> str:
+        path = self.folder / "server.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def client(self, user: str = "admin") -> Client:
+        return Client(self.base, f"{user}-{self.domain}-token")
+
+
+class FaultProxy:
+    """An HTTP proxy in front of a host. By default it passes requests through;
+    ``fail`` queues canned answers (503, 429 with Retry-After, ...) and ``down``
+    makes it close connections, as an unreachable partner would."""
+
+    def __init__(self, target: Callable[[], str]) -> None:
+        self.target = target
+        self.faults: list[tuple[int, dict[str, str], str]] = []
+        self.down = False
+        self.seen: list[tuple[float, str, str, int]] = []
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                return
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with proxy.lock:
+                    fault = proxy._next_fault(self.command, self.path)
+                    down = proxy.down
+                if down:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if fault is not None:
+                    status, headers, text = fault
+                    self._answer(status, headers, text.encode())
+                    return
+                try:
+                    upstream = requests.request(
+                        self.command,
+                        proxy.target() + self.path,
+                        data=body,
+                        headers={k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")},
+                        timeout=30,
+                    )
+                except requests.RequestException:
+                    self._answer(502, {}, b"upstream unreachable")
+                    return
+                with proxy.lock:
+                    proxy.seen.append((time.monotonic(), self.command, self.path, upstream.status_code))
+                self._answer(
+                    upstream.status_code, {"Content-Type": upstream.headers.get("Content-Type", "")}, upstream.content
+                )
+
+            def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.answered: list[tuple[float, str, int]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def fail(self, status: int, *, path: str = "/messages", headers: dict[str, str] | None = None, times: int = 1):
+        with self.lock:
+            self.faults.extend([(status, headers or {}, f'{{"error": "injected {status}"}}')] * times)
+        self._fault_path = path
+
+    def _next_fault(self, method: str, path: str) -> tuple[int, dict[str, str], str] | None:
+        if self.faults and getattr(self, "_fault_path", "/messages") in path:
+            status, headers, text = self.faults.pop(0)
+            self.answered.append((time.monotonic(), path, status))
+            return status, {"Content-Type": "application/json", **headers}, text
+        return None
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
