@@ -1,11 +1,10 @@
-# make demo: set up everything and serve the demo help desk.
+# make demo: set up everything and serve two demo help desks that outsource to each other.
 # make test: set up everything and run the whole test suite (SQLite, then PostgreSQL).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
-DEMO_PORT ?= 5000
 DEMO_DIR ?= var/demo
 
 .PHONY: venv lint test test-sqlite test-postgres demo clean
@@ -34,12 +33,7 @@ test-postgres: venv
 test: lint test-sqlite test-postgres
 
 demo: venv
-	mkdir -p $(DEMO_DIR)
-	cd $(DEMO_DIR) && HELPDESK_INSTANCE=. FLASK_APP=examples.helpdesk:create_app PYTHONPATH=$(CURDIR) \
-	  $(CURDIR)/$(BIN)/flask helpdesk seed
-	cd $(DEMO_DIR) && HELPDESK_INSTANCE=. FLASK_APP=examples.helpdesk:create_app PYTHONPATH=$(CURDIR) \
-	  OUTSOURCE_SCHEDULER=1 OUTSOURCE_POLL_INTERVAL=2 HELPDESK_SECRET_KEY=demo-only-secret \
-	  $(CURDIR)/$(BIN)/flask run --host 127.0.0.1 --port $(DEMO_PORT)
+	$(BIN)/python -m examples.helpdesk.demo --dir $(DEMO_DIR)
 
 clean:
 	rm -rf $(VENV) var build dist *.egg-info

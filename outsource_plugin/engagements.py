@@ -140,9 +140,17 @@ def perform(
     _transition(state, engagement, action, side, actor, reason)
     if after is Status.COMPLETE:
         add_completion_charge(state, engagement)
-    if after is not None and not actor.remote and action not in LOCAL_ONLY:
+    if _partner_must_hear(before, after, action, actor):
         _relay(state.session, engagement, action, actor, reason, before)
     return engagement
+
+
+def _partner_must_hear(before: Status | None, after: Status | None, action: Action, actor: Actor) -> bool:
+    """Our own actions are relayed; not the partner's (no echo), not configuration, and
+    nothing about an engagement that was never sent (the partner has never heard of it)."""
+    if actor.remote or after is None or action in LOCAL_ONLY:
+        return False
+    return action is Action.SEND or before is not Status.UNSENT
 
 
 def _transition(
