@@ -10,7 +10,7 @@ from marshmallow import Schema
 from sqlalchemy import select
 
 from outsource_plugin.adapters.registry import adapter_class
-from outsource_plugin.blueprints.api_common import api, caller, json_body, state
+from outsource_plugin.blueprints.api_common import ID, api, caller, json_body, state
 from outsource_plugin.dashboard import folder_counts, folder_page
 from outsource_plugin.errors import Conflict, NotFound, ValidationFailed
 from outsource_plugin.models import MessageState, OutboxMessage, Partner
@@ -87,13 +87,13 @@ def partners_create() -> ResponseReturnValue:
     return jsonify(_json(partner, user.permission)), 201
 
 
-@api.get("/partners/<int:partner_id>")
+@api.get(f"/partners/<{ID}:partner_id>")
 def partners_read(partner_id: int) -> ResponseReturnValue:
     user = caller(Permission.PARTNER_MANAGEMENT)
     return jsonify(_json(_partner_or_404(partner_id), user.permission))
 
 
-@api.patch("/partners/<int:partner_id>")
+@api.patch(f"/partners/<{ID}:partner_id>")
 def partners_edit(partner_id: int) -> ResponseReturnValue:
     user = caller(Permission.PARTNER_MANAGEMENT)
     partner = _partner_or_404(partner_id)
@@ -116,7 +116,7 @@ def partners_edit(partner_id: int) -> ResponseReturnValue:
     return jsonify(_json(partner, user.permission))
 
 
-@api.post("/partners/<int:partner_id>/disable")
+@api.post(f"/partners/<{ID}:partner_id>/disable")
 def partners_disable(partner_id: int) -> ResponseReturnValue:
     """Disabled partners keep their history but cannot be chosen or polled."""
     user = caller(Permission.PARTNER_MANAGEMENT)
@@ -171,7 +171,7 @@ def deadletters_list() -> ResponseReturnValue:
     )
 
 
-@api.post("/deadletters/<int:message_id>/retry")
+@api.post(f"/deadletters/<{ID}:message_id>/retry")
 def deadletters_retry(message_id: int) -> ResponseReturnValue:
     caller(Permission.PARTNER_MANAGEMENT)
     message = state().session.get(OutboxMessage, message_id)

@@ -11,6 +11,9 @@ from outsource_plugin.extension import OutsourceState, current_outsource
 from outsource_plugin.host import HostUser, TicketInfo
 from outsource_plugin.permissions import Permission, require
 
+#: URL converter for the plugin's own row ids: larger numbers are 404, not a database error
+ID = "int(max=2147483647)"
+
 api = Blueprint("outsource_api", __name__, template_folder="templates")
 
 

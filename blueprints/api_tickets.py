@@ -8,7 +8,7 @@ from flask import jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from outsource_plugin.blueprints.api_common import api, caller, json_body, state, ticket_or_404
+from outsource_plugin.blueprints.api_common import ID, api, caller, json_body, state, ticket_or_404
 from outsource_plugin.engagements import Actor, configure, current_engagement, edit, get_engagement, perform
 from outsource_plugin.errors import Conflict, TransitionRefused
 from outsource_plugin.host import HostUser
@@ -82,13 +82,13 @@ def ticket_history(ticket_id: str) -> ResponseReturnValue:
     return jsonify({"history": [audit_json(e) for e in events]})
 
 
-@api.get("/engagements/<int:engagement_id>")
+@api.get(f"/engagements/<{ID}:engagement_id>")
 def engagement_read(engagement_id: int) -> ResponseReturnValue:
     user = caller(Permission.OUTSOURCE)
     return jsonify(engagement_json(get_engagement(state().session, engagement_id), user.permission))
 
 
-@api.post("/engagements/<int:engagement_id>/actions")
+@api.post(f"/engagements/<{ID}:engagement_id>/actions")
 def engagement_action(engagement_id: int) -> ResponseReturnValue:
     """Act on an engagement by id: how a service partner accepts an offer that has no ticket yet."""
     user = caller(Permission.OUTSOURCE)

@@ -8,14 +8,12 @@ nothing is written. A partner reaches only engagements it is party to.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from outsource_plugin.adapters.registry import adapter_class
-from outsource_plugin.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from outsource_plugin.errors import NotAuthenticated, NotFound, ValidationFailed
 from outsource_plugin.extension import current_outsource
 from outsource_plugin.federation import MessageSchema, change_from_message, message_json
 from outsource_plugin.inbound import applied_sequence, apply_change, find_engagement
@@ -136,12 +134,3 @@ def changes() -> ResponseReturnValue:
     _remember_request()
     session.commit()
     return jsonify({"changes": items})
-
-
-def forget_old_requests(session: object, tolerance: float) -> None:
-    """Request ids older than twice the tolerance can never be replayed: their timestamp is stale."""
-    cutoff = utcnow() - timedelta(seconds=2 * tolerance)
-    session.execute(delete(SeenRequest).where(SeenRequest.seen_at < cutoff))  # type: ignore[attr-defined]
-
-
-__all__ = ["Conflict", "federation", "forget_old_requests"]

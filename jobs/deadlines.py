@@ -1,4 +1,4 @@
-"""Auto-decline offers whose acceptance deadline has passed (lead side only)."""
+"""Time-driven housekeeping: auto-decline expired offers (lead side only), forget old request ids."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from outsource_plugin.engagements import Actor, perform
 from outsource_plugin.extension import OutsourceState
+from outsource_plugin.federation import forget_old_requests
 from outsource_plugin.models import Engagement, utcnow
 from outsource_plugin.workflow import Action, Side, Status
 
@@ -33,4 +34,6 @@ def expire_offers(state: OutsourceState) -> int:
             reason="auto-declined: the acceptance deadline passed",
         )
         session.commit()
+    forget_old_requests(session, float(state.config["OUTSOURCE_SIGNATURE_TOLERANCE"]))
+    session.commit()
     return len(due)

@@ -62,6 +62,8 @@ def _encode(at: datetime, last_id: int) -> str:
 def _decode(cursor: str) -> tuple[Any, int]:
     try:
         at, last_id = cursor.rsplit("~", 1)
+        if not 0 < int(last_id) < 2**31:
+            raise ValueError(last_id)
         return datetime.fromisoformat(at), int(last_id)
     except ValueError as err:
         raise ValidationFailed("bad page cursor", details={"after": ["not a cursor this API returned"]}) from err

@@ -7,12 +7,15 @@ they become the same ``RemoteChange``, applied once, in order.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from marshmallow import fields, validate
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
 
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
-from outsource_plugin.models import MessageKind, OutboxMessage
+from outsource_plugin.models import MessageKind, OutboxMessage, SeenRequest, utcnow
 from outsource_plugin.schemas import StrictSchema
 from outsource_plugin.workflow import Action
 
@@ -56,3 +59,11 @@ def change_from_message(item: dict[str, Any]) -> RemoteChange:
         ticket_number=payload.get("ticket_number"),
         **common,
     )
+
+
+def forget_old_requests(session: Session, tolerance: float) -> int:
+    """Drop request ids older than twice the clock tolerance: a replay of one would be
+    refused as stale anyway, so the table stays small."""
+    cutoff = utcnow() - timedelta(seconds=2 * tolerance)
+    result = session.execute(delete(SeenRequest).where(SeenRequest.seen_at < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import BigInteger, event, inspect, select
 from sqlalchemy.orm import Session
 
 from outsource_plugin.entries import EntryKind, EntryMap
@@ -49,13 +49,19 @@ def _as_date(value: Any) -> date | None:
 
 
 def _key(model: type, attribute: str, value: str) -> Any:
-    """A string id turned into the type of the model's key column (int, UUID, str)."""
-    column = getattr(model, attribute)
-    python_type = getattr(getattr(column, "type", None), "python_type", str)
+    """A string id turned into the type of the model's key column (int, UUID, str);
+    None when it cannot be one, so that a bad id is "not found", not a database error."""
+    column_type = getattr(getattr(model, attribute), "type", None)
+    python_type = getattr(column_type, "python_type", str)
     try:
-        return python_type(value)
+        key = python_type(value)
     except (TypeError, ValueError):
         return None
+    if isinstance(key, int):
+        bits = 63 if isinstance(column_type, BigInteger) else 31
+        if not -(2**bits) <= key < 2**bits:
+            return None
+    return key
 
 
 class SQLAlchemyHost:

@@ -39,13 +39,17 @@ class TermsSchema(StrictSchema):
     instructions = fields.String(validate=validate.Length(max=10000))
 
 
+#: row ids fit a 32-bit integer column on every database
+_ROW_ID = validate.Range(min=1, max=2**31 - 1)
+
+
 class ConfigureSchema(StrictSchema):
-    partner_id = fields.Integer(strict=True, required=True)
+    partner_id = fields.Integer(strict=True, required=True, validate=_ROW_ID)
     terms = fields.Nested(TermsSchema, load_default=dict)
 
 
 class EditSchema(StrictSchema):
-    partner_id = fields.Integer(strict=True)
+    partner_id = fields.Integer(strict=True, validate=_ROW_ID)
     terms = fields.Nested(TermsSchema, load_default=dict)
 
 
