@@ -29,8 +29,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OUTSOURCE_MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024, "Largest attachment that is synced."),
     Setting("OUTSOURCE_SIGNATURE_TOLERANCE", 300, "Seconds a signed partner request's clock may differ."),
     Setting("OUTSOURCE_HTTP_TIMEOUT", 10.0, "Seconds before a call to a partner system times out."),
-    Setting("OUTSOURCE_DEFAULT_ACCEPTANCE_HOURS", 72, "Hours to accept an offer when the terms set none."),
+    Setting(
+        "OUTSOURCE_DEFAULT_ACCEPTANCE_HOURS",
+        72.0,
+        "Hours (a fraction is allowed) to accept an offer when the terms set none.",
+    ),
     Setting("OUTSOURCE_PAGE_SIZE", 50, "Rows per page on dashboard lists."),
+    Setting(
+        "OUTSOURCE_TICKET_URL",
+        "",
+        "The host's ticket page, e.g. '/tickets/{ticket_id}'; empty: pages link to the plugin's engagement page.",
+    ),
     Setting("OUTSOURCE_CREATE_TABLES", True, "Create the plugin's tables at start-up when they are missing."),
 )
 

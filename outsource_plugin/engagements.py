@@ -213,7 +213,7 @@ def _record_details(
         engagement.frozen_terms = dict(engagement.terms)
         engagement.offer = _offer(state, engagement)
         hours = engagement.terms.get("acceptance_hours") or state.config["OUTSOURCE_DEFAULT_ACCEPTANCE_HOURS"]
-        engagement.acceptance_deadline = now + timedelta(hours=int(hours))
+        engagement.acceptance_deadline = now + timedelta(hours=float(hours))
         engagement.partner.last_used_at = now
     elif action is Action.ACCEPT:
         engagement.accepted_by = actor.name

@@ -109,7 +109,8 @@ def _send(state: OutsourceState, engagement: Engagement, link: EntryLink, change
     if change.op is EntryOp.DELETE:
         link.deleted = True
         if link.sent:
-            _enqueue(state, engagement, link, kind, "delete", {})
+            lead_time = engagement.role is Side.LEAD and kind is EntryKind.TIME
+            _enqueue(state, engagement, link, EntryKind.NOTE if lead_time else kind, "delete", {})
         return
     values = state.host.entry_values(kind, change.entry)
     if engagement.role is Side.LEAD and kind in PRIVATE_KINDS and values.get("internal"):
@@ -192,7 +193,8 @@ def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement,
     ).first()
     if payload["op"] == "delete":
         if link is not None and not link.deleted and link.local_id:
-            state.host.delete_entry(kind, link.local_id)
+            # the copy's own kind: a lead's time entry lives here as a note
+            state.host.delete_entry(EntryKind(link.kind), link.local_id)
             link.deleted = True
         return True
     if link is not None and link.deleted:

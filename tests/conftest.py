@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,11 @@ LEVELS = {
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from fresh_database(tmp_path_factory.mktemp("db"))
+    with fresh_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
+@contextmanager
 def fresh_database(folder: Path) -> Iterator[str]:
     """A new empty database: a SQLite file, or a PostgreSQL database when configured."""
     server = os.environ.get("OUTSOURCE_TEST_DATABASE_URL")
@@ -50,12 +53,14 @@ def fresh_database(folder: Path) -> Iterator[str]:
         return
     name = f"outsource_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(f"{server.rstrip('/')}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield f"{server.rstrip('/')}/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield f"{server.rstrip('/')}/{name}"
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 def make_app(database_url: str, instance: Path, **overrides: Any) -> Flask:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,12 +40,21 @@ class Pair:
         return self.service.client()
 
 
-@pytest.fixture(scope="session")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    lead_db = fresh_database(tmp_path_factory.mktemp("lead-db"))
-    service_db = fresh_database(tmp_path_factory.mktemp("service-db"))
-    lead = Host("Northwind IT", "northwind.example", tmp_path_factory.mktemp("lead"), next(lead_db))
-    service = Host("Contoso Field Services", "contoso.example", tmp_path_factory.mktemp("service"), next(service_db))
+@contextmanager
+def running_pair(tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str] | None = None) -> Iterator[Pair]:
+    """Start a lead and a service host registered as each other's peer; stop them on exit.
+
+    ``extra_env`` is added to both hosts' environment (``OUTSOURCE_SCHEDULER=0``
+    for hosts whose jobs run in a separate worker).
+    """
+    stack = ExitStack()
+    lead_db = stack.enter_context(fresh_database(tmp_path_factory.mktemp("lead-db")))
+    service_db = stack.enter_context(fresh_database(tmp_path_factory.mktemp("service-db")))
+    env = dict(extra_env or {})
+    lead = Host("Northwind IT", "northwind.example", tmp_path_factory.mktemp("lead"), lead_db, extra_env=env)
+    service = Host(
+        "Contoso Field Services", "contoso.example", tmp_path_factory.mktemp("service"), service_db, extra_env=env
+    )
     to_service = FaultProxy(lambda: service.base)
     to_lead = FaultProxy(lambda: lead.base)
     secret = secrets.token_hex(24)
@@ -60,8 +70,20 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
             host.stop()
         to_service.close()
         to_lead.close()
-        for generator in (lead_db, service_db):
-            generator.close()
+        stack.close()
+
+
+@pytest.fixture(scope="session")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    with running_pair(tmp_path_factory) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def jobless_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    """A second pair whose web processes run no jobs: a worker or ``sync --once`` must."""
+    with running_pair(tmp_path_factory, {"OUTSOURCE_SCHEDULER": "0"}) as started:
+        yield started
 
 
 def register(api: Client, name: str, base_url: str, secret: str) -> int:

@@ -148,6 +148,31 @@ class Host:
         self.process.wait(timeout=15)
         self.process = None
 
+    def flask(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run one ``flask ...`` command against this host's database and settings."""
+        return subprocess.run(
+            [sys.executable, "-m", "flask", *args],
+            env=self.env(),
+            cwd=self.folder,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def spawn(self, *args: str, log_name: str = "worker.log") -> subprocess.Popen[bytes]:
+        """Start a long-running ``flask ...`` process (a worker) with this host's settings.
+
+        The caller stops it (``terminate`` then ``wait``); its output goes to ``log_name``.
+        """
+        with (self.folder / log_name).open("ab") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "flask", *args],
+                env=self.env(),
+                cwd=self.folder,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
     def log(self) -> str:
         path = self.folder / "server.log"
         return path.read_text(errors="replace") if path.exists() else ""
