@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from outsource_plugin import outbox, signals
 from outsource_plugin.costs import add_completion_charge
+from outsource_plugin.entries import keep_local
 from outsource_plugin.errors import Conflict, NotFound, ValidationFailed
 from outsource_plugin.models import (
     STATUS_TIMESTAMP,
@@ -232,7 +233,9 @@ def _record_details(
         engagement.sync_ended_at = now
     note = _note_for(engagement, action, actor, reason)
     if note and engagement.ticket_id:
-        state.host.add_note(engagement.ticket_id, note, author=f"Outsourcing ({engagement.partner.name})")
+        entry = state.host.add_note(engagement.ticket_id, note, author=f"Outsourcing ({engagement.partner.name})")
+        if entry is not None:
+            keep_local(state.session, entry)
 
 
 def _note_for(engagement: Engagement, action: Action, actor: Actor, reason: str | None) -> str | None:

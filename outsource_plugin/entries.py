@@ -7,12 +7,15 @@ dates as ISO strings, money and hours as decimal strings, bytes as base64.
 from __future__ import annotations
 
 import base64
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 
 class EntryKind(str, Enum):
@@ -100,3 +103,16 @@ def from_wire(kind: EntryKind, values: Mapping[str, Any]) -> dict[str, Any]:
             value = str(value)
         out[name] = value
     return out
+
+
+_NOT_SYNCED = "outsource_not_synced_entries"
+
+
+def keep_local(session: Session, entry: Any) -> None:
+    """Mark an entry the plugin itself wrote (a partner's copy, or a note about the partner's
+    action) so that the sync engine never sends it back: no echo."""
+    session.info.setdefault(_NOT_SYNCED, weakref.WeakSet()).add(entry)
+
+
+def is_kept_local(session: Session, entry: Any) -> bool:
+    return entry in session.info.get(_NOT_SYNCED, ())

@@ -180,10 +180,12 @@ class SQLAlchemyHost:
         rows: list[Any] = list(self.session.scalars(select(self.customer_model)))
         return [(str(_read(c, self.customer_fields["id"])), str(_read(c, self.customer_fields["name"]))) for c in rows]
 
-    def add_note(self, ticket_id: str, text: str, *, author: str) -> None:
-        """An internal note from the plugin itself, e.g. a partner's decline reason."""
-        if EntryKind.NOTE in self.entries:
-            self.create_entry(EntryKind.NOTE, ticket_id, {"text": text, "internal": True, "author": author})
+    def add_note(self, ticket_id: str, text: str, *, author: str) -> Any:
+        """An internal note from the plugin itself, e.g. a partner's decline reason; None
+        when the host has no notes."""
+        if EntryKind.NOTE not in self.entries:
+            return None
+        return self.create_entry(EntryKind.NOTE, ticket_id, {"text": text, "internal": True, "author": author})
 
     @property
     def entry_kinds(self) -> frozenset[EntryKind]:

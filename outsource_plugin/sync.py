@@ -17,14 +17,13 @@ entry messages to the host. Both sides apply the same rules:
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from outsource_plugin import outbox
 from outsource_plugin.engagements import Actor, current_engagement, perform, ticket_completed
-from outsource_plugin.entries import PRIVATE_KINDS, WORK_KINDS, EntryKind, from_wire, to_wire
+from outsource_plugin.entries import PRIVATE_KINDS, WORK_KINDS, EntryKind, from_wire, is_kept_local, keep_local, to_wire
 from outsource_plugin.errors import ReadOnlyEntry
 from outsource_plugin.host import EntryChange, EntryOp, HostChanges
 from outsource_plugin.models import Engagement, EntryLink, MessageKind, Partner, utcnow
@@ -33,16 +32,13 @@ from outsource_plugin.workflow import Action, Side, Status, SyncState, sync_stat
 if TYPE_CHECKING:
     from outsource_plugin.extension import OutsourceState
 
-_INBOUND = "outsource_inbound_entries"
-
 
 def on_host_changes(state: OutsourceState, changes: HostChanges) -> None:
     """Called inside the host's flush with what it changed."""
     for ticket_id in changes.completed:
         ticket_completed(state, ticket_id)
-    inbound = state.session.info.get(_INBOUND, ())
     for change in changes.entries:
-        if change.entry not in inbound:
+        if not is_kept_local(state.session, change.entry):
             capture_entry(state, change)
     for ticket_id in changes.reassigned:
         _work_started(state, ticket_id)
@@ -207,10 +203,9 @@ def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement,
     origin = payload.get("origin") or {}
     if kind is EntryKind.NOTE:
         values["author"] = f"{origin.get('user') or 'partner'} ({partner.name})"
-    inbound = session.info.setdefault(_INBOUND, weakref.WeakSet())
     if link is None:
         entry = state.host.create_entry(kind, engagement.ticket_id, values)
-        inbound.add(entry)
+        keep_local(session, entry)
         session.flush()
         session.add(
             EntryLink(
@@ -225,5 +220,5 @@ def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement,
     elif link.local_id:
         entry = state.host.update_entry(kind, link.local_id, values)
         if entry is not None:
-            inbound.add(entry)
+            keep_local(session, entry)
     return True

@@ -736,3 +736,15 @@ def test_after_complete_nothing_crosses_and_the_cost_is_charged(scenario: Scenar
     assert not [c for c in service_after["charges"] if c["name"].startswith("Outsourcing cost")]
     # the cost charge is still the only one
     assert len([c for c in lead_after["charges"] if c["name"].startswith("Outsourcing cost")]) == 1
+
+
+def test_notes_the_plugin_writes_about_a_partner_action_are_not_sent_back(scenario: Scenario) -> None:
+    s = started(scenario)
+    note(s.service, str(s.service_ticket), "work started")
+    s.service_action("submit")
+    s.wait_lead_status("waiting_approval")
+    s.lead_action("reject", reason="Port 12 still dark")
+    s.wait_service_status("in_progress")
+    wait_note(s.service, str(s.service_ticket), "Northwind IT rejected the submission: Port 12 still dark")
+    service_marker(s)
+    assert not [body for body in note_bodies(s.lead, s.lead_ticket) if "rejected the submission" in body]
