@@ -6,57 +6,27 @@ from typing import Any
 
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
-from marshmallow import Schema
 from sqlalchemy import select
 
-from outsource_plugin.adapters.registry import adapter_class
+from outsource_plugin.adapters.registry import adapter_class, describe_all
 from outsource_plugin.blueprints.api_common import ID, api, caller, json_body, state
 from outsource_plugin.dashboard import folder_counts, folder_page
-from outsource_plugin.errors import Conflict, NotFound, ValidationFailed
+from outsource_plugin.errors import NotFound
 from outsource_plugin.models import MessageState, OutboxMessage, Partner
 from outsource_plugin.outbox import dead_letters, retry
+from outsource_plugin.partners import create_partner, disable_partner, get_partner, update_partner
 from outsource_plugin.permissions import Permission
 from outsource_plugin.present import engagement_json, partner_json
-from outsource_plugin.schemas import PageSchema, PartnerSchema, load, terms_json
+from outsource_plugin.schemas import PageSchema, load
 from outsource_plugin.workflow import Folder, Side, folders_for
 
 
 def _partner_or_404(partner_id: int) -> Partner:
-    partner = state().session.get(Partner, partner_id)
-    if partner is None:
-        raise NotFound(f"partner {partner_id} does not exist")
-    return partner
+    return get_partner(state().session, partner_id)
 
 
 def _json(partner: Partner, level: Permission) -> dict[str, Any]:
     return partner_json(partner, adapter_class(partner.adapter).secret_fields, level)
-
-
-def _adapter_config(adapter: str, config: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
-    """Validate settings with the adapter's own schema; unset secrets keep their stored value."""
-    cls = adapter_class(adapter)
-    kept = {k: v for k, v in previous.items() if k in cls.secret_fields and k not in config}
-    schema: Schema = cls.config_schema()
-    try:
-        loaded = load(schema, {**config, **kept})
-    except ValidationFailed as err:
-        raise ValidationFailed(err.message, details={"config": err.details}) from err
-    dumped: dict[str, Any] = schema.dump(loaded)
-    return dumped
-
-
-def _unique_name(name: str, partner_id: int | None = None) -> None:
-    name = name.strip()  # names are stored stripped: compare what will be stored
-    clash = state().session.scalars(select(Partner).where(Partner.name == name)).first()
-    if clash is not None and clash.id != partner_id:
-        raise Conflict(f"a partner named '{name}' already exists", details={"name": ["already taken"]})
-
-
-def _unique_link(adapter: str, config: dict[str, Any], partner_id: int | None = None) -> None:
-    link = adapter_class(adapter).link_id(config)
-    clash = state().session.scalars(select(Partner).where(Partner.link_id == link)).first() if link else None
-    if clash is not None and clash.id != partner_id:
-        raise Conflict(f"link id '{link}' is already used by {clash.name}", details={"config": ["link_id taken"]})
 
 
 @api.get("/partners")
@@ -69,20 +39,7 @@ def partners_list() -> ResponseReturnValue:
 @api.post("/partners")
 def partners_create() -> ResponseReturnValue:
     user = caller(Permission.PARTNER_MANAGEMENT)
-    data = load(PartnerSchema(), json_body())
-    _unique_name(data["name"])
-    config = _adapter_config(data["adapter"], data["config"], {})
-    _unique_link(data["adapter"], config)
-    partner = Partner(
-        name=data["name"].strip(),
-        adapter=data["adapter"],
-        link_id=adapter_class(data["adapter"]).link_id(config),
-        config=config,
-        default_terms=terms_json(data["default_terms"]),
-        customer_ref=data["customer_ref"],
-        active=data["active"],
-    )
-    state().session.add(partner)
+    partner = create_partner(state(), json_body())
     state().session.commit()
     return jsonify(_json(partner, user.permission)), 201
 
@@ -97,21 +54,7 @@ def partners_read(partner_id: int) -> ResponseReturnValue:
 def partners_edit(partner_id: int) -> ResponseReturnValue:
     user = caller(Permission.PARTNER_MANAGEMENT)
     partner = _partner_or_404(partner_id)
-    data = load(PartnerSchema(partial=True), json_body())
-    if "name" in data:
-        _unique_name(data["name"], partner.id)
-        partner.name = data["name"].strip()
-    adapter = data.get("adapter", partner.adapter)
-    if "config" in data or adapter != partner.adapter:
-        partner.config = _adapter_config(adapter, data.get("config", {}), partner.config)
-        _unique_link(adapter, partner.config, partner.id)
-        partner.adapter = adapter
-        partner.link_id = adapter_class(adapter).link_id(partner.config)
-    if "default_terms" in data:
-        partner.default_terms = terms_json(data["default_terms"])
-    for key in ("customer_ref", "active"):
-        if key in data:
-            setattr(partner, key, data[key])
+    update_partner(state(), partner, json_body())
     state().session.commit()
     return jsonify(_json(partner, user.permission))
 
@@ -120,8 +63,7 @@ def partners_edit(partner_id: int) -> ResponseReturnValue:
 def partners_disable(partner_id: int) -> ResponseReturnValue:
     """Disabled partners keep their history but cannot be chosen or polled."""
     user = caller(Permission.PARTNER_MANAGEMENT)
-    partner = _partner_or_404(partner_id)
-    partner.active = False
+    partner = disable_partner(_partner_or_404(partner_id))
     state().session.commit()
     return jsonify(_json(partner, user.permission))
 
@@ -180,3 +122,10 @@ def deadletters_retry(message_id: int) -> ResponseReturnValue:
     retry(state().session, message)
     state().session.commit()
     return jsonify({"id": message.id, "state": message.state.value})
+
+
+@api.get("/adapters")
+def adapters_list() -> ResponseReturnValue:
+    """The partner systems this installation can register: name, label, capabilities, settings."""
+    caller(Permission.PARTNER_MANAGEMENT)
+    return jsonify({"adapters": describe_all()})

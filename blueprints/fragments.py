@@ -1,16 +1,26 @@
-"""Jinja globals a host's ticket template calls: ``outsource_bar`` and ``outsource_menu``."""
+"""Jinja globals a host's templates call: ``outsource_bar``, ``outsource_menu``,
+``outsource_entry_lock``, ``outsource_stylesheet`` and ``outsource_csrf_field``.
+
+Each renders a template under ``outsource/`` that the host may override.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, render_template, url_for
 from markupsafe import Markup
 
+from outsource_plugin.blueprints.csrf import csrf_field, csrf_token
 from outsource_plugin.engagements import current_engagement
+from outsource_plugin.entries import EntryKind
 from outsource_plugin.extension import current_outsource
+from outsource_plugin.locks import entry_lock
+from outsource_plugin.models import Engagement
 from outsource_plugin.permissions import Permission
 from outsource_plugin.present import engagement_json, user_actions
+from outsource_plugin.questions import can_ask
 
 
 def _context(ticket: Any) -> dict[str, Any] | None:
@@ -24,11 +34,28 @@ def _context(ticket: Any) -> dict[str, Any] | None:
     engagement = current_engagement(state.session, ticket_id)
     return {
         "ticket": info,
+        "engagement_obj": engagement,
         "engagement": engagement_json(engagement, level, ticket_complete=info.is_complete) if engagement else None,
         "actions": user_actions(engagement.status if engagement else None, engagement, level, info.is_complete),
         "level": level,
         "Permission": Permission,
     }
+
+
+def menu_items(ticket_id: str, engagement: Engagement | None, actions: list[str]) -> list[dict[str, str]]:
+    """Each allowed action as a menu option leading to its page or form."""
+    from outsource_plugin.blueprints.pages_common import ACTION_LABELS
+
+    items = []
+    for action in actions:
+        if action in ("configure", "edit") or engagement is None:
+            url = url_for("outsource_pages.outsource_ticket", ticket_id=ticket_id)
+        elif action == "send":
+            url = url_for("outsource_pages.view_terms", engagement_id=engagement.id)
+        else:
+            url = url_for("outsource_pages.action_page", engagement_id=engagement.id, action=action)
+        items.append({"action": action, "label": ACTION_LABELS.get(action, action.title()), "url": url})
+    return items
 
 
 def outsource_bar(ticket: Any) -> Markup:
@@ -44,8 +71,46 @@ def outsource_menu(ticket: Any) -> Markup:
     ctx = _context(ticket)
     if ctx is None or not ctx["actions"]:
         return Markup("")
-    return Markup(render_template("outsource/menu.html", **ctx))  # noqa: S704 autoescaped template
+    engagement = ctx["engagement_obj"]
+    extra = []
+    if can_ask(engagement):
+        extra.append(
+            {
+                "action": "question",
+                "label": "Ask the Lead a Question",
+                "url": url_for("outsource_pages.question_page", engagement_id=engagement.id),
+            }
+        )
+    items = menu_items(ctx["ticket"].id, engagement, ctx["actions"])
+    return Markup(render_template("outsource/menu.html", items=items, extra=extra, **ctx))  # noqa: S704
+
+
+def outsource_entry_lock(kind: EntryKind | str, entry: Any) -> str | None:
+    """Why this entry is read-only here under the sync rules, or None when it can be changed."""
+    return entry_lock(current_outsource(), kind, entry)
+
+
+def outsource_stylesheet() -> Markup:
+    """The ``<link>`` to the plugin's stylesheet, shipped in the package."""
+    href = url_for("outsource_pages.static", filename="outsource/outsource.css")
+    return Markup('<link rel="stylesheet" href="{}">').format(href)
+
+
+def outsource_time(value: str | datetime | None) -> str:
+    """An ISO time as 'YYYY-MM-DD HH:MM UTC'."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def register_fragments(app: Flask) -> None:
-    app.jinja_env.globals.update(outsource_bar=outsource_bar, outsource_menu=outsource_menu)
+    app.jinja_env.globals.update(
+        outsource_bar=outsource_bar,
+        outsource_menu=outsource_menu,
+        outsource_entry_lock=outsource_entry_lock,
+        outsource_stylesheet=outsource_stylesheet,
+        outsource_csrf_field=csrf_field,
+        outsource_csrf_token=csrf_token,
+    )
+    app.jinja_env.filters["outsource_time"] = outsource_time

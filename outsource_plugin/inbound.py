@@ -36,8 +36,11 @@ def apply_change(state: OutsourceState, partner: Partner, change: RemoteChange) 
         engagement = find_engagement(state, partner, change.engagement_uid)
         if engagement is not None:
             apply_entry(state, partner, engagement, dict(change.data))
-        return engagement
-    return receive_action(state, partner, change)
+    else:
+        engagement = receive_action(state, partner, change)
+    if engagement is not None:
+        engagement.last_sync_at = utcnow()  # a change from the partner arrived: the link works
+    return engagement
 
 
 def applied_sequence(session: Session, partner: Partner) -> int:

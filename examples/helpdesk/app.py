@@ -142,6 +142,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         },
         ticket_defaults={"status": app.config["HELPDESK_STATUSES"][0]},
     )
+    app.config.setdefault("OUTSOURCE_TICKET_URL", "/tickets/{ticket_id}")
     Outsourcing(app, host=host)
 
     from examples.helpdesk.api import helpdesk_api

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from examples.helpdesk.auth import check_csrf, current_user
 from examples.helpdesk.models import Attachment, Charge, Note, Ticket, TimeEntry, db
+from outsource_plugin.errors import ReadOnlyEntry
 
 helpdesk = Blueprint("helpdesk", __name__, template_folder="templates")
 
@@ -34,7 +35,7 @@ def index() -> ResponseReturnValue:
 def ticket_create() -> ResponseReturnValue:
     title = request.form.get("title", "").strip()
     if not title:
-        flash("A ticket needs a title.")
+        flash("A ticket needs a title.", "error")
         return redirect(url_for("helpdesk.index"))
     ticket = Ticket(
         title=title[:300],
@@ -108,12 +109,34 @@ def entry_create(ticket_id: int, kind: str) -> ResponseReturnValue:
                 )
             )
         else:
-            flash("Nothing to add: fill in the form first.")
+            flash("Nothing to add: fill in the form first.", "error")
             return _back(ticket_id)
     except (KeyError, ValueError, InvalidOperation):
-        flash("That entry is not valid: check the numbers and the date.")
+        flash("That entry is not valid: check the numbers and the date.", "error")
         return _back(ticket_id)
     db.session.commit()
+    return _back(ticket_id)
+
+
+@helpdesk.post("/tickets/<int:ticket_id>/notes/<int:note_id>")
+def note_edit(ticket_id: int, note_id: int) -> ResponseReturnValue:
+    """Edit a note's text. A note the sync rules make read-only is refused at commit: say so."""
+    note = db.session.get(Note, note_id)
+    if note is None or note.ticket_id != ticket_id:
+        abort(404)
+    body = request.form.get("body", "").strip()
+    if not body:
+        flash("A note cannot be empty.", "error")
+        return _back(ticket_id)
+    note.body = body
+    note.internal = "internal" in request.form
+    try:
+        db.session.commit()
+    except ReadOnlyEntry as err:
+        db.session.rollback()
+        flash(f"The note was not changed: {err.message}.", "error")
+        return _back(ticket_id)
+    flash("Note saved.")
     return _back(ticket_id)
 
 

@@ -1,0 +1,205 @@
+"""Partner administration pages: list, register, edit, disable, test the connection,
+and the dead-lettered deliveries with retry. Allow Partner Management."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from flask import flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from marshmallow import Schema, fields
+from sqlalchemy import select
+
+from outsource_plugin.adapters.registry import adapter_class, adapter_names
+from outsource_plugin.blueprints.pages_common import ID, caller, pages, render, state, terms_fields, terms_from_form
+from outsource_plugin.errors import AdapterError, Conflict, NotFound, ValidationFailed
+from outsource_plugin.models import MessageState, OutboxMessage, Partner
+from outsource_plugin.outbox import dead_letters, retry
+from outsource_plugin.partners import create_partner, disable_partner, get_partner, update_partner
+from outsource_plugin.permissions import Permission
+from outsource_plugin.schemas import FINANCIAL_TERMS
+
+
+class SettingField(NamedTuple):
+    """One input of an adapter's settings form, read off its marshmallow schema."""
+
+    name: str
+    label: str
+    input_type: str  # text, url, number, checkbox, password
+    required: bool
+    secret: bool
+
+
+def setting_fields(adapter: str) -> list[SettingField]:
+    cls = adapter_class(adapter)
+    schema: Schema = cls.config_schema()
+    out = []
+    for name, field in schema.fields.items():
+        secret = name in cls.secret_fields
+        if secret:
+            kind = "password"
+        elif isinstance(field, fields.Url):
+            kind = "url"
+        elif isinstance(field, fields.Integer | fields.Float | fields.Decimal):
+            kind = "number"
+        elif isinstance(field, fields.Boolean):
+            kind = "checkbox"
+        else:
+            kind = "text"
+        label = (field.metadata.get("label") if field.metadata else None) or name.replace("_", " ").capitalize()
+        out.append(SettingField(name, str(label), kind, bool(field.required), secret))
+    return out
+
+
+def _body_from_form(adapter: str, level: Permission, previous: Partner | None = None) -> dict[str, Any]:
+    """The form as a ``PartnerSchema`` body. A blank secret is left out: it keeps its stored value."""
+    form = request.form
+    config: dict[str, Any] = {}
+    for setting in setting_fields(adapter):
+        if setting.input_type == "checkbox":
+            config[setting.name] = setting.name in form
+            continue
+        raw = form.get(f"config.{setting.name}", "").strip()
+        if raw:
+            config[setting.name] = raw
+    body: dict[str, Any] = {
+        "name": form.get("name", ""),
+        "adapter": adapter,
+        "config": config,
+        "default_terms": terms_from_form(form, level, prefix="terms."),
+        "customer_ref": form.get("customer_ref") or None,
+        "active": "active" in form,
+    }
+    if previous is not None and level < Permission.ALL:
+        # keep the financial defaults this user can neither see nor set
+        hidden = {k: v for k, v in (previous.default_terms or {}).items() if k in FINANCIAL_TERMS}
+        body["default_terms"] = {**hidden, **body["default_terms"]}
+    return body
+
+
+def _form(
+    partner: Partner | None, adapter: str, status: int = 200, error: ValidationFailed | Conflict | None = None
+) -> ResponseReturnValue:
+    user = caller(Permission.PARTNER_MANAGEMENT)
+    values: dict[str, Any]
+    if error is not None:
+        values = dict(request.form)
+    elif partner is not None:
+        secrets = adapter_class(partner.adapter).secret_fields
+        values = {
+            "name": partner.name,
+            "customer_ref": partner.customer_ref or "",
+            "active": partner.active,
+            **{f"config.{k}": v for k, v in partner.config.items() if k not in secrets},
+            **{f"terms.{k}": v for k, v in (partner.default_terms or {}).items()},
+        }
+    else:
+        values = {"active": True}
+    return render(
+        "outsource/partner_form.html",
+        status,
+        partner=partner,
+        adapter=adapter,
+        adapter_label=getattr(adapter_class(adapter), "label", adapter),
+        adapters=adapter_names(),
+        settings=setting_fields(adapter),
+        secrets_set=[k for k in adapter_class(adapter).secret_fields if partner and partner.config.get(k)],
+        terms=terms_fields(user.permission),
+        customers=state().host.list_customers(),
+        values=values,
+        error=error,
+    )
+
+
+@pages.get("/partners")
+def partners() -> ResponseReturnValue:
+    caller(Permission.PARTNER_MANAGEMENT)
+    rows = state().session.scalars(select(Partner).order_by(Partner.active.desc(), Partner.name))
+    return render("outsource/partners.html", partners=list(rows), dead=len(dead_letters(state().session)))
+
+
+@pages.get("/partners/new")
+def partner_new() -> ResponseReturnValue:
+    caller(Permission.PARTNER_MANAGEMENT)
+    adapter = request.args.get("adapter") or (adapter_names() or ["memory"])[0]
+    return _form(None, adapter)
+
+
+@pages.post("/partners/new")
+def partner_create() -> ResponseReturnValue:
+    user = caller(Permission.PARTNER_MANAGEMENT)
+    adapter = request.form.get("adapter", "")
+    try:
+        partner = create_partner(state(), _body_from_form(adapter, user.permission))
+        state().session.commit()
+    except (ValidationFailed, Conflict) as err:
+        state().session.rollback()
+        if adapter not in adapter_names():
+            raise
+        return _form(None, adapter, err.status_code, err)
+    flash(f"Partner {partner.name} registered.")
+    return redirect(url_for("outsource_pages.partner_edit", partner_id=partner.id))
+
+
+@pages.get(f"/partners/<{ID}:partner_id>")
+def partner_edit(partner_id: int) -> ResponseReturnValue:
+    caller(Permission.PARTNER_MANAGEMENT)
+    partner = get_partner(state().session, partner_id)
+    return _form(partner, partner.adapter)
+
+
+@pages.post(f"/partners/<{ID}:partner_id>")
+def partner_update(partner_id: int) -> ResponseReturnValue:
+    user = caller(Permission.PARTNER_MANAGEMENT)
+    partner = get_partner(state().session, partner_id)
+    try:
+        update_partner(state(), partner, _body_from_form(partner.adapter, user.permission, partner))
+        state().session.commit()
+    except (ValidationFailed, Conflict) as err:
+        state().session.rollback()
+        return _form(get_partner(state().session, partner_id), partner.adapter, err.status_code, err)
+    flash(f"Partner {partner.name} saved.")
+    return redirect(url_for("outsource_pages.partner_edit", partner_id=partner.id))
+
+
+@pages.post(f"/partners/<{ID}:partner_id>/disable")
+def partner_disable(partner_id: int) -> ResponseReturnValue:
+    caller(Permission.PARTNER_MANAGEMENT)
+    partner = disable_partner(get_partner(state().session, partner_id))
+    state().session.commit()
+    flash(f"Partner {partner.name} disabled: it keeps its history but cannot be chosen or polled.")
+    return redirect(url_for("outsource_pages.partners"))
+
+
+@pages.post(f"/partners/<{ID}:partner_id>/test")
+def partner_test(partner_id: int) -> ResponseReturnValue:
+    """Ask the adapter to reach the partner system and say what it found."""
+    caller(Permission.PARTNER_MANAGEMENT)
+    partner = get_partner(state().session, partner_id)
+    try:
+        answer = state().adapter_for(partner).test_connection()
+    except AdapterError as err:
+        flash(f"Connection test failed: {err.message}")
+    else:
+        flash(f"Connection test passed: {answer}")
+    return redirect(url_for("outsource_pages.partner_edit", partner_id=partner.id))
+
+
+@pages.get("/deadletters")
+def deadletters() -> ResponseReturnValue:
+    caller(Permission.PARTNER_MANAGEMENT)
+    session = state().session
+    names = {row.id: row.name for row in session.execute(select(Partner.id, Partner.name))}
+    return render("outsource/deadletters.html", messages=dead_letters(session), partner_names=names)
+
+
+@pages.post(f"/deadletters/<{ID}:message_id>/retry")
+def deadletter_retry(message_id: int) -> ResponseReturnValue:
+    caller(Permission.PARTNER_MANAGEMENT)
+    message = state().session.get(OutboxMessage, message_id)
+    if message is None or message.state is not MessageState.DEAD:
+        raise NotFound(f"no dead letter {message_id}")
+    retry(state().session, message)
+    state().session.commit()
+    flash(f"Delivery {message_id} is queued again.")
+    return redirect(url_for("outsource_pages.deadletters"))

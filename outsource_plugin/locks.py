@@ -1,0 +1,57 @@
+"""Which host entries are read-only under the sync rules, and why.
+
+The same rules as ``sync.capture_entry`` refuses an edit by, asked before the
+edit, so that a page can mark an entry read-only instead of letting the user
+find out at commit:
+
+- an entry that came from the partner is theirs until the engagement is Complete;
+- while the ticket waits for approval, entries from before the suspension are
+  read-only on both sides.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from outsource_plugin.engagements import current_engagement
+from outsource_plugin.entries import EntryKind
+from outsource_plugin.models import Engagement, EntryLink
+from outsource_plugin.workflow import SyncState, sync_state
+
+if TYPE_CHECKING:
+    from outsource_plugin.extension import OutsourceState
+
+
+def lock_reason(engagement: Engagement, link: EntryLink, kind: EntryKind) -> str | None:
+    """Why ``link``'s entry may not be changed on this host now; None when it may."""
+    sync = sync_state(engagement.status)
+    if link.deleted or sync is SyncState.NONE:
+        return None
+    if link.owner is not engagement.role and sync is not SyncState.ENDED:
+        return f"this {kind.value} came from {engagement.partner.name}: only they can change it"
+    if sync is SyncState.SUSPENDED and not link.in_suspension:
+        return f"this {kind.value} is read-only while the ticket waits for approval"
+    return None
+
+
+def entry_lock(state: OutsourceState, kind: EntryKind | str, entry: Any) -> str | None:
+    """The reason an entry (a host entry object or its id) is read-only, or None."""
+    kind = EntryKind(kind)
+    local_id = entry if isinstance(entry, str | int) else state.host.entry_id(kind, entry)
+    session = state.session
+    found = session.execute(
+        select(EntryLink, Engagement)
+        .join(Engagement, Engagement.uid == EntryLink.engagement_uid)
+        .where(EntryLink.kind == kind.value, EntryLink.local_id == str(local_id))
+        .order_by(EntryLink.id.desc())
+    ).first()
+    if found is None:
+        return None
+    link, engagement = found
+    if engagement.ticket_id is not None:
+        current = current_engagement(session, engagement.ticket_id)
+        if current is not None and current.uid != engagement.uid:
+            return None
+    return lock_reason(engagement, link, kind)

@@ -1,0 +1,111 @@
+"""Registering, editing and disabling partners: what the JSON API and the pages share.
+
+Settings are validated with the adapter's own marshmallow schema; secret
+settings are write-only, so an edit that leaves one out keeps the stored value.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from marshmallow import Schema
+from sqlalchemy import nulls_last, select
+
+from outsource_plugin.adapters.registry import adapter_class
+from outsource_plugin.errors import Conflict, NotFound, ValidationFailed
+from outsource_plugin.models import Partner
+from outsource_plugin.schemas import PartnerSchema, load, terms_json
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from outsource_plugin.extension import OutsourceState
+
+
+def get_partner(session: Session, partner_id: int) -> Partner:
+    partner = session.get(Partner, partner_id)
+    if partner is None:
+        raise NotFound(f"partner {partner_id} does not exist")
+    return partner
+
+
+def choosable_partners(session: Session, search: str = "") -> list[Partner]:
+    """Active partners for the Outsource Ticket page: recently used first, then by name."""
+    query = select(Partner).where(Partner.active.is_(True))
+    if search.strip():
+        query = query.where(Partner.name.ilike(f"%{search.strip()}%"))
+    return list(session.scalars(query.order_by(nulls_last(Partner.last_used_at.desc()), Partner.name)))
+
+
+def adapter_config(adapter: str, config: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+    """Validate settings with the adapter's own schema; unset secrets keep their stored value."""
+    cls = adapter_class(adapter)
+    kept = {k: v for k, v in previous.items() if k in cls.secret_fields and k not in config}
+    schema: Schema = cls.config_schema()
+    try:
+        loaded = load(schema, {**config, **kept})
+    except ValidationFailed as err:
+        raise ValidationFailed(err.message, details={"config": err.details}) from err
+    dumped: dict[str, Any] = schema.dump(loaded)
+    return dumped
+
+
+def _unique_name(session: Session, name: str, partner_id: int | None = None) -> None:
+    name = name.strip()  # names are stored stripped: compare what will be stored
+    clash = session.scalars(select(Partner).where(Partner.name == name)).first()
+    if clash is not None and clash.id != partner_id:
+        raise Conflict(f"a partner named '{name}' already exists", details={"name": ["already taken"]})
+
+
+def _unique_link(session: Session, adapter: str, config: dict[str, Any], partner_id: int | None = None) -> None:
+    link = adapter_class(adapter).link_id(config)
+    clash = session.scalars(select(Partner).where(Partner.link_id == link)).first() if link else None
+    if clash is not None and clash.id != partner_id:
+        raise Conflict(f"link id '{link}' is already used by {clash.name}", details={"config": ["link_id taken"]})
+
+
+def create_partner(state: OutsourceState, body: Any) -> Partner:
+    """Register a partner from a ``PartnerSchema`` body; the caller commits."""
+    session = state.session
+    data = load(PartnerSchema(), body)
+    _unique_name(session, data["name"])
+    config = adapter_config(data["adapter"], data["config"], {})
+    _unique_link(session, data["adapter"], config)
+    partner = Partner(
+        name=data["name"].strip(),
+        adapter=data["adapter"],
+        link_id=adapter_class(data["adapter"]).link_id(config),
+        config=config,
+        default_terms=terms_json(data["default_terms"]),
+        customer_ref=data["customer_ref"],
+        active=data["active"],
+    )
+    session.add(partner)
+    return partner
+
+
+def update_partner(state: OutsourceState, partner: Partner, body: Any) -> Partner:
+    """Change what a partial ``PartnerSchema`` body names; the caller commits."""
+    session = state.session
+    data = load(PartnerSchema(partial=True), body)
+    if "name" in data:
+        _unique_name(session, data["name"], partner.id)
+        partner.name = data["name"].strip()
+    adapter = data.get("adapter", partner.adapter)
+    if "config" in data or adapter != partner.adapter:
+        partner.config = adapter_config(adapter, data.get("config", {}), partner.config)
+        _unique_link(session, adapter, partner.config, partner.id)
+        partner.adapter = adapter
+        partner.link_id = adapter_class(adapter).link_id(partner.config)
+    if "default_terms" in data:
+        partner.default_terms = terms_json(data["default_terms"])
+    for key in ("customer_ref", "active"):
+        if key in data:
+            setattr(partner, key, data[key])
+    return partner
+
+
+def disable_partner(partner: Partner) -> Partner:
+    """Disabled partners keep their history but cannot be chosen or polled."""
+    partner.active = False
+    return partner
