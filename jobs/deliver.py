@@ -53,20 +53,23 @@ def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:
     partner = session.get(Partner, message.partner_id)
     engagement = session.query(Engagement).filter_by(uid=message.engagement_uid).first()
     assert partner is not None
+    adapter = state.adapter_for(partner)
+    outbound = Outbound(
+        message_id=message.message_id,
+        kind=message.kind.value,
+        engagement_uid=message.engagement_uid,
+        remote_ref=engagement.remote_ref if engagement else None,
+        payload=message.payload,
+        seq=message.seq,
+    )
     message.attempts += 1
-    message.claimed_until = None
+    # No transaction is held across the network call (the message stays leased meanwhile):
+    # on SQLite it holds the write lock, and two peers pushing to each other would deadlock.
+    session.commit()
     try:
-        result = state.adapter_for(partner).deliver(
-            Outbound(
-                message_id=message.message_id,
-                kind=message.kind.value,
-                engagement_uid=message.engagement_uid,
-                remote_ref=engagement.remote_ref if engagement else None,
-                payload=message.payload,
-                seq=message.seq,
-            )
-        )
+        result = adapter.deliver(outbound)
     except TransientAdapterError as err:
+        message.claimed_until = None
         if message.attempts >= int(state.config["OUTSOURCE_MAX_ATTEMPTS"]):
             return _dead(message, engagement, f"gave up after {message.attempts} attempts: {err.message}")
         wait = max(
@@ -78,7 +81,9 @@ def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:
         log.info("delivery %s to partner %s failed, retry in %.1fs", message.message_id, partner.id, wait)
         return Outcome.RETRY
     except PermanentAdapterError as err:
+        message.claimed_until = None
         return _dead(message, engagement, err.message)
+    message.claimed_until = None
     message.state = MessageState.DELIVERED
     message.delivered_at = utcnow()
     message.last_error = None

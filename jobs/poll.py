@@ -7,19 +7,42 @@ import logging
 from sqlalchemy import select
 
 from outsource_plugin import signals
+from outsource_plugin.adapters.base import EngagementRef
 from outsource_plugin.errors import AdapterError
 from outsource_plugin.extension import OutsourceState
 from outsource_plugin.inbound import apply_change
-from outsource_plugin.models import Partner, utcnow
+from outsource_plugin.models import Engagement, Partner, utcnow
+from outsource_plugin.workflow import Side, Status
 
 log = logging.getLogger(__name__)
+
+#: the engagements whose remote tickets a foreign partner system is read for
+POLLED_STATUSES = (Status.ASSIGNED, Status.ACCEPTED, Status.IN_PROGRESS, Status.WAITING_APPROVAL)
+
+
+def open_engagements(state: OutsourceState, partner: Partner) -> list[EngagementRef]:
+    """This partner's open engagements that we outsourced, for adapters that read ticket by ticket."""
+    query = (
+        select(Engagement)
+        .where(
+            Engagement.partner_id == partner.id,
+            Engagement.role == Side.LEAD,
+            Engagement.status.in_(POLLED_STATUSES),
+        )
+        .order_by(Engagement.id)
+    )
+    return [EngagementRef(e.uid, e.remote_ref, e.status.value) for e in state.session.scalars(query)]
 
 
 def poll_partner(state: OutsourceState, partner: Partner) -> int:
     """Apply one batch of the partner's changes; the cursor advances in the same commit."""
     session = state.session
+    adapter, cursor, engagements = state.adapter_for(partner), partner.poll_cursor, open_engagements(state, partner)
+    # No transaction is held across the network call: on SQLite it holds the write lock, and
+    # two peers polling each other at once would each wait on the other until the timeout.
+    session.commit()
     try:
-        batch = state.adapter_for(partner).fetch_changes(partner.poll_cursor)
+        batch = adapter.fetch_changes(cursor, engagements)
     except AdapterError as err:
         partner.last_poll_error = err.message
         session.commit()

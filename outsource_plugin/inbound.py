@@ -118,7 +118,7 @@ def receive_action(state: OutsourceState, partner: Partner, change: RemoteChange
         return None
     action = change.action
     side = Side.SYSTEM if action in SYSTEM_ACTIONS else engagement.role.other
-    if _already_applied(engagement.status, action, side):
+    if _already_applied(engagement.status, action, side) or _overtaken(engagement.status, action):
         return engagement
     try:
         perform(
@@ -140,6 +140,12 @@ def _already_applied(status: Status, action: Action, side: Side) -> bool:
     if (action, side) in TRANSITIONS[status]:
         return False
     return any(key == (action, side) and to is status for row in TRANSITIONS.values() for key, to in row.items())
+
+
+def _overtaken(status: Status, action: Action) -> bool:
+    """Work started matters only while Accepted; once this side has moved on
+    (submitted, completed) the partner's late news changes nothing."""
+    return action is Action.START_WORK and status is not Status.ACCEPTED
 
 
 def find_engagement(state: OutsourceState, partner: Partner, uid: str) -> Engagement | None:

@@ -17,11 +17,14 @@ entry messages to the host. Both sides apply the same rules:
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from outsource_plugin import outbox
+from outsource_plugin.adapters.base import Capability
+from outsource_plugin.adapters.registry import adapter_class
 from outsource_plugin.engagements import Actor, current_engagement, perform, ticket_completed
 from outsource_plugin.entries import PRIVATE_KINDS, WORK_KINDS, EntryKind, from_wire, is_kept_local, keep_local, to_wire
 from outsource_plugin.errors import ReadOnlyEntry
@@ -116,11 +119,32 @@ def _send(state: OutsourceState, engagement: Engagement, link: EntryLink, change
         return
     if engagement.role is Side.LEAD and kind is EntryKind.TIME:
         kind, values = EntryKind.NOTE, {"text": time_as_note(values), "internal": False}
+    if engagement.role is Side.LEAD:
+        _tell_if_not_carried(state, engagement, kind)
     if kind is EntryKind.ATTACHMENT and len(values.get("data") or b"") > state.config["OUTSOURCE_MAX_ATTACHMENT_BYTES"]:
         engagement.last_sync_error = f"attachment {values.get('filename')!r} is over the size limit and was not sent"
         return
     _enqueue(state, engagement, link, kind, "upsert", values)
     link.sent = True
+
+
+#: the partner capability an entry kind needs to arrive as itself (else the adapter sends it as a note)
+CARRIED_BY = {
+    EntryKind.NOTE: Capability.NOTES,
+    EntryKind.TIME: Capability.TIME_ENTRIES,
+    EntryKind.CHARGE: Capability.CHARGES,
+    EntryKind.ATTACHMENT: Capability.ATTACHMENTS,
+}
+
+
+def _tell_if_not_carried(state: OutsourceState, engagement: Engagement, kind: EntryKind) -> None:
+    """A partner system without this kind of entry: say so on the lead ticket, once."""
+    partner = engagement.partner
+    if CARRIED_BY[kind] in adapter_class(partner.adapter).capabilities or engagement.ticket_id is None:
+        return
+    text = f"{partner.name}'s system has no {kind.value} entries: each one reaches it as a structured note."
+    if not any(v.get("text") == text for _, v in state.host.list_entries(EntryKind.NOTE, engagement.ticket_id)):
+        state.host.add_note(engagement.ticket_id, text, author=f"Outsourcing ({partner.name})")
 
 
 def _enqueue(
@@ -159,6 +183,28 @@ def time_as_note(values: dict[str, Any]) -> str:
     )
 
 
+def _crosses(engagement: Engagement, payload: dict[str, Any]) -> bool:
+    """Whether an entry change made while the partner's side was syncing lands here.
+
+    Each side only sends what it made while its sync was active. A change can
+    still be in flight when this side suspends or ends the sync (it submitted,
+    approved, completed): it lands if it was made before that moment, so that a
+    note written while In Progress is never lost to a race.
+    """
+    state = sync_state(engagement.status)
+    if state is SyncState.ACTIVE:
+        return True
+    closed_at = {SyncState.SUSPENDED: engagement.suspended_at, SyncState.ENDED: engagement.sync_ended_at}.get(state)
+    made_at = (payload.get("origin") or {}).get("at")
+    if closed_at is None or engagement.accepted_at is None or not isinstance(made_at, str):
+        return False
+    try:
+        made = datetime.fromisoformat(made_at)
+    except ValueError:
+        return False
+    return made.tzinfo is not None and made < closed_at
+
+
 def _work_started(state: OutsourceState, ticket_id: str) -> None:
     """A note, time, charge or reassignment on an Accepted service ticket: In Progress."""
     engagement = current_engagement(state.session, ticket_id)
@@ -176,7 +222,7 @@ def _link_by_local(state: OutsourceState, uid: str, kind: EntryKind, local_id: s
 
 def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement, payload: dict[str, Any]) -> bool:
     """Apply a partner's entry change; False when the rules say it must not land."""
-    if sync_state(engagement.status) is not SyncState.ACTIVE or engagement.ticket_id is None:
+    if not _crosses(engagement, payload) or engagement.ticket_id is None:
         return False
     kind = EntryKind(payload["kind"])
     if kind not in state.host.entry_kinds:
