@@ -7,7 +7,7 @@ learns a partner system's vocabulary; anything system-specific rides in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -90,6 +90,20 @@ class ChangeBatch:
     cursor: str | None
 
 
+@dataclass(frozen=True)
+class EngagementRef:
+    """An open engagement with this partner, as the poller hands it to ``fetch_changes``.
+
+    Adapters of systems that cannot list "what changed for us" (Redmine, RT)
+    use these to know which remote tickets to read; ``status`` is the
+    engagement's outsource status value, so partner actions can be filtered.
+    """
+
+    uid: str
+    remote_ref: str | None
+    status: str
+
+
 class EmptyConfig(Schema):
     pass
 
@@ -141,8 +155,12 @@ class PartnerAdapter:
         """Hand one outbox message to the partner; raise an AdapterError subclass on failure."""
         raise NotImplementedError
 
-    def fetch_changes(self, cursor: str | None) -> ChangeBatch:
-        """Everything the partner did since ``cursor``, and the cursor to resume from."""
+    def fetch_changes(self, cursor: str | None, engagements: Sequence[EngagementRef] = ()) -> ChangeBatch:
+        """Everything the partner did since ``cursor``, and the cursor to resume from.
+
+        ``engagements`` are this partner's open engagements (Assigned, Accepted,
+        In Progress, Waiting Approval); adapters with a feed of their own may ignore them.
+        """
         raise NotImplementedError
 
     def test_connection(self) -> str:

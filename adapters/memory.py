@@ -9,6 +9,7 @@ so on, which queue changes for the next poll.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from marshmallow import Schema, fields
@@ -18,6 +19,7 @@ from outsource_plugin.adapters.base import (
     ChangeBatch,
     ChangeKind,
     DeliveryResult,
+    EngagementRef,
     Outbound,
     PartnerAdapter,
     RemoteChange,
@@ -55,7 +57,7 @@ class MemoryAdapter(PartnerAdapter):
             self.accept(message.engagement_uid)
         return DeliveryResult(remote_ref=f"mem-{message.engagement_uid}")
 
-    def fetch_changes(self, cursor: str | None) -> ChangeBatch:
+    def fetch_changes(self, cursor: str | None, engagements: Sequence[EngagementRef] = ()) -> ChangeBatch:
         start = int(cursor or 0)
         return ChangeBatch(changes=tuple(self.feed[start:]), cursor=str(len(self.feed)))
 

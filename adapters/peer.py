@@ -8,6 +8,7 @@ cursor; a lost push (a lost "nudge") is therefore caught by the next poll.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from outsource_plugin.adapters.base import (
     Capability,
     ChangeBatch,
     DeliveryResult,
+    EngagementRef,
     Outbound,
     PartnerAdapter,
 )
@@ -69,7 +71,7 @@ class PeerAdapter(PartnerAdapter):
         )
         return DeliveryResult(remote_ref=message.engagement_uid, extra={"status": answer.get("status")})
 
-    def fetch_changes(self, cursor: str | None) -> ChangeBatch:
+    def fetch_changes(self, cursor: str | None, engagements: Sequence[EngagementRef] = ()) -> ChangeBatch:
         answer = self._call("GET", f"/changes?after={int(cursor or 0)}&limit={FEED_PAGE}")
         return ChangeBatch(changes=tuple(change_from_message(item) for item in answer["changes"]), cursor=None)
 
