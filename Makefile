@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 DEMO_DIR ?= var/demo
 
-.PHONY: venv lint test test-sqlite test-postgres demo clean
+.PHONY: venv system-deps partner-systems lint test test-sqlite test-postgres demo clean
 
 $(BIN)/activate: setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,20 +17,33 @@ $(BIN)/activate: setup.py pyproject.toml
 
 venv: $(BIN)/activate
 
+# The browser tests (tests/pages) drive Debian's Chromium; install it once when it is missing.
+system-deps:
+	@command -v chromium >/dev/null || test -x /usr/bin/chromium || \
+	  { apt-get update && apt-get install -y chromium; } || \
+	  { echo "Debian's chromium package is needed for the browser tests (tests/pages) and could not be installed: run 'apt-get install chromium' as root, then make test again" >&2; exit 1; }
+	@command -v chromium >/dev/null || test -x /usr/bin/chromium || \
+	  { echo "chromium is still missing after apt-get install: install it and run make test again" >&2; exit 1; }
+
+# Redmine and Request Tracker from Debian packages, for the adapter contract suite (root; apt-get when missing).
+# The test fixtures start them on free loopback ports and would install them too; this does it up front.
+partner-systems: venv
+	$(BIN)/python -m tests.adapters.servers
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy outsource_plugin adapters blueprints jobs examples
 
-test-sqlite: venv
+test-sqlite: venv system-deps partner-systems
 	$(BIN)/python -m pytest -q
 
-test-postgres: venv
+test-postgres: venv system-deps partner-systems
 	@$(BIN)/python -c "import psycopg; psycopg.connect('$(subst +psycopg,,$(PG_URL))/postgres', connect_timeout=5).close()" \
 	  || { echo "PostgreSQL is not reachable at $(PG_URL): start it (pg_ctlcluster ... start) and run make test again" >&2; exit 1; }
 	OUTSOURCE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -q
 
-test: lint test-sqlite test-postgres
+test: system-deps lint test-sqlite test-postgres
 
 demo: venv
 	$(BIN)/python -m examples.helpdesk.demo --dir $(DEMO_DIR)

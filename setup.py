@@ -56,6 +56,8 @@ setup(
         "outsource_plugin.adapters": [
             "memory = outsource_plugin.adapters.memory:MemoryAdapter",
             "peer = outsource_plugin.adapters.peer:PeerAdapter",
+            "redmine = outsource_plugin.adapters.redmine:RedmineAdapter",
+            "request_tracker = outsource_plugin.adapters.request_tracker:RequestTrackerAdapter",
         ],
         "flask.commands": [],
     },

@@ -1,0 +1,287 @@
+"""What the adapters for foreign ticket systems (Redmine, Request Tracker) share.
+
+Those systems know nothing of outsourcing, so the adapters:
+
+- write a marker, ``[outsource:<key> <message>]``, into everything they create
+  (note text, time-entry comment, attachment description), skip what carries
+  one when reading (no echo) and look for it before writing (a retried push
+  whose answer was lost writes nothing twice);
+- turn the partner's status changes into outsource actions through a status
+  map held in the partner's settings, keeping only the actions that the
+  workflow allows from where the engagement stands;
+- poll with a cursor of whole-second timestamps that overlaps the previous
+  poll by one second, and drop what the overlap already delivered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from outsource_plugin.adapters.base import ChangeKind, EngagementRef, RemoteChange
+from outsource_plugin.workflow import TRANSITIONS, Action, Side, Status
+
+MARKER = re.compile(r"\[outsource:[^\]\s]+(?: [^\]\s]+)?\]")
+
+#: the partner actions a status map may name
+MAPPABLE = (Action.ACCEPT, Action.DECLINE, Action.START_WORK, Action.SUBMIT, Action.TICKET_COMPLETE)
+#: lead actions relayed to the partner, and the setting that names the status each sets
+LEAD_ACTIONS = {
+    Action.CANCEL: "cancel_status",
+    Action.AUTO_DECLINE: "cancel_status",
+    Action.REJECT: "reopen_status",
+    Action.APPROVE: "close_status",
+    Action.COMPLETE: "close_status",
+    Action.TICKET_COMPLETE: "close_status",
+}
+#: a cursor must fit the partner's ``poll_cursor`` column
+CURSOR_LIMIT = 200
+OVERLAP = timedelta(seconds=1)
+
+
+def marker(key: str, message_id: str) -> str:
+    """The marker written into what a delivery creates: the entry (or engagement) and the message."""
+    return f"[outsource:{key} {message_id[:16]}]"
+
+
+def has_marker(text: str | None) -> bool:
+    return bool(text and MARKER.search(text))
+
+
+def status_map_field(default: Mapping[str, str]) -> fields.Dict:
+    return fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=100)),
+        values=fields.String(validate=validate.OneOf([a.value for a in MAPPABLE])),
+        load_default=dict(default),
+    )
+
+
+class ForeignConfig(Schema):
+    """Settings every foreign-system partner has; subclasses add how to reach the system."""
+
+    base_url = fields.Url(required=True, require_tld=False, schemes={"http", "https"})
+    #: partner status name -> outsource action (accept, decline, start_work, submit, ticket_complete)
+    status_map = fields.Dict()
+    #: a partner user taking the ticket (it gets an owner/assignee) counts as accepting it
+    accept_on_assign = fields.Boolean(load_default=True)
+    cancel_status = fields.String(validate=validate.Length(min=1, max=100))
+    reopen_status = fields.String(validate=validate.Length(min=1, max=100))
+    close_status = fields.String(validate=validate.Length(min=1, max=100))
+
+    @validates("status_map")
+    def _actions(self, value: Mapping[str, Any], **_: Any) -> None:
+        allowed = {a.value for a in MAPPABLE}
+        bad = sorted(str(v) for v in value.values() if v not in allowed)
+        if bad:
+            raise ValidationError(f"unknown actions {bad}: use {sorted(allowed)}")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a poll resumes: the newest whole second seen, and the changes of that second already taken."""
+
+    since: datetime | None = None
+    seen: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, text: str | None) -> Cursor:
+        if not text:
+            return cls()
+        stamp, _, seen = text.partition("|")
+        return cls(datetime.fromisoformat(stamp), frozenset(filter(None, seen.split(","))))
+
+    def dump(self) -> str | None:
+        if self.since is None:
+            return None
+        stamp = self.since.isoformat()
+        seen: list[str] = []
+        for digest in sorted(self.seen):
+            if len(stamp) + 1 + sum(len(s) + 1 for s in seen) + len(digest) > CURSOR_LIMIT:
+                break  # re-delivering the rest is harmless: applying a change twice applies it once
+            seen.append(digest)
+        return f"{stamp}|{','.join(seen)}"
+
+    @property
+    def window_start(self) -> datetime | None:
+        return self.since - OVERLAP if self.since else None
+
+    def may_be_new(self, at: datetime, key: str) -> bool:
+        """False for what an earlier poll certainly delivered (worth knowing before a download)."""
+        start = self.window_start
+        return (start is None or at >= start) and digest(key) not in self.seen
+
+
+def digest(key: str) -> str:
+    return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:8]
+
+
+@dataclass(order=True)
+class Event:
+    """One thing seen on the partner system, before the cursor and the workflow filter it."""
+
+    at: datetime
+    order: int
+    key: str = field(compare=False)
+    change: RemoteChange = field(compare=False)
+
+
+def select_new(events: Iterable[Event], cursor: Cursor) -> tuple[list[Event], Cursor]:
+    """The events the cursor has not delivered, in order, and the cursor after them."""
+    start = cursor.window_start
+    window = sorted(e for e in events if start is None or e.at >= start)
+    fresh = [e for e in window if digest(e.key) not in cursor.seen]
+    if not window:
+        return [], cursor
+    newest = max(e.at for e in window)
+    newest = max(newest, cursor.since) if cursor.since else newest
+    seen = frozenset(digest(e.key) for e in window if e.at >= newest - OVERLAP)
+    return fresh, Cursor(newest, seen)
+
+
+class Workflow:
+    """The engagements' statuses as a batch of partner actions would move them.
+
+    A status map turns every status change into an action, but only some apply
+    where the engagement stands (``In Progress`` accepts an Assigned offer and
+    means nothing later); the rest are left out rather than refused.
+    """
+
+    def __init__(self, engagements: Sequence[EngagementRef]) -> None:
+        self.status = {e.uid: Status(e.status) for e in engagements}
+
+    def allows(self, uid: str, action: Action) -> bool:
+        side = Side.SYSTEM if action is Action.TICKET_COMPLETE else Side.SERVICE
+        status = self.status.get(uid)
+        if status is None or (action, side) not in TRANSITIONS[status]:
+            return False
+        after = TRANSITIONS[status][(action, side)]
+        if after is not None:
+            self.status[uid] = after
+        return True
+
+    def accepted(self, uid: str) -> bool:
+        return self.status.get(uid) is Status.ACCEPTED
+
+    def active(self, uid: str) -> bool:
+        return self.status.get(uid) in (Status.ACCEPTED, Status.IN_PROGRESS)
+
+
+def action_change(uid: str, key: str, action: Action, *, actor: str, reason: str | None, number: str) -> RemoteChange:
+    return RemoteChange(
+        kind=ChangeKind.ACTION,
+        engagement_uid=uid,
+        change_id=key,
+        action=action,
+        reason=reason,
+        actor=actor,
+        ticket_number=number,
+    )
+
+
+def entry_change(
+    uid: str, key: str, kind: str, data: Mapping[str, Any], *, org: str, user: str, at: datetime
+) -> RemoteChange:
+    return RemoteChange(
+        kind=ChangeKind.ENTRY,
+        engagement_uid=uid,
+        change_id=key,
+        data={
+            "entry_key": key,
+            "op": "upsert",
+            "kind": kind,
+            "data": dict(data),
+            "origin": {"side": Side.SERVICE.value, "org": org, "user": user, "at": at.isoformat()},
+        },
+    )
+
+
+def parse_time(text: str) -> datetime:
+    """A partner system's UTC timestamp (``2026-11-27T00:53:09Z``) as an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def offer_text(payload: Mapping[str, Any], key: str) -> str:
+    """The service ticket's description: the lead's description, then the terms as text."""
+    offer = payload.get("offer") or {}
+    terms = payload.get("terms") or {}
+    lines = [str(offer.get("description") or "").strip(), "", "---", "Outsourced ticket"]
+    details = {
+        "Lead partner": offer.get("lead"),
+        "Lead ticket": payload.get("ticket_number") or offer.get("number"),
+        "Customer contact": offer.get("contact"),
+        "Priority": offer.get("priority"),
+        "Complete by": terms.get("complete_by") or offer.get("due"),
+        "Accept by": payload.get("acceptance_deadline"),
+    }
+    lines += [f"{name}: {value}" for name, value in details.items() if value]
+    labels = {
+        "rate_type": "Rate type",
+        "outsource_rate": "Outsource rate",
+        "flat_rate": "Flat rate",
+        "authorised_hours": "Authorised hours",
+        "authorised_charges": "Authorised charges",
+        "total_authorised": "Total authorised",
+        "instructions": "Instructions",
+    }
+    terms_lines = [f"{label}: {terms[name]}" for name, label in labels.items() if terms.get(name) not in (None, "")]
+    if terms_lines:
+        lines += ["", "Terms", *terms_lines]
+    lines += ["", key]
+    return "\n".join(lines).strip()
+
+
+def entry_text(kind: str, data: Mapping[str, Any], origin: Mapping[str, Any], *, edited: bool) -> str:
+    """A note's text, or the structured note that carries a charge (neither system has charges)."""
+    who = " ".join(str(x) for x in (origin.get("user"), f"({origin['org']})" if origin.get("org") else None) if x)
+    if kind == "charge":
+        total = _money(data.get("quantity")) * _money(data.get("unit_price"))
+        body = "\n".join(
+            [
+                f"Charge: {data.get('name') or 'charge'}",
+                f"Quantity: {data.get('quantity')}",
+                f"Unit price: {data.get('unit_price')}",
+                f"Total: {total}",
+                f"Billable: {'yes' if data.get('billable') else 'no'}",
+            ]
+        )
+    elif kind == "time":
+        body = f"Time: {data.get('hours')} h on {data.get('work_date')}, {data.get('summary') or ''}".rstrip(", ")
+    else:
+        body = str(data.get("text") or "")
+    prefix = "(edited) " if edited else ""
+    return f"{prefix}{body}" + (f"\n\n-- {who}" if who else "")
+
+
+def _money(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return Decimal(0)
+
+
+def workflow_filter(fresh: Sequence[Event], workflow: Workflow, numbers: Mapping[str, str]) -> list[RemoteChange]:
+    """The changes that apply, in order: actions the workflow allows where the engagement stands,
+    entries while sync is on, and a start-work action before the first entry on an Accepted engagement."""
+    changes: list[RemoteChange] = []
+    for event in fresh:
+        change = event.change
+        uid = change.engagement_uid
+        if change.action is not None:
+            if workflow.allows(uid, change.action):
+                changes.append(change)
+            continue
+        if not workflow.active(uid):
+            continue
+        if workflow.accepted(uid) and workflow.allows(uid, Action.START_WORK):
+            user = str(change.data["origin"]["user"])
+            key = f"{event.key}:work"
+            changes.append(action_change(uid, key, Action.START_WORK, actor=user, reason=None, number=numbers[uid]))
+        changes.append(change)
+    return changes

@@ -1,0 +1,312 @@
+"""Request Tracker 5 as a service partner's system, through REST2 (``Authorization: token ...``).
+
+The offer becomes a ticket in the partner's queue; lead actions set the
+ticket's status after a comment that says why; notes and attachments travel
+as comments, time as a comment's ``TimeTaken``, charges as a structured
+comment. Reading, each open engagement's ticket history is walked: comments
+and correspondence become notes, time taken becomes time entries, files
+become attachments, and status and owner changes become outsource actions.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from marshmallow import fields, validate
+
+from outsource_plugin.adapters.base import (
+    Capability,
+    ChangeBatch,
+    DeliveryResult,
+    EngagementRef,
+    Outbound,
+    PartnerAdapter,
+)
+from outsource_plugin.adapters.foreign import (
+    LEAD_ACTIONS,
+    Cursor,
+    Event,
+    ForeignConfig,
+    Workflow,
+    action_change,
+    entry_change,
+    entry_text,
+    has_marker,
+    marker,
+    offer_text,
+    parse_time,
+    select_new,
+    status_map_field,
+    workflow_filter,
+)
+from outsource_plugin.errors import PermanentAdapterError
+from outsource_plugin.workflow import Action
+
+#: RT's default lifecycle, and what each status means for the outsource workflow
+DEFAULT_STATUS_MAP = {
+    "open": Action.ACCEPT.value,
+    "rejected": Action.DECLINE.value,
+    "resolved": Action.SUBMIT.value,
+}
+PRIORITIES = {"low": 25, "medium": 50, "normal": 50, "high": 75, "critical": 100, "urgent": 100}
+#: our own status change, announced in the comment written just before it
+OWN_STATUS = re.compile(r"\[outsource:action:[a-z_]+:(\S+) ")
+PAGE = 100
+
+
+class RequestTrackerConfig(ForeignConfig):
+    token = fields.String(required=True, validate=validate.Length(min=8, max=200))
+    queue = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    #: requestor e-mail set on new tickets (none by default: RT would mail it)
+    requestor = fields.Email(load_default=None, allow_none=True)
+    status_map = status_map_field(DEFAULT_STATUS_MAP)
+    cancel_status = fields.String(load_default="rejected")
+    reopen_status = fields.String(load_default="open")
+    close_status = fields.String(load_default="resolved")
+
+
+class RequestTrackerAdapter(PartnerAdapter):
+    name = "request_tracker"
+    label = "Request Tracker (REST2)"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.NOTES, Capability.PRIVATE_NOTES, Capability.TIME_ENTRIES, Capability.ATTACHMENTS}
+    )
+    config_schema = RequestTrackerConfig
+    secret_fields: ClassVar[frozenset[str]] = frozenset({"token"})
+
+    def __init__(self, partner_id: int, config: Any, *, timeout: float = 10.0) -> None:
+        super().__init__(partner_id, RequestTrackerConfig().load(dict(config)), timeout=timeout)
+        self._nobody: str | None = None
+
+    # ------------------------------------------------------------------ HTTP
+    def _url(self, path: str) -> str:
+        return f"{str(self.config['base_url']).rstrip('/')}/REST/2.0{path}"
+
+    def _call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        headers = {"Authorization": f"token {self.config['token']}"}
+        response = self.http(method, self._url(path), json=body, params=params or None, headers=headers)
+        return response.json() if response.content.strip() else None
+
+    def _pages(self, path: str, **params: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            answer = self._call("GET", path, page=page, per_page=PAGE, **params)
+            items += answer.get("items") or []
+            if page >= int(answer.get("pages") or 1):
+                return items
+            page += 1
+
+    def _contents(self, ticket: str) -> list[dict[str, Any]]:
+        return self._pages(f"/ticket/{ticket}/attachments", fields="Filename,ContentType,TransactionId,Content")
+
+    def _bodies(self, ticket: str) -> str:
+        """Every message body of the ticket, to look for our markers in."""
+        return "\n".join(str(a.get("Content") or "") for a in self._contents(ticket) if _is_body(a))
+
+    def _written(self, ticket: str, key: str) -> bool:
+        return key in self._bodies(ticket)
+
+    def _comment(self, ticket: str, text: str, **extra: Any) -> None:
+        self._call("POST", f"/ticket/{ticket}/comment", {"Content": text, "ContentType": "text/plain", **extra})
+
+    # ------------------------------------------------------------------ deliver
+    def deliver(self, message: Outbound) -> DeliveryResult:
+        if message.kind == "offer":
+            return self._create_ticket(message)
+        if message.remote_ref is None:
+            raise PermanentAdapterError(f"engagement {message.engagement_uid} has no RT ticket yet")
+        ticket = str(message.remote_ref)
+        if message.kind == "action":
+            self._relay_action(ticket, message)
+        else:
+            self._push_entry(ticket, message)
+        return DeliveryResult(remote_ref=ticket, remote_ticket_number=f"#{ticket}")
+
+    def _create_ticket(self, message: Outbound) -> DeliveryResult:
+        key = marker(f"offer:{message.engagement_uid}", message.message_id)
+        found = self._call(
+            "POST", "/attachments", [{"field": "Content", "operator": "LIKE", "value": key}], fields="TransactionId"
+        )
+        for item in found.get("items") or []:
+            transaction = self._call("GET", f"/transaction/{transaction_id(item)}")
+            ticket = str((transaction.get("Object") or {}).get("id") or "")
+            if ticket:
+                return DeliveryResult(remote_ref=ticket, remote_ticket_number=f"#{ticket}")
+        offer = message.payload.get("offer") or {}
+        body: dict[str, Any] = {
+            "Queue": self.config["queue"],
+            "Subject": str(offer.get("title") or "Outsourced ticket")[:200],
+            "Content": offer_text(message.payload, key),
+            "ContentType": "text/plain",
+        }
+        priority = PRIORITIES.get(str(offer.get("priority") or "").lower())
+        if priority is not None:
+            body["Priority"] = priority
+        due = (message.payload.get("terms") or {}).get("complete_by") or offer.get("due")
+        if due:
+            body["Due"] = f"{str(due)[:10]} 12:00:00"
+        if self.config.get("requestor"):
+            body["Requestor"] = self.config["requestor"]
+        created = self._call("POST", "/ticket", body)
+        return DeliveryResult(remote_ref=str(created["id"]), remote_ticket_number=f"#{created['id']}")
+
+    def _relay_action(self, ticket: str, message: Outbound) -> None:
+        action = Action(message.payload["action"])
+        setting = LEAD_ACTIONS.get(action)
+        if setting is None:
+            return
+        status = str(self.config[setting])
+        key = marker(f"action:{action.value}:{status}", message.message_id)
+        current = str(self._call("GET", f"/ticket/{ticket}")["Status"])
+        if not self._written(ticket, key):
+            reason = message.payload.get("reason")
+            actor = message.payload.get("actor") or "The lead partner"
+            text = f"{actor}: {action.value.replace('_', ' ')}." + (f"\nReason: {reason}" if reason else "")
+            self._comment(ticket, f"{text}\n\n{key}")
+        if current != status:
+            self._call("PUT", f"/ticket/{ticket}", {"Status": status})
+            now = str(self._call("GET", f"/ticket/{ticket}")["Status"])
+            if now != status:
+                raise PermanentAdapterError(
+                    f"RT refused status {status!r} for ticket {ticket} (it stays {now!r}): fix the partner's settings"
+                )
+
+    def _push_entry(self, ticket: str, message: Outbound) -> None:
+        payload = message.payload
+        kind, entry_key = str(payload["kind"]), str(payload["entry_key"])
+        key = marker(entry_key, message.message_id)
+        bodies = self._bodies(ticket)
+        if key in bodies:
+            return
+        data, origin = payload.get("data") or {}, payload.get("origin") or {}
+        if payload["op"] == "delete":
+            self._comment(ticket, f"The lead partner removed its {kind} (it was sent earlier).\n\n{key}")
+            return
+        edited = f"[outsource:{entry_key} " in bodies
+        extra: dict[str, Any] = {}
+        if kind == "time" and not edited:
+            extra["TimeTaken"] = str(int(Decimal(str(data.get("hours") or 0)) * 60))
+        if kind == "attachment":
+            extra["Attachments"] = [
+                {
+                    "FileName": str(data.get("filename") or "attachment"),
+                    "FileType": str(data.get("media_type") or "application/octet-stream"),
+                    "FileContent": str(data.get("data") or ""),
+                }
+            ]
+            text = f"Attachment {data.get('filename')} from {origin.get('org') or 'the lead partner'}."
+        else:
+            text = entry_text(kind, data, origin, edited=edited)
+        self._comment(ticket, f"{text}\n\n{key}", **extra)
+
+    # ------------------------------------------------------------------ poll
+    def fetch_changes(self, cursor: str | None, engagements: Sequence[EngagementRef] = ()) -> ChangeBatch:
+        position = Cursor.parse(cursor)
+        linked = [e for e in engagements if e.remote_ref]
+        workflow = Workflow(linked)
+        events: list[Event] = []
+        for ref in linked:
+            events += self._ticket_events(ref, position)
+        fresh, after = select_new(events, position)
+        changes = workflow_filter(fresh, workflow, {e.uid: f"#{e.remote_ref}" for e in linked})
+        return ChangeBatch(changes=tuple(changes), cursor=after.dump() or cursor)
+
+    def _ticket_events(self, ref: EngagementRef, position: Cursor) -> list[Event]:
+        ticket, uid, org = str(ref.remote_ref), ref.uid, self.label
+        number = f"#{ticket}"
+        history = self._pages(
+            f"/ticket/{ticket}/history", fields="Type,Created,Creator,Field,OldValue,NewValue,TimeTaken"
+        )
+        parts: dict[str, list[dict[str, Any]]] = {}
+        for part in self._contents(ticket):
+            parts.setdefault(transaction_id(part), []).append(part)
+        events: list[Event] = []
+
+        def act(key: str, order: int, action: Action, user: str, at: datetime, reason: str | None = None) -> None:
+            change = action_change(uid, key, action, actor=user, reason=reason, number=number)
+            events.append(Event(at, order, key, change))
+
+        def entry(key: str, order: int, kind: str, data: dict[str, Any], user: str, at: datetime) -> None:
+            events.append(Event(at, order, key, entry_change(uid, key, kind, data, org=org, user=user, at=at)))
+
+        own_status: str | None = None
+        for txn in sorted(history, key=lambda t: int(t["id"])):
+            kind, txn_id = str(txn.get("Type")), str(txn["id"])
+            at, user = parse_time(str(txn["Created"])), str((txn.get("Creator") or {}).get("id") or "partner")
+            texts = [str(p.get("Content") or "") for p in parts.get(txn_id, []) if _is_body(p)]
+            if any(has_marker(t) for t in texts):
+                found = OWN_STATUS.search(" ".join(texts))
+                own_status = found.group(1) if found else own_status
+                continue
+            order = int(txn_id) * 10
+            if kind == "Status":
+                if txn.get("NewValue") == own_status:
+                    own_status = None
+                    continue
+                action = self._mapped(str(txn.get("NewValue") or ""))
+                if action is not None:
+                    reason = f"set to {txn.get('NewValue')} in RT by {user}" if action is Action.DECLINE else None
+                    act(f"rt:{ticket}:status:{txn_id}", order + 5, action, user, at, reason)
+            elif kind in ("Set", "Give", "Take", "Steal") and txn.get("Field") == "Owner":
+                if self.config["accept_on_assign"] and str(txn.get("NewValue")) != self._nobody_id():
+                    act(f"rt:{ticket}:owner:{txn_id}", order, Action.ACCEPT, user, at)
+            if kind in ("Comment", "Correspond") and any(t.strip() for t in texts):
+                text = "\n".join(t.strip() for t in texts if t.strip())
+                entry(f"rt:note:{txn_id}", order + 2, "note", {"text": text, "internal": kind == "Comment"}, user, at)
+            minutes = int(str(txn.get("TimeTaken") or "0") or 0)
+            if minutes and kind != "Create":
+                data = {
+                    "work_date": at.date().isoformat(),
+                    "hours": str((Decimal(minutes) / 60).quantize(Decimal("0.01"))),
+                    "resource": user,
+                    "summary": " ".join(" ".join(texts).split())[:500] or f"{kind} in RT ticket {number}",
+                    "billable": True,
+                }
+                entry(f"rt:time:{txn_id}", order + 3, "time", data, user, at)
+            for part in parts.get(txn_id, []):
+                if part.get("Filename") and kind != "Create" and position.may_be_new(at, f"rt:attachment:{part['id']}"):
+                    events.append(self._attachment_event(uid, org, user, at, order + 4, part))
+        return events
+
+    def _attachment_event(self, uid: str, org: str, user: str, at: datetime, order: int, part: dict[str, Any]) -> Event:
+        full = self._call("GET", f"/attachment/{part['id']}")
+        content = base64.b64decode(str(full.get("Content") or ""))
+        key = f"rt:attachment:{part['id']}"
+        data = {
+            "filename": str(part["Filename"]),
+            "media_type": str(part.get("ContentType") or "application/octet-stream"),
+            "size": len(content),
+            "data": base64.b64encode(content).decode("ascii"),
+        }
+        return Event(at, order, key, entry_change(uid, key, "attachment", data, org=org, user=user, at=at))
+
+    def _nobody_id(self) -> str:
+        if self._nobody is None:
+            self._nobody = str(self._call("GET", "/user/Nobody")["id"])
+        return self._nobody
+
+    def _mapped(self, status: str) -> Action | None:
+        mapping = {k.lower(): v for k, v in dict(self.config["status_map"]).items()}
+        value = mapping.get(status.lower())
+        return Action(value) if value else None
+
+    def test_connection(self) -> str:
+        queue = self._call("GET", f"/queue/{self.config['queue']}")
+        return f"RT answered; queue {queue.get('Name')!r} is reachable"
+
+
+def _is_body(part: dict[str, Any]) -> bool:
+    """A message body part: plain text, not a file."""
+    return not part.get("Filename") and str(part.get("ContentType") or "").startswith("text/plain")
+
+
+def transaction_id(part: dict[str, Any]) -> str:
+    """An attachment's transaction: a plain id in lists, an object on the record itself."""
+    value = part.get("TransactionId")
+    return str(value.get("id") if isinstance(value, dict) else value)

@@ -1,0 +1,83 @@
+"""Real partner systems for the adapter tests: started once per session, stopped at its end.
+
+A partner system that cannot be installed or started fails the tests that
+need it, with a message naming what is missing: these tests are never skipped
+(in CI, ``CI=true``, or anywhere else).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from tests.adapters.partners import Harness, MemoryHarness, RedmineHarness, RequestTrackerHarness
+from tests.adapters.peer_partner import PeerHarness
+from tests.adapters.servers.redmine import RedmineServer, start_redmine
+from tests.adapters.servers.request_tracker import RequestTrackerServer, start_request_tracker
+from tests.adapters.servers.system import ServerUnavailable
+from tests.conftest import fresh_database
+from tests.cross_host.hosts import Host
+
+T = TypeVar("T")
+
+#: every adapter the contract suite runs against
+ADAPTERS = ("memory", "peer", "redmine", "request_tracker")
+
+
+def started(start: Callable[[Path], T], folder: Path, what: str) -> T:
+    """The started server, or a failed test naming what is missing (never a skip)."""
+    problem = ""
+    try:
+        return start(folder)
+    except ServerUnavailable as err:
+        problem = str(err)
+    pytest.fail(f"the {what} test server is unavailable: {problem}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def redmine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedmineServer]:
+    server = started(start_redmine, tmp_path_factory.mktemp("redmine"), "Redmine")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def rt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RequestTrackerServer]:
+    server = started(start_request_tracker, tmp_path_factory.mktemp("rt"), "Request Tracker")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def peer_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
+    """A demo help desk process (Contoso) playing the peer partner."""
+    with fresh_database(tmp_path_factory.mktemp("peer-db")) as url:
+        host = Host("Contoso Field Services", "contoso.example", tmp_path_factory.mktemp("peer"), url)
+        host.seed()
+        host.start()
+        try:
+            yield host
+        finally:
+            host.stop()
+
+
+@pytest.fixture(params=ADAPTERS)
+def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    found: Harness
+    if request.param == "memory":
+        found = MemoryHarness()
+    elif request.param == "peer":
+        found = PeerHarness(request.getfixturevalue("peer_host"))
+    elif request.param == "redmine":
+        found = RedmineHarness(request.getfixturevalue("redmine_server"))
+    else:
+        found = RequestTrackerHarness(request.getfixturevalue("rt_server"))
+    yield found
+    found.close()
