@@ -18,7 +18,6 @@ Tests talk to the hosts only over HTTP.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -612,6 +611,22 @@ REFUSED = [
 ]
 
 
+def poll_rounds(s: Scenario, rounds: int) -> None:
+    """Wait until both hosts have finished ``rounds`` more polls of each other."""
+
+    def last_polls() -> tuple[str, str]:
+        lead = s.lead.get(f"{API}/partners/{s.pair.lead_partner_id}")["last_poll_at"]
+        service = s.service.get(f"{API}/partners/{s.pair.service_partner_id}")["last_poll_at"]
+        return lead, service
+
+    def advanced(before: tuple[str, str]) -> bool:
+        return all(now != then for now, then in zip(last_polls(), before, strict=True))
+
+    for _ in range(rounds):
+        start = last_polls()
+        eventually(lambda start=start: advanced(start), timeout=15)
+
+
 @pytest.mark.parametrize(
     ("start", "side", "body"), REFUSED, ids=[f"{st}-{side}-{b['action']}" for st, side, b in REFUSED]
 )
@@ -621,7 +636,7 @@ def test_refused_actions_change_nothing_on_either_host(
     s = scenario
     drive(s, start)
     in_step(s, start)
-    time.sleep(1.0)  # let the last delivery record itself (it stamps last_sync_at and updated_at)
+    poll_rounds(s, 2)  # let the last delivery record itself (it stamps last_sync_at and updated_at)
     before_lead, before_service = in_step(s, start)
     before_history = lead_history(s)
     if side == "lead":
@@ -630,7 +645,7 @@ def test_refused_actions_change_nothing_on_either_host(
         refused = s.service.post(f"{API}/engagements/{s.service_engagement_id()}/actions", body, expect=409)
     assert refused["details"]["action"] == body["action"] and refused["details"]["status"] == start
 
-    time.sleep(1.0)  # several delivery and poll rounds: anything relayed would have landed by now
+    poll_rounds(s, 2)  # several delivery and poll rounds: anything relayed would have landed by now
     after_lead, after_service = in_step(s, start)
     assert after_lead == before_lead
     assert after_service == before_service
