@@ -115,16 +115,19 @@ class RequestTrackerServer:
     def acquire(self) -> None:
         """Hold the machine-wide RT lock: RT's configuration is global."""
         handle = LOCK.open("a")
-        deadline = time.monotonic() + 900
-        while True:
+
+        def locked() -> bool:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
             except BlockingIOError:
-                if time.monotonic() > deadline:
-                    handle.close()
-                    raise ServerUnavailable(f"another test session keeps the RT lock {LOCK}") from None
-                time.sleep(1)
+                return False
+            return True
+
+        try:
+            wait_for(locked, timeout=900, what=f"the RT lock {LOCK} (held by another test session)", interval=1)
+        except ServerUnavailable:
+            handle.close()
+            raise
         self._lock = handle
 
     def configure(self) -> None:
