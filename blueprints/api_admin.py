@@ -12,8 +12,8 @@ from outsource_plugin.adapters.registry import adapter_class, describe_all
 from outsource_plugin.blueprints.api_common import ID, api, caller, json_body, state
 from outsource_plugin.dashboard import folder_counts, folder_page
 from outsource_plugin.errors import NotFound
-from outsource_plugin.models import MessageState, OutboxMessage, Partner
-from outsource_plugin.outbox import dead_letters, retry
+from outsource_plugin.models import Partner
+from outsource_plugin.outbox import dead_letters, retry_dead_letter
 from outsource_plugin.partners import create_partner, disable_partner, get_partner, update_partner
 from outsource_plugin.permissions import Permission
 from outsource_plugin.present import engagement_json, partner_json
@@ -116,11 +116,7 @@ def deadletters_list() -> ResponseReturnValue:
 @api.post(f"/deadletters/<{ID}:message_id>/retry")
 def deadletters_retry(message_id: int) -> ResponseReturnValue:
     caller(Permission.PARTNER_MANAGEMENT)
-    message = state().session.get(OutboxMessage, message_id)
-    if message is None or message.state is not MessageState.DEAD:
-        raise NotFound(f"no dead letter {message_id}")
-    retry(state().session, message)
-    state().session.commit()
+    message = retry_dead_letter(state().session, message_id)
     return jsonify({"id": message.id, "state": message.state.value})
 
 

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from outsource_plugin.adapters.registry import adapter_class, adapter_names
 from outsource_plugin.blueprints.pages_common import ID, caller, pages, render, state, terms_fields, terms_from_form
-from outsource_plugin.errors import AdapterError, Conflict, NotFound, ValidationFailed
-from outsource_plugin.models import MessageState, OutboxMessage, Partner
-from outsource_plugin.outbox import dead_letters, retry
+from outsource_plugin.errors import AdapterError, Conflict, ValidationFailed
+from outsource_plugin.models import Partner
+from outsource_plugin.outbox import dead_letters, retry_dead_letter
 from outsource_plugin.partners import create_partner, disable_partner, get_partner, update_partner
 from outsource_plugin.permissions import Permission
 from outsource_plugin.schemas import FINANCIAL_TERMS
@@ -196,10 +196,6 @@ def deadletters() -> ResponseReturnValue:
 @pages.post(f"/deadletters/<{ID}:message_id>/retry")
 def deadletter_retry(message_id: int) -> ResponseReturnValue:
     caller(Permission.PARTNER_MANAGEMENT)
-    message = state().session.get(OutboxMessage, message_id)
-    if message is None or message.state is not MessageState.DEAD:
-        raise NotFound(f"no dead letter {message_id}")
-    retry(state().session, message)
-    state().session.commit()
+    retry_dead_letter(state().session, message_id)
     flash(f"Delivery {message_id} is queued again.")
     return redirect(url_for("outsource_pages.deadletters"))

@@ -11,12 +11,13 @@ from typing import Any, NamedTuple
 from flask import Blueprint, render_template, url_for
 from werkzeug.datastructures import MultiDict
 
+from outsource_plugin.blueprints.api_common import ID as ID
+from outsource_plugin.blueprints.api_common import caller as caller
+from outsource_plugin.blueprints.api_common import state
 from outsource_plugin.blueprints.csrf import protect
-from outsource_plugin.errors import Conflict, NotAuthenticated, ValidationFailed
-from outsource_plugin.extension import OutsourceState, current_outsource
-from outsource_plugin.host import HostUser
+from outsource_plugin.errors import Conflict, ValidationFailed
 from outsource_plugin.models import Engagement
-from outsource_plugin.permissions import Permission, require
+from outsource_plugin.permissions import Permission
 from outsource_plugin.schemas import FINANCIAL_TERMS
 
 pages = Blueprint(
@@ -27,22 +28,6 @@ pages = Blueprint(
     static_url_path="/static",
 )
 protect(pages)
-
-#: how an integer id appears in a page URL (kept inside a database integer)
-ID = "int(max=2147483647)"
-
-
-def state() -> OutsourceState:
-    return current_outsource()
-
-
-def caller(needed: Permission = Permission.NONE) -> HostUser:
-    """The signed-in host user, refused (401/403 page) unless they hold ``needed``."""
-    user = state().host.current_user()
-    if user is None:
-        raise NotAuthenticated("sign in first")
-    require(user.permission, needed)
-    return user
 
 
 def render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:

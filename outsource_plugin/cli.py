@@ -8,9 +8,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from outsource_plugin.errors import NotFound
 from outsource_plugin.extension import current_outsource
-from outsource_plugin.models import MessageState, OutboxMessage
-from outsource_plugin.outbox import dead_letters, retry
+from outsource_plugin.outbox import dead_letters, retry_dead_letter
 
 outsource_cli = AppGroup("outsource", help="Outsourcing: sync, workers and dead letters.")
 
@@ -47,10 +47,8 @@ def deadletters_list() -> None:
 @deadletters.command("retry")
 @click.argument("message_id", type=int)
 def deadletters_retry(message_id: int) -> None:
-    session = current_outsource().session
-    message = session.get(OutboxMessage, message_id)
-    if message is None or message.state is not MessageState.DEAD:
-        raise click.ClickException(f"message {message_id} is not a dead letter")
-    retry(session, message)
-    session.commit()
+    try:
+        retry_dead_letter(current_outsource().session, message_id)
+    except NotFound as err:
+        raise click.ClickException(f"message {message_id} is not a dead letter") from err
     click.echo(f"message {message_id} queued again")

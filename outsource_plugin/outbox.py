@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from outsource_plugin.errors import NotFound
 from outsource_plugin.models import Engagement, MessageKind, MessageState, OutboxMessage, Partner, utcnow
 
 
@@ -97,3 +98,13 @@ def retry(session: Session, message: OutboxMessage) -> None:
     message.next_attempt_at = utcnow()
     message.claimed_by = None
     message.claimed_until = None
+
+
+def retry_dead_letter(session: Session, message_id: int) -> OutboxMessage:
+    """Queue a dead letter again, by id; NotFound when there is no such dead letter."""
+    message = session.get(OutboxMessage, message_id)
+    if message is None or message.state is not MessageState.DEAD:
+        raise NotFound(f"no dead letter {message_id}")
+    retry(session, message)
+    session.commit()
+    return message
