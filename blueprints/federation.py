@@ -71,19 +71,20 @@ def receive() -> ResponseReturnValue:
         change = change_from_message(data)
     except (KeyError, ValueError) as err:
         raise ValidationFailed("malformed message payload", details={"payload": [str(err)]}) from err
-    _check_party(partner, data["engagement_uid"], data["kind"])
     applied = applied_sequence(session, partner)
-    if data["seq"] <= applied:
-        _remember_request()
-        session.commit()
-        return jsonify({"status": "duplicate", "applied": applied})
     if data["seq"] > applied + 1:
+        # checked first: the engagement this message is about may come with an earlier one
         from outsource_plugin.jobs.scheduler import wake_poller
 
         wake_poller(state)
         return jsonify(
             {"error": "out_of_order", "message": "an earlier message is missing", "expected": applied + 1}
         ), 409
+    _check_party(partner, data["engagement_uid"], data["kind"])
+    if data["seq"] <= applied:
+        _remember_request()
+        session.commit()
+        return jsonify({"status": "duplicate", "applied": applied})
     _remember_request()
     apply_change(state, partner, change)
     session.commit()
