@@ -12,7 +12,7 @@ DEMO_DIR ?= var/demo
 $(BIN)/activate: setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,postgres]'
+	$(BIN)/pip install --quiet -e '.[dev,postgres,metrics]'
 	touch $@
 
 venv: $(BIN)/activate

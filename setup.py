@@ -38,9 +38,13 @@ setup(
         "apscheduler>=3.10,<4",
         "requests>=2.28",
         "blinker>=1.6",
+        "alembic>=1.12",
+        "cryptography>=41",
+        "apispec>=6.3",
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],
+        "metrics": ["prometheus-client>=0.17"],
         "dev": [
             "pytest>=7.4",
             "ruff>=0.5",
@@ -50,6 +54,10 @@ setup(
             "wheel",
             "playwright>=1.40",
             "responses>=0.24",
+            "hypothesis>=6.90",
+            "schemathesis>=4.0",
+            "prometheus-client>=0.17",
+            "pyinstrument>=4.6",
         ],
     },
     entry_points={
