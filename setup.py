@@ -25,7 +25,7 @@ setup(
     packages=list(PACKAGES),
     package_dir=PACKAGES,
     package_data={
-        "outsource_plugin": ["py.typed"],
+        "outsource_plugin": ["py.typed", "migrations/*.py", "migrations/script.py.mako", "migrations/versions/*.py"],
         "outsource_plugin.blueprints": ["templates/outsource/*.html", "static/outsource/*"],
     },
     include_package_data=False,
@@ -56,6 +56,7 @@ setup(
             "responses>=0.24",
             "hypothesis>=6.90",
             "schemathesis>=4.0",
+            "openapi-spec-validator>=0.7",
             "prometheus-client>=0.17",
             "pyinstrument>=4.6",
         ],

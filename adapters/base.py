@@ -31,6 +31,8 @@ class Capability(str, Enum):
     CHARGES = "charges"
     ATTACHMENTS = "attachments"
     OFFERS_IN = "offers_in"
+    #: ``list_entries``: the partner can say what it holds for an engagement (reconciliation)
+    LIST_ENTRIES = "list_entries"
 
 
 class ChangeKind(str, Enum):
@@ -104,6 +106,50 @@ class EngagementRef:
     status: str
 
 
+@dataclass(frozen=True)
+class EntryFacts:
+    """One synced entry as one side holds it, for reconciliation.
+
+    ``digest`` sums up the content that crosses (None: the entry is gone from
+    that side's ticket), so two sides compare entries without shipping them.
+    """
+
+    entry_key: str
+    kind: str
+    owner: str
+    digest: str | None
+    deleted: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "entry_key": self.entry_key,
+            "kind": self.kind,
+            "owner": self.owner,
+            "digest": self.digest,
+            "deleted": self.deleted,
+        }
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> EntryFacts:
+        """Raises KeyError or ValueError on a malformed item."""
+        digest = item.get("digest")
+        return cls(
+            entry_key=str(item["entry_key"]),
+            kind=str(item["kind"]),
+            owner=str(item["owner"]),
+            digest=None if digest is None else str(digest),
+            deleted=bool(item.get("deleted", False)),
+        )
+
+
+@dataclass(frozen=True)
+class RemoteState:
+    """What the partner holds for one engagement: its status there and its synced entries."""
+
+    status: str | None
+    entries: tuple[EntryFacts, ...]
+
+
 class EmptyConfig(Schema):
     pass
 
@@ -117,6 +163,9 @@ class PartnerAdapter:
     config_schema: ClassVar[type[Schema]] = EmptyConfig
     #: config keys that are write-only: stored, never returned or logged
     secret_fields: ClassVar[frozenset[str]] = frozenset()
+    #: whether ``fetch_changes`` reads the open engagements; an adapter with a change feed of its
+    #: own sets False, so that a poll round with no changes costs the same at any number of tickets
+    reads_engagements: ClassVar[bool] = True
 
     def __init__(self, partner_id: int, config: Mapping[str, Any], *, timeout: float = 10.0) -> None:
         self.partner_id = partner_id
@@ -165,6 +214,14 @@ class PartnerAdapter:
 
     def test_connection(self) -> str:
         """A one-line description of a successful round trip; raise on failure."""
+        raise NotImplementedError
+
+    def list_entries(self, ref: EngagementRef) -> RemoteState:
+        """The partner's side of one engagement, for reconciliation.
+
+        Only adapters that declare ``Capability.LIST_ENTRIES`` implement it;
+        reconciliation reports the others as not supported.
+        """
         raise NotImplementedError
 
 

@@ -20,12 +20,17 @@ from outsource_plugin.adapters.base import (
     ChangeKind,
     DeliveryResult,
     EngagementRef,
+    EntryFacts,
     Outbound,
     PartnerAdapter,
     RemoteChange,
+    RemoteState,
 )
+from outsource_plugin.entries import EntryKind, from_wire, to_wire
+from outsource_plugin.entry_facts import digest
 from outsource_plugin.errors import AdapterError
-from outsource_plugin.workflow import Action
+from outsource_plugin.models import utcnow
+from outsource_plugin.workflow import TRANSITIONS, Action, Status
 
 
 class MemoryConfig(Schema):
@@ -37,6 +42,7 @@ class MemoryAdapter(PartnerAdapter):
     name = "memory"
     label = "In-memory partner (tests and demos)"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
+    reads_engagements: ClassVar[bool] = False
     config_schema = MemoryConfig
 
     def __init__(self, partner_id: int, config: Any, *, timeout: float = 10.0) -> None:
@@ -46,6 +52,10 @@ class MemoryAdapter(PartnerAdapter):
         self.failures: list[AdapterError] = []
         self._numbers = itertools.count(1001)
         self._ids = itertools.count(1)
+        #: each engagement's status as this partner sees it; tests may overwrite one to make drift
+        self.statuses: dict[str, Status] = {}
+        #: the entries this partner made itself, per engagement uid and entry key
+        self.own_entries: dict[str, dict[str, EntryFacts]] = {}
 
     def deliver(self, message: Outbound) -> DeliveryResult:
         if self.failures:
@@ -53,6 +63,10 @@ class MemoryAdapter(PartnerAdapter):
         if any(m.message_id == message.message_id for m in self.received):
             return DeliveryResult(remote_ref=f"mem-{message.engagement_uid}")
         self.received.append(message)
+        if message.kind == "offer":
+            self.statuses[message.engagement_uid] = Status.ASSIGNED
+        elif message.kind == "action":
+            self._advance(message.engagement_uid, Action(message.payload["action"]))
         if message.kind == "offer" and self.config.get("autopilot"):
             self.accept(message.engagement_uid)
         return DeliveryResult(remote_ref=f"mem-{message.engagement_uid}")
@@ -63,6 +77,51 @@ class MemoryAdapter(PartnerAdapter):
 
     def test_connection(self) -> str:
         return "in-memory partner is always reachable"
+
+    def list_entries(self, ref: EngagementRef) -> RemoteState:
+        """What this partner holds: the entries it received (replayed in order) and its own."""
+        held: dict[str, EntryFacts] = {}
+        for message in self.received:
+            if message.engagement_uid != ref.uid or message.kind != "entry":
+                continue
+            payload = message.payload
+            key, kind = str(payload["entry_key"]), EntryKind(payload["kind"])
+            owner = str((payload.get("origin") or {}).get("side"))
+            deleted = payload["op"] == "delete"
+            values = from_wire(kind, payload.get("data") or {})
+            held[key] = EntryFacts(key, kind.value, owner, None if deleted else digest(kind, values), deleted)
+        held.update(self.own_entries.get(ref.uid, {}))
+        status = self.statuses.get(ref.uid)
+        return RemoteState(status=status.value if status else None, entries=tuple(held.values()))
+
+    def add_entry(self, uid: str, kind: EntryKind, values: dict[str, Any], *, side: str = "service") -> RemoteChange:
+        """Queue an entry made by the partner's user; it reaches us with the next poll."""
+        key = f"{side}:{kind.value}:mem-{next(self._ids)}"
+        self.own_entries.setdefault(uid, {})[key] = EntryFacts(key, kind.value, side, digest(kind, values))
+        change = RemoteChange(
+            kind=ChangeKind.ENTRY,
+            engagement_uid=uid,
+            change_id=f"mem-change-{next(self._ids)}",
+            data={
+                "entry_key": key,
+                "op": "upsert",
+                "kind": kind.value,
+                "data": to_wire(kind, values),
+                "origin": {"side": side, "org": "memory", "user": "partner user", "at": utcnow().isoformat()},
+            },
+        )
+        self.feed.append(change)
+        return change
+
+    def _advance(self, uid: str, action: Action) -> None:
+        """Follow the transition table, as the partner's copy of the engagement would."""
+        current = self.statuses.get(uid)
+        if current is None:
+            return
+        for (known, _side), after in TRANSITIONS[current].items():
+            if known is action and after is not None:
+                self.statuses[uid] = after
+                return
 
     def act(self, uid: str, action: Action, reason: str | None = None, **kw: Any) -> RemoteChange:
         """Queue an outsource action by the partner, as if its user had clicked it."""
@@ -77,6 +136,7 @@ class MemoryAdapter(PartnerAdapter):
             data=kw,
         )
         self.feed.append(change)
+        self._advance(uid, action)
         return change
 
     def accept(self, uid: str) -> RemoteChange:
@@ -91,5 +151,6 @@ class MemoryAdapter(PartnerAdapter):
             ticket_number=offer.get("number"),
             data={"offer": offer, "terms": terms},
         )
+        self.statuses[uid] = Status.ASSIGNED
         self.feed.append(change)
         return change

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from marshmallow import Schema, fields, validate
 
@@ -19,9 +19,12 @@ from outsource_plugin.adapters.base import (
     ChangeBatch,
     DeliveryResult,
     EngagementRef,
+    EntryFacts,
     Outbound,
     PartnerAdapter,
+    RemoteState,
 )
+from outsource_plugin.errors import PermanentAdapterError
 from outsource_plugin.federation import change_from_message
 from outsource_plugin.signing import sign
 
@@ -41,6 +44,8 @@ class PeerAdapter(PartnerAdapter):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
     config_schema = PeerConfig
     secret_fields: ClassVar[frozenset[str]] = frozenset({"secret", "previous_secret"})
+    #: the partner's feed says what changed: the open engagements are not read on a poll
+    reads_engagements: ClassVar[bool] = False
 
     @classmethod
     def link_id(cls, config: dict[str, Any]) -> str | None:
@@ -78,3 +83,13 @@ class PeerAdapter(PartnerAdapter):
     def test_connection(self) -> str:
         answer = self._call("GET", "/ping")
         return f"{answer.get('org', 'the partner')} answered a signed request"
+
+    def list_entries(self, ref: EngagementRef) -> RemoteState:
+        """The partner's own account of the engagement, from its signed federation API."""
+        answer = self._call("GET", f"/engagements/{quote(ref.uid, safe='')}")
+        try:
+            entries = tuple(EntryFacts.from_json(item) for item in answer["entries"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise PermanentAdapterError(f"the partner's engagement state is malformed: {err!r}") from err
+        status = answer.get("status")
+        return RemoteState(status=None if status is None else str(status), entries=entries)

@@ -4,17 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
+import werkzeug.exceptions
 from flask import Blueprint, request
+from werkzeug.routing import IntegerConverter
 
 from outsource_plugin.errors import NotAuthenticated, NotFound, OutsourceError, ValidationFailed
 from outsource_plugin.extension import OutsourceState, current_outsource
 from outsource_plugin.host import HostUser, TicketInfo
 from outsource_plugin.permissions import Permission, require
 
+#: the largest row id: ids fit a 32-bit integer column on every database
+MAX_ROW_ID = 2**31 - 1
+
 #: URL converter for the plugin's own row ids: larger numbers are 404, not a database error
-ID = "int(max=2147483647)"
+ID = "rowid"
+
+
+class RowIdConverter(IntegerConverter):
+    """Digits only, and a number past any row id is a 404 for every method.
+
+    Werkzeug's own ``int(max=...)`` skips the rule instead, and a path that no
+    rule matches for this method but one does for another is answered 405.
+    """
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > MAX_ROW_ID:
+            raise werkzeug.exceptions.NotFound(f"no such id {value}: ids are at most {MAX_ROW_ID}")
+        return number
+
 
 api = Blueprint("outsource_api", __name__, template_folder="templates")
+api.record_once(lambda setup: setup.app.url_map.converters.setdefault(ID, RowIdConverter))
 
 
 class UnsupportedMediaType(OutsourceError):

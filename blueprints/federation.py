@@ -13,6 +13,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select, update
 
 from outsource_plugin.adapters.registry import adapter_class
+from outsource_plugin.entry_facts import local_facts
 from outsource_plugin.errors import NotAuthenticated, NotFound, ValidationFailed
 from outsource_plugin.extension import current_outsource
 from outsource_plugin.federation import MessageSchema, change_from_message, message_json
@@ -135,3 +136,17 @@ def changes() -> ResponseReturnValue:
     _remember_request()
     session.commit()
     return jsonify({"changes": items})
+
+
+@federation.get("/engagements/<uid>")
+def engagement_state(uid: str) -> ResponseReturnValue:
+    """What we hold of one engagement with the calling partner, for its reconciliation:
+    our status and a digest of each synced entry (never the entries themselves)."""
+    state = current_outsource()
+    engagement = find_engagement(state, g.outsource_partner, uid)
+    if engagement is None:
+        raise NotFound(f"no engagement {uid} with this partner")
+    entries = [f.to_json() for f in local_facts(state, engagement)]
+    _remember_request()
+    state.session.commit()
+    return jsonify({"uid": uid, "status": engagement.status.value, "entries": entries})

@@ -16,6 +16,7 @@ from outsource_plugin.blueprints.csrf import csrf_field, csrf_token
 from outsource_plugin.engagements import current_engagement
 from outsource_plugin.entries import EntryKind
 from outsource_plugin.extension import current_outsource
+from outsource_plugin.health import engagement_health
 from outsource_plugin.locks import entry_lock
 from outsource_plugin.models import Engagement
 from outsource_plugin.permissions import Permission
@@ -59,11 +60,18 @@ def menu_items(ticket_id: str, engagement: Engagement | None, actions: list[str]
 
 
 def outsource_bar(ticket: Any) -> Markup:
-    """The blue information bar; empty on a ticket that was never outsourced."""
+    """The blue information bar; empty on a ticket that was never outsourced.
+
+    Allow Outsourcing and up also see the engagement's sync health: last poll
+    and delivery, pending messages, dead letters and lag.
+    """
     ctx = _context(ticket)
     if ctx is None or ctx["engagement"] is None:
         return Markup("")
-    return Markup(render_template("outsource/bar.html", **ctx))  # noqa: S704 autoescaped template
+    health = None
+    if ctx["level"] >= Permission.OUTSOURCE:
+        health = engagement_health(current_outsource(), ctx["engagement_obj"])
+    return Markup(render_template("outsource/bar.html", health=health, **ctx))  # noqa: S704 autoescaped template
 
 
 def outsource_menu(ticket: Any) -> Markup:

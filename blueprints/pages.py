@@ -30,7 +30,7 @@ from outsource_plugin.partners import choosable_partners
 from outsource_plugin.permissions import Permission
 from outsource_plugin.present import engagement_json, user_actions
 from outsource_plugin.questions import ask_question, can_ask
-from outsource_plugin.schemas import ConfigureSchema, load
+from outsource_plugin.schemas import ActionSchema, ConfigureSchema, load
 from outsource_plugin.workflow import USER_ACTIONS, Action, Status
 
 
@@ -207,10 +207,25 @@ def action_post(engagement_id: int, action: str) -> ResponseReturnValue:
     chosen = next((a for a in USER_ACTIONS if a.value == action), None)
     if chosen is None:
         abort(404)
-    reason = request.form.get("reason", "").strip() or None
-    customer = request.form.get("customer_ref", "").strip() or None
+    # the same schema as the JSON API, so a form cannot send what the API refuses (a 1 MB reason)
+    data = load(
+        ActionSchema(),
+        {
+            "action": chosen.value,
+            "reason": request.form.get("reason", "").strip() or None,
+            "customer_ref": request.form.get("customer_ref", "").strip() or None,
+        },
+    )
     ticket_id = engagement.ticket_id
-    perform(state(), engagement, chosen, engagement.role, Actor(user.name), reason=reason, customer_ref=customer)
+    perform(
+        state(),
+        engagement,
+        chosen,
+        engagement.role,
+        Actor(user.name),
+        reason=data["reason"],
+        customer_ref=data["customer_ref"],
+    )
     state().session.commit()
     if chosen is Action.REMOVE:
         flash("The unsent outsourcing was removed.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from outsource_plugin.engagements import Actor, perform
 from outsource_plugin.extension import OutsourceState
@@ -15,16 +16,8 @@ def expire_offers(state: OutsourceState) -> int:
     """The lead owns the deadline, so only lead engagements are expired here;
     the service side learns of it as a relayed auto-decline."""
     session = state.session
-    due = session.scalars(
-        select(Engagement)
-        .where(
-            Engagement.role == Side.LEAD,
-            Engagement.status == Status.ASSIGNED,
-            Engagement.acceptance_deadline < utcnow(),
-        )
-        .order_by(Engagement.id)
-    ).all()
-    for engagement in due:
+    expired = 0
+    while (engagement := _next_expired(session)) is not None:
         perform(
             state,
             engagement,
@@ -34,6 +27,30 @@ def expire_offers(state: OutsourceState) -> int:
             reason="auto-declined: the acceptance deadline passed",
         )
         session.commit()
+        expired += 1
     forget_old_requests(session, float(state.config["OUTSOURCE_SIGNATURE_TOLERANCE"]))
     session.commit()
-    return len(due)
+    return expired
+
+
+def _next_expired(session: Session) -> Engagement | None:
+    """One expired offer, locked until this transaction commits.
+
+    One at a time, re-read under the lock: several workers run this job, and
+    an offer must be declined once. PostgreSQL skips rows another worker holds;
+    SQLite's write transactions already run one at a time.
+    """
+    query = (
+        select(Engagement)
+        .where(
+            Engagement.role == Side.LEAD,
+            Engagement.status == Status.ASSIGNED,
+            Engagement.acceptance_deadline < utcnow(),
+        )
+        .order_by(Engagement.id)
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Engagement)
+    return session.scalars(query).first()

@@ -11,8 +11,10 @@ from enum import Enum
 from outsource_plugin.adapters.base import Outbound
 from outsource_plugin.errors import PermanentAdapterError, TransientAdapterError
 from outsource_plugin.extension import OutsourceState
+from outsource_plugin.logs import log_context
+from outsource_plugin.metrics import record_delivery
 from outsource_plugin.models import Engagement, MessageState, OutboxMessage, Partner, utcnow
-from outsource_plugin.outbox import backoff, claim
+from outsource_plugin.outbox import backoff, claim, release
 
 log = logging.getLogger(__name__)
 
@@ -28,23 +30,28 @@ def worker_name() -> str:
 
 
 def deliver_due(state: OutsourceState, *, worker: str | None = None) -> dict[Outcome, int]:
-    """One delivery round: every due message, each in its own transaction."""
+    """One delivery round: every due message, each in its own transaction.
+
+    The round claims again until nothing is due, so a message committed while
+    it runs (its nudge skipped, the job being busy) goes now, not an interval later.
+    """
     session = state.session
     cfg = state.config
-    ids = claim(
+    counts = dict.fromkeys(Outcome, 0)
+    while ids := claim(
         session,
         worker or worker_name(),
         limit=int(cfg["OUTSOURCE_DELIVERY_BATCH"]),
         lease=timedelta(seconds=float(cfg["OUTSOURCE_DELIVERY_LEASE"])),
-    )
-    counts = dict.fromkeys(Outcome, 0)
-    for message_id in ids:
-        message = session.get(OutboxMessage, message_id)
-        if message is None or message.state is not MessageState.PENDING:
-            continue
-        outcome = deliver_one(state, message)
-        session.commit()
-        counts[outcome] += 1
+    ):
+        for message_id in ids:
+            message = session.get(OutboxMessage, message_id)
+            if message is None or message.state is not MessageState.PENDING:
+                continue
+            outcome = deliver_one(state, message)
+            session.commit()
+            counts[outcome] += 1
+            record_delivery(state, outcome.value)
     return counts
 
 
@@ -69,7 +76,7 @@ def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:
     try:
         result = adapter.deliver(outbound)
     except TransientAdapterError as err:
-        message.claimed_until = None
+        release(message)
         if message.attempts >= int(state.config["OUTSOURCE_MAX_ATTEMPTS"]):
             return _dead(message, engagement, f"gave up after {message.attempts} attempts: {err.message}")
         wait = max(
@@ -78,12 +85,18 @@ def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:
         )
         message.next_attempt_at = utcnow() + timedelta(seconds=wait)
         message.last_error = err.message
-        log.info("delivery %s to partner %s failed, retry in %.1fs", message.message_id, partner.id, wait)
+        log.info(
+            "delivery %s to partner %s failed, retry in %.1fs",
+            message.message_id,
+            partner.id,
+            wait,
+            extra=log_context(partner=partner, engagement=engagement, message=message),
+        )
         return Outcome.RETRY
     except PermanentAdapterError as err:
-        message.claimed_until = None
+        release(message)
         return _dead(message, engagement, err.message)
-    message.claimed_until = None
+    release(message)
     message.state = MessageState.DELIVERED
     message.delivered_at = utcnow()
     message.last_error = None
@@ -102,5 +115,10 @@ def _dead(message: OutboxMessage, engagement: Engagement | None, error: str) -> 
     message.last_error = error
     if engagement is not None:
         engagement.last_sync_error = error
-    log.warning("delivery %s dead-lettered: %s", message.message_id, error)
+    log.warning(
+        "delivery %s dead-lettered: %s",
+        message.message_id,
+        error,
+        extra=log_context(engagement=engagement, message=message),
+    )
     return Outcome.DEAD

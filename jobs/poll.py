@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from sqlalchemy import select
 
@@ -11,6 +12,8 @@ from outsource_plugin.adapters.base import EngagementRef
 from outsource_plugin.errors import AdapterError
 from outsource_plugin.extension import OutsourceState
 from outsource_plugin.inbound import apply_change
+from outsource_plugin.logs import log_context
+from outsource_plugin.metrics import record_poll
 from outsource_plugin.models import Engagement, Partner, utcnow
 from outsource_plugin.workflow import Side, Status
 
@@ -36,8 +39,9 @@ def open_engagements(state: OutsourceState, partner: Partner) -> list[Engagement
 
 def poll_partner(state: OutsourceState, partner: Partner) -> int:
     """Apply one batch of the partner's changes; the cursor advances in the same commit."""
-    session = state.session
-    adapter, cursor, engagements = state.adapter_for(partner), partner.poll_cursor, open_engagements(state, partner)
+    session, started = state.session, time.perf_counter()
+    adapter, cursor = state.adapter_for(partner), partner.poll_cursor
+    engagements = open_engagements(state, partner) if adapter.reads_engagements else []
     # No transaction is held across the network call: on SQLite it holds the write lock, and
     # two peers polling each other at once would each wait on the other until the timeout.
     session.commit()
@@ -47,6 +51,8 @@ def poll_partner(state: OutsourceState, partner: Partner) -> int:
         partner.last_poll_error = err.message
         session.commit()
         signals.sync_failed.send(state.app, partner_id=partner.id, error=err.message)
+        log.warning("poll of partner %s failed: %s", partner.id, err.message, extra=log_context(partner=partner))
+        record_poll(state, partner, started, ok=False)
         return 0
     for change in batch.changes:
         apply_change(state, partner, change)
@@ -55,6 +61,7 @@ def poll_partner(state: OutsourceState, partner: Partner) -> int:
     partner.last_poll_at = utcnow()
     partner.last_poll_error = None
     session.commit()
+    record_poll(state, partner, started, ok=True)
     return len(batch.changes)
 
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from flask import Flask
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from outsource_plugin.extension import OutsourceState, current_outsource
 from outsource_plugin.jobs.deadlines import expire_offers
 from outsource_plugin.jobs.deliver import deliver_due
 from outsource_plugin.jobs.poll import poll_all
+from outsource_plugin.jobs.reconcile import reconcile_all
+from outsource_plugin.outbox import WAKE_DELIVERY
 
 
 def run_once(state: OutsourceState) -> dict[str, int]:
@@ -30,16 +35,34 @@ def _in_app(app: Flask, job: Callable[[OutsourceState], Any]) -> Callable[[], No
         with app.app_context():
             job(current_outsource())
 
-    run.__name__ = job.__name__
+    run.__name__ = run.__qualname__ = job.__name__
     return run
 
 
+class _OverrunFilter(logging.Filter):
+    """Drops APScheduler's warning that a round is still running when the next one is due.
+
+    The jobs run on short intervals with ``max_instances=1``: a round that
+    outlasts its interval (a slow partner, a big batch) is normal, and the
+    skipped start is made up by the next one. Logged every interval, the
+    warning would bury the ones that matter.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+_OVERRUN_FILTER = _OverrunFilter()
+
+
 def _add_jobs(scheduler: Any, app: Flask) -> None:
+    logging.getLogger("apscheduler.scheduler").addFilter(_OVERRUN_FILTER)
     cfg = app.extensions["outsource"].config
     for job, interval in (
         (deliver_due, cfg["OUTSOURCE_DELIVERY_INTERVAL"]),
         (poll_all, cfg["OUTSOURCE_POLL_INTERVAL"]),
         (expire_offers, cfg["OUTSOURCE_DEADLINE_INTERVAL"]),
+        (reconcile_all, cfg["OUTSOURCE_RECONCILE_INTERVAL"]),
     ):
         scheduler.add_job(
             _in_app(app, job), "interval", seconds=float(interval), id=job.__name__, max_instances=1, coalesce=True
@@ -50,7 +73,21 @@ def start_scheduler(app: Flask) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(daemon=True)
     _add_jobs(scheduler, app)
     scheduler.start()
+    _nudge_delivery_on_commit(app, scheduler)
     return scheduler
+
+
+def _nudge_delivery_on_commit(app: Flask, scheduler: BackgroundScheduler) -> None:
+    """A nudge: a commit that queued outbox messages runs the delivery job now, not at its next
+    interval, so a change reaches a peer in one round trip rather than half an interval later."""
+    state = app.extensions["outsource"]
+
+    def after_commit(session: Session) -> None:
+        if has_app_context() and current_app.extensions.get("outsource") is state:
+            if session.info.pop(WAKE_DELIVERY, False):
+                scheduler.modify_job("deliver_due", next_run_time=datetime.now(timezone.utc))
+
+    event.listen(state.session, "after_commit", after_commit)
 
 
 def run_worker(app: Flask) -> None:

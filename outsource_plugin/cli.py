@@ -8,11 +8,21 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from outsource_plugin.cli_maintenance import db_cli, secrets_cli
+from outsource_plugin.cli_ops import backfill_command, reconcile_command
+from outsource_plugin.cli_partners import partners
 from outsource_plugin.errors import NotFound
 from outsource_plugin.extension import current_outsource
 from outsource_plugin.outbox import dead_letters, retry_dead_letter
+from outsource_plugin.status import status_command
 
 outsource_cli = AppGroup("outsource", help="Outsourcing: sync, workers and dead letters.")
+outsource_cli.add_command(status_command)
+outsource_cli.add_command(db_cli)
+outsource_cli.add_command(secrets_cli)
+outsource_cli.add_command(partners)
+outsource_cli.add_command(backfill_command)
+outsource_cli.add_command(reconcile_command)
 
 
 @outsource_cli.command("sync")

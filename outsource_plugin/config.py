@@ -22,11 +22,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OUTSOURCE_POLL_INTERVAL", 5.0, "Seconds between polls of each partner's change feed."),
     Setting("OUTSOURCE_DELIVERY_INTERVAL", 1.0, "Seconds between outbox delivery rounds."),
     Setting("OUTSOURCE_DEADLINE_INTERVAL", 60.0, "Seconds between checks for expired offers."),
+    Setting(
+        "OUTSOURCE_RECONCILE_INTERVAL",
+        86400.0,
+        "Seconds between reconciliation runs, which compare and repair both sides of syncing engagements.",
+    ),
     Setting("OUTSOURCE_DELIVERY_BATCH", 100, "Outbox messages one worker claims per round."),
     Setting("OUTSOURCE_DELIVERY_LEASE", 60.0, "Seconds a claimed message stays with its worker."),
     Setting("OUTSOURCE_MAX_ATTEMPTS", 12, "Transient failures before a message is dead-lettered."),
     Setting("OUTSOURCE_BACKOFF_CAP", 300.0, "Longest wait, in seconds, between two delivery attempts."),
-    Setting("OUTSOURCE_MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024, "Largest attachment that is synced."),
+    Setting(
+        "OUTSOURCE_MAX_ATTACHMENT_BYTES",
+        25 * 1024 * 1024,
+        "Largest attachment that is synced; the demo host refuses a larger upload with 413.",
+    ),
     Setting("OUTSOURCE_SIGNATURE_TOLERANCE", 300, "Seconds a signed partner request's clock may differ."),
     Setting("OUTSOURCE_HTTP_TIMEOUT", 10.0, "Seconds before a call to a partner system times out."),
     Setting(
@@ -40,7 +49,28 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "The host's ticket page, e.g. '/tickets/{ticket_id}'; empty: pages link to the plugin's engagement page.",
     ),
-    Setting("OUTSOURCE_CREATE_TABLES", True, "Create the plugin's tables at start-up when they are missing."),
+    Setting(
+        "OUTSOURCE_CREATE_TABLES",
+        True,
+        "Create or upgrade the plugin's tables at start-up: its own Alembic migrations, to head.",
+    ),
+    Setting(
+        "OUTSOURCE_SECRET_KEYS",
+        "",
+        "Fernet keys for partner secrets at rest, a list or comma separated: the first encrypts, all decrypt; "
+        "empty: one derived from SECRET_KEY (set your own in production).",
+    ),
+    Setting("OUTSOURCE_MAX_LAG", 900.0, "Seconds a partner's sync may lag before health reports it unhealthy."),
+    Setting(
+        "OUTSOURCE_PARTNER_MAX_LAG",
+        None,
+        "Per-partner lag bounds in seconds, e.g. {'Contoso': 3600}; others use OUTSOURCE_MAX_LAG.",
+    ),
+    Setting(
+        "OUTSOURCE_METRICS_PATH",
+        None,
+        "Path on the app serving Prometheus metrics, e.g. '/metrics' (needs the 'metrics' extra); None: off.",
+    ),
 )
 
 

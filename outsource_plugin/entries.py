@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from outsource_plugin.filenames import safe_filename
+
 
 class EntryKind(str, Enum):
     NOTE = "note"
@@ -101,6 +103,8 @@ def from_wire(kind: EntryKind, values: Mapping[str, Any]) -> dict[str, Any]:
             value = int(value)
         else:
             value = str(value)
+        if name == "filename":
+            value = safe_filename(value)
         out[name] = value
     return out
 

@@ -99,3 +99,25 @@ class PermanentAdapterError(AdapterError):
     """Retrying cannot help (bad credentials, rejected payload): dead-letter it."""
 
     code = "partner_refused"
+
+
+class ConfigurationError(OutsourceError):
+    """A setting asks for something this installation cannot do (e.g. a missing optional extra)."""
+
+    code = "configuration_error"
+
+
+class MigrationFailed(OutsourceError):
+    """The plugin's schema could not be moved to the asked revision (unknown revision, failed step)."""
+
+    code = "migration_failed"
+
+
+class SecretKeyError(OutsourceError):
+    """Partner secrets cannot be encrypted or decrypted with the configured keys.
+
+    Raised instead of a cryptography stack trace: the message says which
+    setting to fix and never contains a key or a secret.
+    """
+
+    code = "secret_key_error"

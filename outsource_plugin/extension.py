@@ -11,7 +11,9 @@ from outsource_plugin.adapters.base import PartnerAdapter
 from outsource_plugin.adapters.registry import adapter_class
 from outsource_plugin.config import apply_defaults
 from outsource_plugin.host import HostAdapter, HostChanges
-from outsource_plugin.models import Base, Partner
+from outsource_plugin.migrate import upgrade
+from outsource_plugin.models import Partner
+from outsource_plugin.secretbox import check_keys
 
 
 class OutsourceState:
@@ -65,18 +67,21 @@ class Outsourcing:
         if host is None:
             raise RuntimeError("Outsourcing needs a host adapter: Outsourcing(app, host=...)")
         config = apply_defaults(app.config)
+        check_keys(app.config)
         state = OutsourceState(app, host, config)
         app.extensions["outsource"] = state
 
         from outsource_plugin.blueprints import register_blueprints
         from outsource_plugin.cli import outsource_cli
+        from outsource_plugin.metrics import init_metrics
 
         register_blueprints(app, config["OUTSOURCE_URL_PREFIX"])
+        init_metrics(app, config)
         host.watch(lambda changes: _on_host_changes(state, changes))
         app.cli.add_command(outsource_cli)
         if config["OUTSOURCE_CREATE_TABLES"]:
             with app.app_context():
-                Base.metadata.create_all(host.session.get_bind())
+                upgrade(host.session.get_bind())
         if config["OUTSOURCE_SCHEDULER"]:
             from outsource_plugin.jobs.scheduler import start_scheduler
 

@@ -68,8 +68,9 @@ class SQLAlchemyHost:
     """The ready host adapter.
 
     ``ticket_fields`` maps the plugin's neutral ticket names to attributes or
-    callables; ``entries`` maps each entry kind the host has to an
-    ``EntryMap``. ``complete_status`` is the status value meaning Complete;
+    callables, or to None for a field the host does not have; ``entries``
+    maps each entry kind the host has to an ``EntryMap`` (a kind the host
+    lacks is left out). ``complete_status`` is the status value meaning Complete;
     ``current_user`` returns the host's user object or None and
     ``permission`` turns it into a level.
     """
@@ -81,7 +82,7 @@ class SQLAlchemyHost:
         ticket_model: type,
         current_user: Callable[[], Any],
         permission: Callable[[Any], Permission],
-        ticket_fields: Mapping[str, FieldSpec] | None = None,
+        ticket_fields: Mapping[str, FieldSpec | None] | None = None,
         complete_status: str = "Complete",
         user_id: FieldSpec = "id",
         user_name: FieldSpec = "name",
@@ -282,7 +283,9 @@ class SQLAlchemyHost:
         event.listen(self._db.session, "before_commit", before_commit)
         event.listen(self._db.session, "after_soft_rollback", lambda session, tx: after_rollback(session))
 
-    def _ticket_changes(self, obj: Any, status: FieldSpec, assignee: FieldSpec | None, changes: HostChanges) -> None:
+    def _ticket_changes(
+        self, obj: Any, status: FieldSpec | None, assignee: FieldSpec | None, changes: HostChanges
+    ) -> None:
         attrs = inspect(obj).attrs
         ticket_id = str(_read(obj, self.ticket_fields["id"]))
         if isinstance(status, str) and self.complete_status in attrs[status].history.added:

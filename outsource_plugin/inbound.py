@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
 from outsource_plugin.engagements import SYSTEM_ACTIONS, Actor, perform
 from outsource_plugin.errors import TransitionRefused
+from outsource_plugin.logs import log_context
 from outsource_plugin.models import AuditEvent, Engagement, Partner, utcnow
 from outsource_plugin.sync import apply_entry
 from outsource_plugin.workflow import TRANSITIONS, Action, Side, Status
@@ -114,7 +115,12 @@ def receive_action(state: OutsourceState, partner: Partner, change: RemoteChange
     """
     engagement = find_engagement(state, partner, change.engagement_uid)
     if engagement is None or change.action is None:
-        log.warning("partner %s sent %s for an unknown engagement", partner.id, change.change_id)
+        log.warning(
+            "partner %s sent %s for an unknown engagement",
+            partner.id,
+            change.change_id,
+            extra={**log_context(partner=partner), "engagement_uid": change.engagement_uid},
+        )
         return None
     action = change.action
     side = Side.SYSTEM if action in SYSTEM_ACTIONS else engagement.role.other

@@ -18,6 +18,7 @@ from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from outsource_plugin.secretbox import seal, unseal
 from outsource_plugin.workflow import Action, Side, Status
 
 
@@ -71,7 +72,8 @@ class Partner(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     adapter: Mapped[str] = mapped_column(String(64))
-    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: the settings as stored: secrets encrypted (``outsource_plugin.secretbox``); read ``config``
+    stored_config: Mapped[dict[str, Any]] = mapped_column("config", JSON, default=dict)
     default_terms: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: the host customer this partner is invoiced as when it outsources to us
     customer_ref: Mapped[str | None] = mapped_column(String(64))
@@ -89,6 +91,15 @@ class Partner(Base):
     last_poll_error: Mapped[str | None] = mapped_column(Text)
 
     engagements: Mapped[list[Engagement]] = relationship(back_populates="partner", lazy="raise_on_sql")
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The adapter settings in plaintext; the database only ever sees the secrets encrypted."""
+        return unseal(self.stored_config or {})
+
+    @config.setter
+    def config(self, value: dict[str, Any]) -> None:
+        self.stored_config = seal(value)
 
 
 #: Status -> the Engagement column that records when it was entered.

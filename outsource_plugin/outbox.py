@@ -7,6 +7,7 @@ without a clock.
 
 from __future__ import annotations
 
+import logging
 import random
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +17,11 @@ from sqlalchemy.orm import Session
 
 from outsource_plugin.errors import NotFound
 from outsource_plugin.models import Engagement, MessageKind, MessageState, OutboxMessage, Partner, utcnow
+
+log = logging.getLogger(__name__)
+
+#: ``session.info`` flag: this transaction queued messages, so its commit may nudge the delivery job
+WAKE_DELIVERY = "outsource_wake_delivery"
 
 
 def enqueue(session: Session, engagement: Engagement, kind: MessageKind, payload: dict[str, Any]) -> OutboxMessage:
@@ -42,6 +48,7 @@ def enqueue(session: Session, engagement: Engagement, kind: MessageKind, payload
         attempts=0,
     )
     session.add(message)
+    session.info[WAKE_DELIVERY] = True
     return message
 
 
@@ -63,7 +70,7 @@ def claim(session: Session, worker: str, *, limit: int, lease: timedelta, now: d
     """
     now = now or utcnow()
     due = (
-        select(OutboxMessage.id)
+        select(OutboxMessage.id, OutboxMessage.claimed_by)
         .where(
             OutboxMessage.state == MessageState.PENDING,
             OutboxMessage.next_attempt_at <= now,
@@ -74,13 +81,34 @@ def claim(session: Session, worker: str, *, limit: int, lease: timedelta, now: d
     )
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
-    ids = list(session.scalars(due))
+    rows = session.execute(due).all()
+    ids = [row.id for row in rows]
     if ids:
         session.execute(
             update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_by=worker, claimed_until=now + lease)
         )
     session.commit()
+    _log_takeovers(worker, [(row.id, row.claimed_by) for row in rows if row.claimed_by not in (None, worker)])
     return ids
+
+
+def _log_takeovers(worker: str, taken: list[tuple[int, str]]) -> None:
+    """A lease that ran out with its worker still named on it: that worker died or hung mid-delivery.
+
+    Operators read this to tell a crashed worker from a slow partner.
+    """
+    previous: dict[str, list[int]] = {}
+    for message_id, owner in taken:
+        previous.setdefault(owner, []).append(message_id)
+    for owner, message_ids in previous.items():
+        log.warning(
+            "worker %s took over the expired lease of %d outbox message(s) from worker %s: %s",
+            worker,
+            len(message_ids),
+            owner,
+            message_ids,
+            extra={"outbox_message_ids": message_ids, "previous_worker": owner},
+        )
 
 
 def dead_letters(session: Session) -> list[OutboxMessage]:
@@ -96,6 +124,11 @@ def retry(session: Session, message: OutboxMessage) -> None:
     message.state = MessageState.PENDING
     message.attempts = 0
     message.next_attempt_at = utcnow()
+    release(message)
+
+
+def release(message: OutboxMessage) -> None:
+    """Give the lease back after an attempt, so the next claim is not mistaken for a takeover."""
     message.claimed_by = None
     message.claimed_until = None
 

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from outsource_plugin.extension import OutsourceState
 
 PREFIX = "Question: "
+#: as long as an action's reason may be: a question is read, not a document
+MAX_QUESTION_LENGTH = 5000
 
 
 def can_ask(engagement: Engagement | None) -> bool:
@@ -39,6 +41,11 @@ def ask_question(
     text = (text or "").strip()
     if not text:
         raise ValidationFailed("write the question first", details={"text": ["a question is required"]})
+    if len(text) > MAX_QUESTION_LENGTH:
+        raise ValidationFailed(
+            f"a question may be at most {MAX_QUESTION_LENGTH} characters",
+            details={"text": [f"longer than {MAX_QUESTION_LENGTH} characters"]},
+        )
     if not can_ask(engagement):
         raise Conflict("questions reach the lead partner only while the ticket is Accepted or In Progress")
     assert engagement.ticket_id is not None

@@ -87,12 +87,38 @@ def load(schema: Schema, data: Any) -> dict[str, Any]:
     """Validate ``data``, turning marshmallow's complaints into a 400 that names each field."""
     if not isinstance(data, dict):
         raise ValidationFailed("the body must be a JSON object", details={"_schema": ["expected an object"]})
+    broken = _not_unicode(data)
+    if broken:
+        raise ValidationFailed(
+            f"invalid input: {', '.join(broken)} is not valid Unicode",
+            details={name: ["contains a lone surrogate (\\ud800-\\udfff): not valid Unicode"] for name in broken},
+        )
     try:
         result: dict[str, Any] = schema.load(data)
     except ValidationError as err:
         fields_named = ", ".join(sorted(str(k) for k in _flat(err.messages)))
         raise ValidationFailed(f"invalid input: {fields_named}", details=_jsonable(err.messages)) from err
     return result
+
+
+def _not_unicode(value: Any, prefix: str = "") -> list[str]:
+    """Dotted names of the keys and strings in ``value`` that JSON's ``\\ud800`` escapes made
+    lone surrogates: no database or partner can store them, so they are refused here."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return [prefix or "_body"]
+        return []
+    if isinstance(value, dict):
+        found: list[str] = []
+        for key, item in value.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            found.extend(_not_unicode(key, name) or _not_unicode(item, name))
+        return found
+    if isinstance(value, list):
+        return [name for item in value for name in _not_unicode(item, prefix)]
+    return []
 
 
 def _flat(messages: Any, prefix: str = "") -> list[str]:

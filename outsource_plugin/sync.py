@@ -104,14 +104,29 @@ def _check_and_send(
 
 def _send(state: OutsourceState, engagement: Engagement, link: EntryLink, change: EntryChange) -> None:
     """Queue the entry's new state for the partner, under the privacy rules."""
-    kind = change.kind
     if change.op is EntryOp.DELETE:
-        link.deleted = True
-        if link.sent:
-            lead_time = engagement.role is Side.LEAD and kind is EntryKind.TIME
-            _enqueue(state, engagement, link, EntryKind.NOTE if lead_time else kind, "delete", {})
+        send_delete(state, engagement, link)
         return
-    values = state.host.entry_values(kind, change.entry)
+    send_values(state, engagement, link, change.kind, state.host.entry_values(change.kind, change.entry))
+
+
+def send_delete(state: OutsourceState, engagement: Engagement, link: EntryLink) -> None:
+    """Our entry is gone: so is the partner's copy, if it has one."""
+    link.deleted = True
+    if link.sent:
+        kind = EntryKind(link.kind)
+        lead_time = engagement.role is Side.LEAD and kind is EntryKind.TIME
+        _enqueue(state, engagement, link, EntryKind.NOTE if lead_time else kind, "delete", {})
+
+
+def send_values(
+    state: OutsourceState, engagement: Engagement, link: EntryLink, kind: EntryKind, values: dict[str, Any]
+) -> None:
+    """Queue one of our entries as it stands (``values``) for the partner, under the privacy rules.
+
+    Capture, backfill and reconciliation's repairs all go through here, so the
+    rules cannot differ between them.
+    """
     if engagement.role is Side.LEAD and kind in PRIVATE_KINDS and values.get("internal"):
         if link.sent:
             _enqueue(state, engagement, link, kind, "delete", {})
@@ -225,6 +240,10 @@ def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement,
     if not _crosses(engagement, payload) or engagement.ticket_id is None:
         return False
     kind = EntryKind(payload["kind"])
+    values = from_wire(kind, payload.get("data") or {})
+    if kind is EntryKind.TIME and kind not in state.host.entry_kinds:
+        # a host without time entries keeps the partner's time as a note rather than lose it
+        kind, values = EntryKind.NOTE, {"text": time_as_note(values), "internal": False}
     if kind not in state.host.entry_kinds:
         return False
     session = state.session
@@ -241,7 +260,6 @@ def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement,
         return True
     if link is not None and link.deleted:
         return False
-    values = from_wire(kind, payload.get("data") or {})
     if kind is EntryKind.ATTACHMENT and len(values.get("data", b"")) > state.config["OUTSOURCE_MAX_ATTACHMENT_BYTES"]:
         return False
     if engagement.role is Side.LEAD and kind in PRIVATE_KINDS:
@@ -250,21 +268,29 @@ def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement,
     if kind is EntryKind.NOTE:
         values["author"] = f"{origin.get('user') or 'partner'} ({partner.name})"
     if link is None:
-        entry = state.host.create_entry(kind, engagement.ticket_id, values)
-        keep_local(session, entry)
-        session.flush()
         session.add(
             EntryLink(
                 engagement_uid=engagement.uid,
                 entry_key=str(payload["entry_key"]),
                 kind=kind.value,
-                local_id=state.host.entry_id(kind, entry),
+                local_id=_make_copy(state, kind, engagement.ticket_id, values),
                 owner=engagement.role.other,
                 sent=True,
             )
         )
     elif link.local_id:
         entry = state.host.update_entry(kind, link.local_id, values)
-        if entry is not None:
+        if entry is None:
+            # our copy vanished from the ticket (a reconciliation repair re-sends it): make it again
+            link.local_id = _make_copy(state, kind, engagement.ticket_id, values)
+        else:
             keep_local(session, entry)
     return True
+
+
+def _make_copy(state: OutsourceState, kind: EntryKind, ticket_id: str, values: dict[str, Any]) -> str:
+    """Write the partner's entry on our ticket, marked so that it is never sent back; its id here."""
+    entry = state.host.create_entry(kind, ticket_id, values)
+    keep_local(state.session, entry)
+    state.session.flush()
+    return state.host.entry_id(kind, entry)

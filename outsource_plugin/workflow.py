@@ -41,6 +41,10 @@ class Action(str, Enum):
     APPROVE = "approve"
     COMPLETE = "complete"
     TICKET_COMPLETE = "ticket_complete"
+    #: not transitions: audit-history records of entries sent by ``flask outsource backfill``
+    #: and of reconciliation's repairs (the status stays as it was)
+    BACKFILL = "backfill"
+    REPAIR = "repair"
 
 
 class Side(str, Enum):

@@ -169,3 +169,11 @@ def test_extras_postgres_and_dev(wheel: Path, names: list[str]) -> None:
     # extras do not leak into the base install
     assert "psycopg" not in {r.name.lower() for r in requirements if r.marker is None}
     assert "pytest" not in {r.name.lower() for r in requirements if r.marker is None}
+
+
+def test_migrations_are_packaged(names: list[str]) -> None:
+    migrations = REPO_ROOT / "outsource_plugin" / "migrations"
+    expected = sorted(str(p.relative_to(migrations)) for p in migrations.rglob("*") if p.suffix in {".py", ".mako"})
+    assert {"env.py", "script.py.mako", "versions/0001_initial.py"} <= set(expected)
+    prefix = f"{PACKAGE}/migrations/"
+    assert sorted(n[len(prefix) :] for n in names if n.startswith(prefix)) == expected

@@ -29,10 +29,21 @@ from werkzeug.exceptions import HTTPException
 from examples.helpdesk.auth import current_user
 from examples.helpdesk.models import Attachment, Charge, Customer, Note, Ticket, TimeEntry, User, db
 from outsource_plugin.engagements import ensure_deletable
-from outsource_plugin.errors import NotAuthenticated, NotFound, OutsourceError, ValidationFailed
+from outsource_plugin.errors import NotAuthenticated, NotFound, OutsourceError, PayloadTooLarge, ValidationFailed
+from outsource_plugin.filenames import safe_filename
 from outsource_plugin.schemas import StrictSchema, load
 
 helpdesk_api = Blueprint("helpdesk_api", __name__)
+
+
+#: ids fit the 32-bit id columns
+_ROW_ID = validate.Range(min=1, max=2**31 - 1)
+
+
+def _amount(default: int, digits: int) -> fields.Decimal:
+    """A non-negative amount that fits a ``Numeric(digits, 2)`` column."""
+    below = validate.Range(min=0, max=10 ** (digits - 2), max_inclusive=False)
+    return fields.Decimal(load_default=default, places=2, validate=below)
 
 
 class TicketSchema(StrictSchema):
@@ -40,10 +51,10 @@ class TicketSchema(StrictSchema):
     description = fields.String(load_default="", validate=validate.Length(max=100000))
     priority = fields.String(load_default="Medium", validate=validate.OneOf(["Low", "Medium", "High", "Critical"]))
     due_date = fields.Date(load_default=None, allow_none=True)
-    customer_id = fields.Integer(strict=True, load_default=None, allow_none=True)
+    customer_id = fields.Integer(strict=True, load_default=None, allow_none=True, validate=_ROW_ID)
     contact = fields.Dict(load_default=dict)
     status = fields.String(validate=validate.Length(min=1, max=64))
-    assignee_id = fields.Integer(strict=True, allow_none=True)
+    assignee_id = fields.Integer(strict=True, allow_none=True, validate=_ROW_ID)
 
 
 class NoteSchema(StrictSchema):
@@ -61,9 +72,9 @@ class TimeSchema(StrictSchema):
 
 class ChargeSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    quantity = fields.Decimal(load_default=1, places=2, validate=validate.Range(min=0))
-    unit_price = fields.Decimal(load_default=0, places=2, validate=validate.Range(min=0))
-    unit_cost = fields.Decimal(load_default=0, places=2, validate=validate.Range(min=0))
+    quantity = _amount(1, 10)
+    unit_price = _amount(0, 12)
+    unit_cost = _amount(0, 12)
     billable = fields.Boolean(load_default=True)
 
 
@@ -157,6 +168,7 @@ def ticket_create() -> ResponseReturnValue:
     data = load(TicketSchema(), _body())
     data.setdefault("status", current_app.config["HELPDESK_STATUSES"][0])
     _check_status(data["status"])
+    _check_references(data)
     ticket = Ticket(**data)
     db.session.add(ticket)
     db.session.commit()
@@ -174,6 +186,7 @@ def ticket_update(ticket_id: int) -> ResponseReturnValue:
     data = load(TicketSchema(partial=True), _body())
     if "status" in data:
         _check_status(data["status"])
+    _check_references(data)
     for key, value in data.items():
         setattr(ticket, key, value)
     db.session.commit()
@@ -245,9 +258,15 @@ def _attachment_create(ticket: Ticket) -> ResponseReturnValue:
     if upload is None or not upload.filename:
         raise ValidationFailed("send the file as multipart field 'file'", details={"file": ["missing"]})
     data = upload.read()
+    limit = int(current_app.config["OUTSOURCE_MAX_ATTACHMENT_BYTES"])
+    if len(data) > limit:
+        raise PayloadTooLarge(
+            f"the file is {len(data)} bytes; attachments may be at most {limit} bytes",
+            details={"file": [f"larger than {limit} bytes"]},
+        )
     attachment = Attachment(
         ticket_id=ticket.id,
-        filename=upload.filename[:255],
+        filename=safe_filename(upload.filename),
         media_type=upload.mimetype or "application/octet-stream",
         size=len(data),
         data=data,
@@ -264,6 +283,13 @@ def attachment_read(attachment_id: int) -> ResponseReturnValue:
     if attachment is None:
         raise NotFound(f"attachment {attachment_id} does not exist")
     return Response(attachment.data, mimetype=attachment.media_type)
+
+
+def _check_references(data: dict[str, Any]) -> None:
+    """An unknown customer or assignee is bad input (400), not a database integrity error."""
+    for name, model in (("customer_id", Customer), ("assignee_id", User)):
+        if data.get(name) is not None and db.session.get(model, data[name]) is None:
+            raise ValidationFailed(f"{name} {data[name]} does not exist", details={name: ["no such id"]})
 
 
 def _check_status(status: str) -> None:

@@ -144,6 +144,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app.config.setdefault("OUTSOURCE_TICKET_URL", "/tickets/{ticket_id}")
     Outsourcing(app, host=host)
+    # the largest body: an attachment at the plugin's limit, base64 in a partner message, plus room
+    app.config.setdefault("MAX_CONTENT_LENGTH", app.config["OUTSOURCE_MAX_ATTACHMENT_BYTES"] * 4 // 3 + 2**20)
 
     from examples.helpdesk.api import helpdesk_api
     from examples.helpdesk.cli import helpdesk_cli

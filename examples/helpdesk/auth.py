@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, g, has_request_context, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
@@ -15,7 +15,9 @@ auth = Blueprint("auth", __name__)
 
 
 def current_user() -> User | None:
-    """The user of this request, looked up once."""
+    """The user of this request, looked up once; None outside a request (jobs, ``flask`` commands)."""
+    if not has_request_context():
+        return None
     if "hd_user" not in g:
         g.hd_user = _from_token() or _from_session()
     return g.hd_user

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from examples.helpdesk.auth import check_csrf, current_user
 from examples.helpdesk.models import Attachment, Charge, Note, Ticket, TimeEntry, db
 from outsource_plugin.errors import ReadOnlyEntry
+from outsource_plugin.filenames import safe_filename
 
 helpdesk = Blueprint("helpdesk", __name__, template_folder="templates")
 
@@ -98,10 +99,13 @@ def entry_create(ticket_id: int, kind: str) -> ResponseReturnValue:
         elif kind == "attachment" and "file" in request.files:
             upload = request.files["file"]
             data = upload.read()
+            if len(data) > int(current_app.config["OUTSOURCE_MAX_ATTACHMENT_BYTES"]):
+                flash("That file is larger than attachments may be.", "error")
+                return _back(ticket_id)
             db.session.add(
                 Attachment(
                     ticket_id=ticket.id,
-                    filename=(upload.filename or "file")[:255],
+                    filename=safe_filename(upload.filename or ""),
                     media_type=upload.mimetype or "application/octet-stream",
                     size=len(data),
                     data=data,

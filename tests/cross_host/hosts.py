@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import requests
 
@@ -83,6 +83,8 @@ class Client:
 class Host:
     """One demo help desk process."""
 
+    #: a page that answers 200 once the process serves requests
+    ready_path: ClassVar[str] = "/login"
     name: str
     domain: str
     folder: Path
@@ -136,7 +138,7 @@ class Host:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        eventually(lambda: requests.get(f"{self.base}/login", timeout=2).status_code == 200, timeout=30)
+        eventually(lambda: requests.get(f"{self.base}{self.ready_path}", timeout=2).status_code == 200, timeout=30)
 
     def stop(self, *, kill: bool = False) -> None:
         if self.process is None:
@@ -181,15 +183,37 @@ class Host:
         return Client(self.base, f"{user}-{self.domain}-token")
 
 
+@dataclass(frozen=True)
+class Captured:
+    """One request as the proxy received it, signature headers included, so it can be sent again."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
 class FaultProxy:
     """An HTTP proxy in front of a host. By default it passes requests through;
     ``fail`` queues canned answers (503, 429 with Retry-After, ...) and ``down``
-    makes it close connections, as an unreachable partner would."""
+    makes it close connections, as an unreachable partner would.
+
+    ``hang`` makes every request wait that many seconds before it is forwarded (a
+    partner slower than the caller's timeout); ``intercept`` may answer a request
+    in the partner's place (returning ``(status, body)``), to hold it back and
+    ``forward`` it later; ``tap`` sees each request with the partner's answer
+    before it is relayed and returns False to drop that answer (the connection
+    is closed instead)."""
 
     def __init__(self, target: Callable[[], str]) -> None:
         self.target = target
         self.faults: list[tuple[int, dict[str, str], str]] = []
         self.down = False
+        self.hang = 0.0
+        self.hung = 0
+        self.intercept: Callable[[Captured], tuple[int, bytes] | None] | None = None
+        self.tap: Callable[[Captured, requests.Response], bool] | None = None
+        self.healed = threading.Event()
         self.seen: list[tuple[float, str, str, int]] = []
         self.lock = threading.Lock()
         proxy = self
@@ -201,9 +225,15 @@ class FaultProxy:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                captured = Captured(self.command, self.path, headers, body)
                 with proxy.lock:
                     fault = proxy._next_fault(self.command, self.path)
-                    down = proxy.down
+                    down, hang, intercept, tap = proxy.down, proxy.hang, proxy.intercept, proxy.tap
+                if hang:
+                    with proxy.lock:
+                        proxy.hung += 1
+                    proxy.healed.wait(hang)
                 if down:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
@@ -212,43 +242,80 @@ class FaultProxy:
                     status, headers, text = fault
                     self._answer(status, headers, text.encode())
                     return
+                canned = intercept(captured) if intercept is not None else None
+                if canned is not None:
+                    self._answer(canned[0], {"Content-Type": "application/json"}, canned[1])
+                    return
                 try:
-                    upstream = requests.request(
-                        self.command,
-                        proxy.target() + self.path,
-                        data=body,
-                        headers={k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")},
-                        timeout=30,
-                    )
+                    upstream = proxy.forward(captured)
                 except requests.RequestException:
                     self._answer(502, {}, b"upstream unreachable")
                     return
-                with proxy.lock:
-                    proxy.seen.append((time.monotonic(), self.command, self.path, upstream.status_code))
+                if tap is not None and not tap(captured, upstream):
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 self._answer(
                     upstream.status_code, {"Content-Type": upstream.headers.get("Content-Type", "")}, upstream.content
                 )
 
             def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the caller timed out and left: its answer has nowhere to go
 
             do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = int(self.server.server_address[1])
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.handler = Handler
+        self.port = 0
+        self.refusing = False
+        self._listen()
         self.answered: list[tuple[float, str, int]] = []
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def _listen(self) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def refuse(self) -> None:
+        """Stop listening: callers get "connection refused", as from a partner whose server is off."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.refusing = True
+
+    def forward(self, request: Captured) -> requests.Response:
+        """Send a request (a held-back or captured one) to the partner as it came, and note its answer."""
+        upstream = requests.request(
+            request.method, self.target() + request.path, data=request.body, headers=request.headers, timeout=30
+        )
+        with self.lock:
+            self.seen.append((time.monotonic(), request.method, request.path, upstream.status_code))
+        return upstream
+
+    def heal(self) -> None:
+        """Back to passing everything through; requests hanging now are released."""
+        with self.lock:
+            self.faults.clear()
+            self.down = False
+            self.hang = 0.0
+            self.intercept = self.tap = None
+        self.healed.set()
+        self.healed = threading.Event()
+        if self.refusing:
+            self.refusing = False
+            self._listen()
 
     def fail(self, status: int, *, path: str = "/messages", headers: dict[str, str] | None = None, times: int = 1):
         with self.lock:

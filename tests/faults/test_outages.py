@@ -1,6 +1,6 @@
 """Faults between two running hosts: a partner process restarted mid-scenario,
-503 and 429 answers, a 4xx that dead-letters a message, a partner that is
-unreachable for several poll rounds, and jobs run by a separate worker.
+503 and 429 answers, a 4xx that dead-letters a message, and jobs run by a
+separate worker. (Moved here from tests/cross_host: one home for fault cases.)
 
 Each test ends by comparing both sides: the engagement's status, and every
 entry added during the test present exactly once on each side.
@@ -9,16 +9,15 @@ entry added during the test present exactly once on each side.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
-
-import pytest
 
 from tests.cross_host.conftest import Pair, Scenario
 from tests.cross_host.hosts import Client, eventually
+from tests.faults.conftest import accepted
+from tests.faults.ledger import holds, partner_poll_error, polls_again
 
 API = "/outsource/api/v1"
 
@@ -27,20 +26,8 @@ def marker(label: str) -> str:
     return f"{label} [{uuid.uuid4().hex[:8]}]"
 
 
-def holds(check: Callable[[], bool], seconds: float, *, interval: float = 0.1) -> None:
-    """Assert ``check`` stays true for ``seconds`` (something must *not* happen meanwhile)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert check()
-        time.sleep(interval)
-
-
 def note_bodies(api: Client, ticket_id: str | None) -> Counter[str]:
     return Counter(n["body"] for n in api.get(f"/api/tickets/{ticket_id}")["notes"])
-
-
-def time_summaries(api: Client, ticket_id: str | None) -> Counter[str]:
-    return Counter(t["summary"] for t in api.get(f"/api/tickets/{ticket_id}")["time_entries"])
 
 
 def dead_letters(api: Client) -> list[dict[str, Any]]:
@@ -86,40 +73,6 @@ def assert_converged(
 
 def dead_now(s: Scenario) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return dead_letters(s.lead), dead_letters(s.service)
-
-
-def partner_poll_error(api: Client, partner_id: int) -> str | None:
-    return api.get(f"{API}/partners/{partner_id}")["last_poll_error"]
-
-
-def polls_again(api: Client, partner_id: int) -> None:
-    """The host's poller reaches its partner again (its last poll error is cleared)."""
-
-    def clear() -> bool:
-        error = partner_poll_error(api, partner_id)
-        assert error is None, error
-        return True
-
-    eventually(clear)
-
-
-@pytest.fixture
-def healed(pair: Pair) -> Iterator[Pair]:
-    """Whatever a test breaks, the pair is whole again afterwards for the tests that follow."""
-    yield pair
-    pair.to_service.faults.clear()
-    pair.to_lead.faults.clear()
-    pair.to_service.down = pair.to_lead.down = False
-    if pair.service.process is None:
-        pair.service.start()
-    if pair.lead.process is None:
-        pair.lead.start()
-
-
-def accepted(s: Scenario) -> Scenario:
-    s.send(authorised_hours="3")
-    s.accept()
-    return s
 
 
 def test_service_restarted_mid_scenario_loses_and_doubles_nothing(scenario: Scenario, healed: Pair) -> None:
@@ -262,36 +215,6 @@ def test_a_dead_letter_holds_back_later_messages_until_retried(scenario: Scenari
     assert [d for d in dead_letters(s.lead) if d["engagement_uid"] == s.uid] == []
     pair.to_lead.down = False
     assert_converged(s, "accepted", [first, second], dead=(dead_lead, dead_service))
-
-
-def test_partner_unreachable_for_several_poll_rounds(scenario: Scenario, healed: Pair) -> None:
-    s = accepted(scenario)
-    pair = s.pair
-    dead = dead_now(s)
-    service_time = s.service_ticket_json()["time_entries"]
-    pair.to_service.down = pair.to_lead.down = True
-    lead_notes = [add_note(s.lead, s.lead_ticket, marker(f"lead, partner down {i}")) for i in range(3)]
-    service_notes = [add_note(s.service, s.service_ticket, marker(f"service, partner down {i}")) for i in range(2)]
-    summary = marker("cabling")
-    s.service.post(
-        f"/api/tickets/{s.service_ticket}/time", {"work_date": "2026-01-05", "hours": "1.5", "summary": summary}
-    )
-    eventually(lambda: partner_poll_error(s.lead, pair.lead_partner_id) is not None)
-    eventually(lambda: partner_poll_error(s.service, pair.service_partner_id) is not None)
-
-    def nothing_crossed() -> bool:
-        lead, service = note_bodies(s.lead, s.lead_ticket), note_bodies(s.service, s.service_ticket)
-        return not any(service[t] for t in lead_notes) and not any(lead[t] for t in service_notes)
-
-    holds(nothing_crossed, 3.0)  # six poll rounds of each host
-    pair.to_service.down = pair.to_lead.down = False
-
-    assert_converged(s, "in_progress", lead_notes, service_notes, dead=dead)
-    eventually(lambda: time_summaries(s.lead, s.lead_ticket)[summary] == 1)
-    assert time_summaries(s.service, s.service_ticket)[summary] == 1
-    assert len(s.service_ticket_json()["time_entries"]) == len(service_time) + 1
-    polls_again(s.lead, pair.lead_partner_id)
-    polls_again(s.service, pair.service_partner_id)
 
 
 def _offer_uids(api: Client) -> set[str]:

@@ -1,0 +1,208 @@
+"""What every benchmark shares: real host pairs, percentiles, peak RSS and the BENCHMARKS.md log.
+
+The benchmarks reuse the cross-host test machinery (``tests.cross_host``):
+two real demo help desks on loopback, each a ``flask run`` process with its
+own database, reaching each other through a pass-through ``FaultProxy``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine
+
+from tests.cross_host.conftest import Pair, running_pair
+from tests.cross_host.hosts import ROOT, Client
+
+API = "/outsource/api/v1"
+LOG = ROOT / "BENCHMARKS.md"
+HEADER = """# Benchmarks
+
+Appended by `make bench` (`python -m bench`): one section per run, newest last.
+Figures from one run are measured side by side on the same machine, so compare
+ratios within a run rather than absolute figures across runs.
+"""
+
+
+class TempFolders:
+    """The one method of pytest's ``TempPathFactory`` that ``running_pair`` uses."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="outsource-bench-"))
+
+    def mktemp(self, name: str) -> Path:
+        return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.root))
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextmanager
+def host_pair(database: str, env: dict[str, str] | None = None) -> Iterator[Pair]:
+    """A lead and a service host on fresh databases of the named kind (``sqlite`` or a PostgreSQL URL)."""
+    folders = TempFolders()
+    saved = os.environ.get("OUTSOURCE_TEST_DATABASE_URL")
+    if database == "sqlite":
+        os.environ.pop("OUTSOURCE_TEST_DATABASE_URL", None)
+    else:
+        os.environ["OUTSOURCE_TEST_DATABASE_URL"] = database
+    try:
+        with running_pair(folders, env) as pair:  # type: ignore[arg-type]
+            yield pair
+    finally:
+        if saved is None:
+            os.environ.pop("OUTSOURCE_TEST_DATABASE_URL", None)
+        else:
+            os.environ["OUTSOURCE_TEST_DATABASE_URL"] = saved
+        folders.cleanup()
+
+
+def database_label(database: str) -> str:
+    return "SQLite" if database == "sqlite" else "PostgreSQL"
+
+
+def engine_for(url: str) -> Engine:
+    """A direct connection to a host's database, for set-based seeding and for counting what arrived."""
+    return create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float, interval: float = 0.05, what: str = "condition") -> None:
+    """A deadline loop: benchmarks wait for a state, never for a fixed time."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached within {timeout:.0f}s")
+        time.sleep(interval)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile: the value below which ``pct`` per cent of the sample lies."""
+    ordered = sorted(values)
+    rank = max(1, round(pct / 100 * len(ordered) + 0.5 - 1e-9))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def summary_ms(values: list[float]) -> dict[str, float]:
+    """p50, p95, p99 and mean of a sample in seconds, as milliseconds."""
+    return {
+        "p50_ms": percentile(values, 50) * 1000,
+        "p95_ms": percentile(values, 95) * 1000,
+        "p99_ms": percentile(values, 99) * 1000,
+        "mean_ms": statistics.fmean(values) * 1000,
+    }
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM) so far, in MiB; read before it exits."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+def open_in_progress(pair: Pair, count: int, *, timeout: float = 300) -> list[tuple[str, str]]:
+    """Take ``count`` new lead tickets to In Progress across both hosts, through the APIs.
+
+    Returns ``(lead ticket id, service ticket id)`` pairs. The hosts' jobs must
+    be running (in the web processes or in workers).
+    """
+    lead, service = pair.lead_api, pair.service_api
+    lead_tickets = []
+    for n in range(count):
+        ticket = str(lead.post("/api/tickets", {"title": f"Bench ticket {n}", "description": "benchmark"})["id"])
+        lead.post(f"{API}/tickets/{ticket}/outsource", {"partner_id": pair.lead_partner_id, "terms": {}})
+        lead.post(f"{API}/tickets/{ticket}/outsource/actions", {"action": "send"})
+        lead_tickets.append(ticket)
+    offers = _wait_folder(service, "service", "waiting_acceptance", count, timeout)
+    customer = str(service.get("/api/customers")["customers"][0]["id"])
+    by_uid = {}
+    for item in offers:
+        accepted = service.post(
+            f"{API}/engagements/{item['id']}/actions", {"action": "accept", "customer_ref": customer}
+        )
+        service_ticket = str(accepted["ticket_id"])
+        service.post(f"/api/tickets/{service_ticket}/notes", {"body": "Work started"})
+        by_uid[item["uid"]] = service_ticket
+    _wait_folder(lead, "lead", "accepted_or_in_progress", count, timeout, status="in_progress")
+    uids = {t: lead.get(f"{API}/tickets/{t}/outsource")["engagement"]["uid"] for t in lead_tickets}
+    return [(t, by_uid[uids[t]]) for t in lead_tickets]
+
+
+def _wait_folder(
+    api: Client, role: str, folder: str, count: int, timeout: float, status: str | None = None
+) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+
+    def enough() -> bool:
+        items: list[dict[str, Any]] = []
+        after = None
+        while True:
+            page = api.get(
+                f"{API}/dashboard/{role}/{folder}", params={"limit": 200, **({"after": after} if after else {})}
+            )
+            items.extend(i for i in page["items"] if status is None or i["status"] == status)
+            after = page.get("next")
+            if not after:
+                break
+        found[:] = items
+        return len(items) >= count
+
+    wait_until(enough, timeout=timeout, interval=0.3, what=f"{count} engagements in {role}/{folder}")
+    return found
+
+
+@dataclass
+class Section:
+    """One benchmark's figures for BENCHMARKS.md, and whether each target was met."""
+
+    title: str
+    lines: list[str] = field(default_factory=list)
+    figures: dict[str, float] = field(default_factory=dict)
+
+    def add(self, line: str) -> None:
+        print(f"  {line}", flush=True)
+        self.lines.append(line)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}"
+
+
+def commit() -> str:
+    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+    return result.stdout.strip() + (" + uncommitted changes" if dirty.strip() else "")
+
+
+def append_log(sections: list[Section], databases: list[str], wall: float) -> None:
+    """Append this run to BENCHMARKS.md: date, commit, machine and databases, then each section."""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    body = [
+        f"\n## {stamp}, commit {commit()}\n",
+        f"Machine: {machine()}; databases: {', '.join(databases)}; wall time {wall:.0f} s.\n",
+    ]
+    for section in sections:
+        body.append(f"\n### {section.title}\n")
+        body.extend(f"- {line}" for line in section.lines)
+        body.append("")
+    if not LOG.exists():
+        LOG.write_text(HEADER)
+    with LOG.open("a") as log:
+        log.write("\n".join(body) + "\n")

@@ -1,0 +1,172 @@
+"""Benchmarks 3, 4 and the other half of 5: a lead with 100 to 100,000 open engagements.
+
+The engagements and their tickets are written straight into the lead's
+database with set-based inserts (one executemany per chunk), not through the
+API: the benchmark is about reading them. Then, on the same database:
+
+- 3. one poll round of the peer partner, which has no changes: the HTTP
+  requests it makes (counted by the pass-through proxy in front of the
+  service host) and its time, in this process, as the median of a few rounds;
+- 5. the peak RSS of a ``flask outsource sync --once`` worker process;
+- 4. the dashboard (every folder) and a ticket page with its bar, timed from
+  the client over loopback (an upper bound of the server time).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from bench.common import Section, database_label, engine_for, host_pair, summary_ms
+from bench.throughput import host_app
+from examples.helpdesk.models import Ticket, db
+from outsource_plugin.jobs.poll import poll_all
+from outsource_plugin.models import Engagement, utcnow
+from outsource_plugin.workflow import Side, Status, folders_for
+from tests.cross_host.conftest import Pair
+
+OPEN = (Status.ACCEPTED, Status.IN_PROGRESS, Status.WAITING_APPROVAL, Status.ASSIGNED)
+CHUNK = 10_000
+
+
+def seed(url: str, partner_id: int, total: int) -> float:
+    """Grow the lead's open engagements with the partner to ``total``; seconds taken."""
+    started = time.monotonic()
+    engine = engine_for(url)
+    try:
+        with engine.begin() as conn:
+            have = int(conn.execute(select(func.count()).select_from(Engagement)).scalar_one())
+            now = utcnow()
+            for first in range(have, total, CHUNK):
+                numbers = range(first, min(first + CHUNK, total))
+                ids = _tickets(conn, numbers, now)
+                conn.execute(
+                    insert(Engagement),
+                    [_engagement(n, ticket, partner_id, now) for n, ticket in zip(numbers, ids, strict=True)],
+                )
+    finally:
+        engine.dispose()
+    return time.monotonic() - started
+
+
+def _tickets(conn: Any, numbers: range, now: Any) -> list[int]:
+    rows = [
+        {"title": f"Bulk ticket {n}", "description": "", "status": "New", "priority": "Medium", "contact": {}}
+        for n in numbers
+    ]
+    conn.execute(insert(Ticket), rows)
+    return list(conn.scalars(select(Ticket.id).order_by(Ticket.id.desc()).limit(len(rows))))[::-1]
+
+
+def _engagement(n: int, ticket: int, partner_id: int, now: Any) -> dict[str, Any]:
+    status = OPEN[n % len(OPEN)]
+    at = now - timedelta(seconds=n)
+    return {
+        "uid": f"bulk{n:028d}",
+        "role": Side.LEAD,
+        "ticket_id": str(ticket),
+        "ticket_number": f"T{ticket:05d}",
+        "partner_id": partner_id,
+        "status": status,
+        "terms": {},
+        "assigned_at": at,
+        "accepted_at": None if status is Status.ASSIGNED else at,
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+def poll_round(pair: Pair, app: Any, rounds: int = 5) -> tuple[float, float]:
+    """Median seconds of one poll round, and the HTTP requests each made."""
+    state = app.extensions["outsource"]
+    times = []
+    with app.app_context():
+        poll_all(state)  # warm: adapter, connections
+        seen = len(pair.to_service.seen)
+        for _ in range(rounds):
+            started = time.perf_counter()
+            poll_all(state)
+            times.append(time.perf_counter() - started)
+        requests = (len(pair.to_service.seen) - seen) / rounds
+        db.session.remove()
+    return statistics.median(times), requests
+
+
+def worker_rss(pair: Pair) -> float:
+    """Peak RSS, in MiB, of a ``flask outsource sync --once`` process (one full round) on the lead."""
+    process = pair.lead.spawn("outsource", "sync", "--once", log_name="sync.log")
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"sync --once failed: {(pair.lead.folder / 'sync.log').read_text()[-2000:]}")
+    return usage.ru_maxrss / 1024
+
+
+def page_times(pair: Pair, ticket: str, samples: int) -> dict[str, list[float]]:
+    """Client-side seconds for the dashboard (each folder of each role) and one ticket page with its bar."""
+    api = pair.lead_api
+    urls = {"ticket page with its bar": f"/tickets/{ticket}"}
+    for role in (Side.LEAD, Side.SERVICE):
+        for folder in folders_for(role):
+            urls[f"dashboard {role.value}/{folder.value}"] = (
+                f"/outsource/dashboard?role={role.value}&folder={folder.value}"
+            )
+    times: dict[str, list[float]] = {name: [] for name in urls}
+    for _ in range(samples):
+        for name, url in urls.items():
+            started = time.perf_counter()
+            response = api.call("GET", url)
+            times[name].append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise RuntimeError(f"{url} answered {response.status_code}")
+    return times
+
+
+def run(database: str, sizes: list[int], samples: int) -> list[Section]:
+    label = database_label(database)
+    poll = Section(f"3. Poll cost with idle tickets ({label})")
+    memory = Section(f"5b. Peak RSS of a worker (sync --once) against idle engagements ({label})")
+    pages = Section(f"4. Pages at {sizes[-1]:,} engagements ({label})")
+    with host_pair(database, {"OUTSOURCE_SCHEDULER": "0"}) as pair:
+        app = host_app(pair.lead)
+        results = {}
+        for size in sizes:
+            took = seed(pair.lead.database_url, pair.lead_partner_id, size)
+            seconds, requests = poll_round(pair, app)
+            rss = worker_rss(pair)
+            results[size] = (seconds, requests, rss)
+            poll.add(
+                f"{size:,} open engagements (seeded in {took:.1f} s): "
+                f"{requests:g} HTTP requests, {seconds * 1000:.1f} ms per round"
+            )
+            memory.add(f"{size:,} open engagements: {rss:.0f} MiB")
+        small, large = results[sizes[0]], results[sizes[-1]]
+        ratio = large[0] / small[0]
+        same = len({r[1] for r in results.values()}) == 1
+        poll.add(f"requests the same at every size: {'yes, met' if same else 'no, MISSED'}")
+        poll.add(
+            f"time ratio {sizes[-1]:,} / {sizes[0]:,}: {ratio:.2f} "
+            f"(target <= 1.5: {'met' if ratio <= 1.5 else 'MISSED'})"
+        )
+        poll.figures = {"time_ratio": ratio, "rss_ratio": large[2] / small[2]}
+        memory.add(f"RSS ratio {sizes[-1]:,} / {sizes[0]:,}: {large[2] / small[2]:.2f}")
+        with app.app_context():
+            ticket = db.session.scalar(select(Engagement.ticket_id).order_by(Engagement.id.desc()).limit(1))
+            db.session.remove()
+            db.engine.dispose()
+        worst = 0.0
+        for name, values in page_times(pair, str(ticket), samples).items():
+            figures = summary_ms(values)
+            worst = max(worst, figures["p95_ms"])
+            pages.add(f"{name}: p50 {figures['p50_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms")
+        pages.add(
+            f"worst p95 {worst:.1f} ms over {samples} requests each "
+            f"(target < 100 ms: {'met' if worst < 100 else 'MISSED'})"
+        )
+        pages.figures = {"worst_p95_ms": worst}
+    return [poll, pages, memory]

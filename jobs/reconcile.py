@@ -1,0 +1,27 @@
+"""The daily reconciliation: compare both sides of every syncing engagement and repair our drift.
+
+Repairs are safe to run unattended: they only re-send our own entries through
+the outbox (applied once by entry key) and never what the sync rules keep
+back. What this side cannot repair is logged for an operator, who can look
+closer with ``flask outsource reconcile``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from outsource_plugin.extension import OutsourceState
+from outsource_plugin.reconcile import reconcile, syncing_engagements
+
+log = logging.getLogger(__name__)
+
+
+def reconcile_all(state: OutsourceState) -> int:
+    """One reconciliation round with repairs; returns how many drifts it found."""
+    report = reconcile(state, syncing_engagements(state), repair=True)
+    for drift in report.unresolved:
+        log.warning("reconciliation: %s %s: %s", drift.engagement_uid, drift.kind.value, drift.detail)
+    if report.drifts:
+        repaired = len(report.drifts) - len(report.unresolved)
+        log.info("reconciliation: %d engagements, %d drifts, %d repaired", report.checked, len(report.drifts), repaired)
+    return len(report.drifts)

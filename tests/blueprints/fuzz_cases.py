@@ -1,0 +1,128 @@
+"""Bad inputs for the fuzz suite, derived from the URL map and the input schemas, and their tally.
+
+Every JSON endpoint (the plugin's API, its signed partner API and the demo
+host's API) is found in ``app.url_map``; an endpoint that takes a body and has
+no valid base body in ``BASE_BODIES`` fails the suite, so nothing is missed.
+Each bad body is a valid one with one thing broken.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from flask import Flask
+from marshmallow import Schema, fields
+from werkzeug.routing import Rule
+
+from examples.helpdesk.api import NoteSchema, TicketSchema
+from outsource_plugin.blueprints.openapi import OPERATIONS
+from outsource_plugin.federation import MessageSchema
+
+#: the blueprints whose every route answers JSON
+JSON_BLUEPRINTS = ("outsource_api", "outsource_federation", "helpdesk_api")
+#: endpoints that take no input at all: nothing to fuzz
+NO_INPUT = {"outsource_api.openapi_document", "outsource_api.health"}
+
+HUGE = "x" * 2**20
+SURROGATE = "\ud800"
+
+#: a valid body per endpoint that takes one (placeholders filled from the test's rows)
+BASE_BODIES: dict[str, dict[str, Any]] = {
+    "outsource_api.ticket_configure": {"partner_id": "{partner_id}"},
+    "outsource_api.ticket_edit": {"terms": {"instructions": "call first"}},
+    "outsource_api.ticket_action": {"action": "send"},
+    "outsource_api.engagement_action": {"action": "decline", "reason": "too far"},
+    "outsource_api.partners_create": {"name": "Fabrikam", "adapter": "memory"},
+    "outsource_api.partners_edit": {"name": "Contoso Ltd"},
+    "outsource_federation.receive": {
+        "id": "m-1",
+        "seq": 1,
+        "kind": "action",
+        "engagement_uid": "{uid}",
+        "payload": {"action": "accept"},
+    },
+    "helpdesk_api.ticket_create": {"title": "Printer jam"},
+    "helpdesk_api.ticket_update": {"title": "Printer jam again"},
+    "helpdesk_api.entry_create": {"body": "rebooted it"},
+    "helpdesk_api.entry_update": {"body": "rebooted it twice"},
+}
+
+#: the schema each body is loaded with, for the plugin's endpoints from the OpenAPI table
+HOST_SCHEMAS: dict[str, Schema | type[Schema]] = {
+    "outsource_federation.receive": MessageSchema,
+    "helpdesk_api.ticket_create": TicketSchema,
+    "helpdesk_api.ticket_update": TicketSchema(partial=True),
+    "helpdesk_api.entry_create": NoteSchema,
+    "helpdesk_api.entry_update": NoteSchema(partial=True),
+}
+
+#: a value of the wrong type for each kind of field
+WRONG_TYPE: list[tuple[type[fields.Field], Any]] = [
+    (fields.Boolean, "maybe"),
+    (fields.Integer, "seven"),
+    (fields.Decimal, "a lot"),
+    (fields.Date, "soon"),
+    (fields.String, 12345),
+    (fields.Dict, "not an object"),
+    (fields.Nested, ["not", "an", "object"]),
+]
+
+#: tally of the fuzz inputs sent and of the answers that were a correct refusal
+TALLY: Counter[str] = Counter()
+
+
+def json_rules(app: Flask) -> list[tuple[Rule, str]]:
+    """Every (rule, method) of the JSON blueprints, except those that take no input."""
+    return [
+        (rule, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.split(".")[0] in JSON_BLUEPRINTS and rule.endpoint not in NO_INPUT
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+    ]
+
+
+def takes_body(rule: Rule, method: str) -> bool:
+    return method in ("POST", "PATCH", "PUT") and rule.endpoint in BASE_BODIES
+
+
+def body_schema(endpoint: str) -> Schema:
+    found = HOST_SCHEMAS.get(endpoint) or OPERATIONS[endpoint].body
+    assert found is not None, endpoint
+    return found if isinstance(found, Schema) else found()
+
+
+def bad_bodies(endpoint: str, base: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(label, body) pairs: a valid base body with one field broken, missing or added."""
+    schema = body_schema(endpoint)
+    out: list[tuple[str, Any]] = [
+        ("extra field", {**base, "zz_unknown": 1}),
+        ("lone surrogate key", {**base, SURROGATE: "x"}),
+        ("array", [base]),
+        ("null", None),
+        ("number", 7),
+    ]
+    for name, field in schema.fields.items():
+        key = field.data_key or name
+        wrong = next((value for kind, value in WRONG_TYPE if isinstance(field, kind)), None)
+        if wrong is not None:
+            out.append((f"{key}: wrong type", {**base, key: wrong}))
+        if field.required and not schema.partial:
+            out.append((f"{key}: missing", {k: v for k, v in base.items() if k != key}))
+        if isinstance(field, fields.Integer | fields.Decimal):
+            out.append((f"{key}: too large", {**base, key: 2**63}))
+        if key.endswith("_id"):
+            out.append((f"{key}: unknown", {**base, key: 2147483000}))
+        if isinstance(field, fields.String):
+            out.append((f"{key}: 1 MB", {**base, key: HUGE}))
+            out.append((f"{key}: lone surrogate", {**base, key: f"a{SURROGATE}b"}))
+    return out
+
+
+#: raw bodies that are not JSON, or not UTF-8
+RAW_BODIES: list[tuple[str, bytes, str | None]] = [
+    ("malformed JSON", b'{"name": ', "application/json"),
+    ("invalid UTF-8", b'{"name": "\xff\xfe\xc3\x28"}', "application/json"),
+    ("empty", b"", "application/json"),
+    ("form encoded", b"name=x&action=send", "application/x-www-form-urlencoded"),
+]

@@ -1,0 +1,71 @@
+"""The fault suite runs on the cross-host pair (two real demo hosts, each behind a
+``FaultProxy``), plus a pair whose jobs run only in separate worker processes,
+with a short delivery lease so a killed worker's messages are taken over quickly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.cross_host.conftest import Pair, Scenario, jobless_pair, pair, running_pair, scenario
+from tests.faults.ledger import API, LEAD, SERVICE, FaultReport
+
+__all__ = ["jobless_pair", "pair", "scenario"]  # shared with tests/cross_host: one running pair per session
+
+
+@pytest.fixture(scope="session")
+def fault_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultReport]:
+    report = FaultReport(tmp_path_factory.getbasetemp() / "faults-summary.json")
+    yield report
+    if report.cases:
+        print(f"\n{report.totals()} (details in {report.path})")
+
+
+@pytest.fixture(scope="session")
+def worker_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    """Hosts that run no jobs in their web processes; a test spawns ``flask outsource worker``."""
+    with running_pair(tmp_path_factory, {"OUTSOURCE_SCHEDULER": "0", "OUTSOURCE_DELIVERY_LEASE": "2"}) as started:
+        yield started
+
+
+def heal(pair: Pair) -> None:
+    """Whatever a test broke, the pair is whole again for the tests that follow."""
+    pair.to_service.heal()
+    pair.to_lead.heal()
+    for host in (pair.lead, pair.service):
+        if host.process is None:
+            host.start()
+
+
+@pytest.fixture
+def healed(pair: Pair) -> Iterator[Pair]:
+    yield pair
+    heal(pair)
+
+
+def accepted(s: Scenario) -> Scenario:
+    s.send(authorised_hours="3")
+    s.accept()
+    return s
+
+
+def sync_round(host_name: str, pair: Pair) -> None:
+    """One ``flask outsource sync --once`` on a host whose web process runs no jobs."""
+    host = pair.lead if host_name == LEAD else pair.service
+    ran = host.flask("outsource", "sync", "--once")
+    assert ran.returncode == 0, ran.stderr
+
+
+def accepted_without_jobs(pair: Pair) -> Scenario:
+    """An accepted engagement on hosts that run no jobs: each hop is one sync round."""
+    s = Scenario(pair)
+    s.lead.post(f"{API}/tickets/{s.lead_ticket}/outsource", {"partner_id": pair.lead_partner_id, "terms": {}})
+    s.uid = s.lead_action("send")["engagement"]["uid"]
+    sync_round(LEAD, pair)
+    customers = s.service.get("/api/customers")["customers"]
+    s.service_ticket = str(s.service_action("accept", customer_ref=str(customers[0]["id"]))["ticket_id"])
+    sync_round(SERVICE, pair)
+    assert s.lead_state()["engagement"]["status"] == "accepted"
+    return s
