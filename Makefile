@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 DEMO_DIR ?= var/demo
 
-.PHONY: venv system-deps partner-systems lint test test-sqlite test-postgres demo clean
+.PHONY: venv system-deps partner-systems lint test test-sqlite test-postgres demo bench clean
 
 $(BIN)/activate: setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ test-postgres: venv system-deps partner-systems
 	OUTSOURCE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -q
 
 test: system-deps lint test-sqlite test-postgres
+
+# The five benchmarks (bench/), about 15 minutes: benchmark 1 on SQLite and PostgreSQL, the rest on
+# PostgreSQL. Each prints its figures and appends them to BENCHMARKS.md.
+bench: venv
+	@$(BIN)/python -c "import psycopg; psycopg.connect('$(subst +psycopg,,$(PG_URL))/postgres', connect_timeout=5).close()" \
+	  || { echo "PostgreSQL is not reachable at $(PG_URL): start it (pg_ctlcluster ... start) and run make bench again" >&2; exit 1; }
+	$(BIN)/python -m bench --postgres $(PG_URL)
 
 demo: venv
 	$(BIN)/python -m examples.helpdesk.demo --dir $(DEMO_DIR)

@@ -6,6 +6,7 @@ from typing import Any
 
 import werkzeug.exceptions
 from flask import Blueprint, request
+from flask.sansio.blueprints import BlueprintSetupState
 from werkzeug.routing import IntegerConverter
 
 from outsource_plugin.errors import NotAuthenticated, NotFound, OutsourceError, ValidationFailed
@@ -35,7 +36,11 @@ class RowIdConverter(IntegerConverter):
 
 
 api = Blueprint("outsource_api", __name__, template_folder="templates")
-api.record_once(lambda setup: setup.app.url_map.converters.setdefault(ID, RowIdConverter))
+
+
+@api.record_once
+def _register_converter(setup: BlueprintSetupState) -> None:
+    setup.app.url_map.converters.setdefault(ID, RowIdConverter)
 
 
 class UnsupportedMediaType(OutsourceError):

@@ -97,10 +97,10 @@ def _check_party(partner: Partner, uid: str, kind: str) -> None:
     state = current_outsource()
     if find_engagement(state, partner, uid) is not None:
         return
-    taken = state.session.scalar(select(Engagement.id).where(Engagement.uid == uid))
-    if taken is not None:
-        raise NotFound(f"no engagement {uid} with this partner")
-    if kind != MessageKind.OFFER.value:
+    # Only another partner's engagement is out of bounds: this partner's offer may have been
+    # committed by our poller a moment ago, between the look-up above and this one.
+    others = select(Engagement.id).where(Engagement.uid == uid, Engagement.partner_id != partner.id)
+    if kind != MessageKind.OFFER.value or state.session.scalar(others) is not None:
         raise NotFound(f"no engagement {uid} with this partner")
 
 

@@ -279,7 +279,7 @@ def _decimal_bounds(converter: Any, field: fields.Field, ret: dict[str, Any]) ->
     """Money and hours: a JSON number (or a decimal string); apispec writes their bounds as strings."""
     if not isinstance(field, fields.Decimal):
         return {}
-    bounds = {key: float(ret[key]) for key in ("minimum", "maximum") if key in ret}
+    bounds: dict[str, Any] = {key: float(ret[key]) for key in ("minimum", "maximum") if key in ret}
     return {**bounds, "description": "A decimal with at most two places; a decimal string is also taken."}
 
 

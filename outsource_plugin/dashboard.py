@@ -37,18 +37,27 @@ def folder_counts(session: Session) -> dict[str, dict[str, int]]:
 def folder_page(
     session: Session, role: Side, folder: Folder, *, sort: str, limit: int, after: str | None
 ) -> tuple[list[Engagement], str | None]:
-    """One page of a folder and the cursor of the next page (None on the last)."""
+    """One page of a folder and the cursor of the next page (None on the last).
+
+    One keyset query per status of the folder, merged here: each walks the
+    ``(role, status, updated_at, id)`` index in order and stops after a page,
+    where one query over several statuses would sort the whole folder first.
+    """
     descending = sort.startswith("-")
     column = SORT_COLUMNS[sort.lstrip("-")]
-    query = select(Engagement).where(Engagement.role == role, Engagement.status.in_(FOLDER_STATUSES[folder]))
-    if after:
-        at, last_id = _decode(after)
-        if descending:
-            query = query.where(or_(column < at, and_(column == at, Engagement.id < last_id)))
-        else:
-            query = query.where(or_(column > at, and_(column == at, Engagement.id > last_id)))
-    order = (column.desc(), Engagement.id.desc()) if descending else (column.asc(), Engagement.id.asc())
-    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
+    keyset = _decode(after) if after else None
+    rows: list[Engagement] = []
+    for status in FOLDER_STATUSES[folder]:
+        query = select(Engagement).where(Engagement.role == role, Engagement.status == status)
+        if keyset is not None:
+            at, last_id = keyset
+            if descending:
+                query = query.where(or_(column < at, and_(column == at, Engagement.id < last_id)))
+            else:
+                query = query.where(or_(column > at, and_(column == at, Engagement.id > last_id)))
+        order = (column.desc(), Engagement.id.desc()) if descending else (column.asc(), Engagement.id.asc())
+        rows.extend(session.scalars(query.order_by(*order).limit(limit + 1)))
+    rows.sort(key=lambda e: (getattr(e, column.key), e.id), reverse=descending)
     more = len(rows) > limit
     rows = rows[:limit]
     cursor = _encode(getattr(rows[-1], column.key), rows[-1].id) if more and rows else None

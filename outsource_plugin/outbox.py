@@ -12,7 +12,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from outsource_plugin.errors import NotFound
@@ -64,24 +64,41 @@ def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0, rng: random.
 def claim(session: Session, worker: str, *, limit: int, lease: timedelta, now: datetime | None = None) -> list[int]:
     """Lease up to ``limit`` due messages to ``worker`` and return their ids.
 
-    A message whose lease ran out (its worker died) is due again. On
-    PostgreSQL the candidate rows are locked with SKIP LOCKED so that workers
-    never wait on each other; SQLite serialises writers, which is enough.
+    A partner's messages go to one worker at a time: its feed is numbered, and
+    two workers delivering one feed would mostly send numbers out of turn and
+    be told to try again. Partners whose messages another worker holds are
+    left alone until that lease is released or runs out (its worker died).
+    On PostgreSQL the chosen partner rows are locked with SKIP LOCKED, so
+    workers never wait on each other and never pick the same partner; SQLite
+    serialises writers, which is enough.
     """
     now = now or utcnow()
-    due = (
-        select(OutboxMessage.id, OutboxMessage.claimed_by)
-        .where(
-            OutboxMessage.state == MessageState.PENDING,
-            OutboxMessage.next_attempt_at <= now,
-            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-        )
-        .order_by(OutboxMessage.id)
-        .limit(limit)
+    due = and_(
+        OutboxMessage.state == MessageState.PENDING,
+        OutboxMessage.next_attempt_at <= now,
+        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+    )
+    held = select(OutboxMessage.partner_id).where(
+        OutboxMessage.state == MessageState.PENDING, OutboxMessage.claimed_until >= now
+    )
+    free = (
+        select(Partner.id)
+        .where(Partner.id.in_(select(OutboxMessage.partner_id).where(due)), Partner.id.not_in(held))
+        .order_by(Partner.id)
     )
     if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    rows = session.execute(due).all()
+        free = free.with_for_update(skip_locked=True)
+    partners = list(session.scalars(free))
+    rows = (
+        session.execute(
+            select(OutboxMessage.id, OutboxMessage.claimed_by)
+            .where(due, OutboxMessage.partner_id.in_(partners))
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        ).all()
+        if partners
+        else []
+    )
     ids = [row.id for row in rows]
     if ids:
         session.execute(

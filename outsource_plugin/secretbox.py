@@ -40,6 +40,7 @@ def _key_list(setting: Any) -> list[str]:
     return [str(k).strip() for k in setting or () if str(k).strip()]
 
 
+@cache
 def derive_key(secret_key: str | bytes) -> bytes:
     """The Fernet key used when ``OUTSOURCE_SECRET_KEYS`` is unset: HKDF-SHA256 of ``SECRET_KEY``."""
     raw = secret_key.encode() if isinstance(secret_key, str) else secret_key

@@ -31,6 +31,7 @@ from examples.helpdesk.models import Attachment, Charge, Customer, Note, Ticket,
 from outsource_plugin.engagements import ensure_deletable
 from outsource_plugin.errors import NotAuthenticated, NotFound, OutsourceError, PayloadTooLarge, ValidationFailed
 from outsource_plugin.filenames import safe_filename
+from outsource_plugin.media_types import download_headers, safe_media_type
 from outsource_plugin.schemas import StrictSchema, load
 
 helpdesk_api = Blueprint("helpdesk_api", __name__)
@@ -57,8 +58,12 @@ class TicketSchema(StrictSchema):
     assignee_id = fields.Integer(strict=True, allow_none=True, validate=_ROW_ID)
 
 
+#: the longest note, from the API and the ticket page alike
+MAX_NOTE_LENGTH = 100000
+
+
 class NoteSchema(StrictSchema):
-    body = fields.String(required=True, validate=validate.Length(min=1, max=100000))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=MAX_NOTE_LENGTH))
     internal = fields.Boolean(load_default=False)
 
 
@@ -282,7 +287,8 @@ def attachment_read(attachment_id: int) -> ResponseReturnValue:
     attachment = db.session.get(Attachment, attachment_id)
     if attachment is None:
         raise NotFound(f"attachment {attachment_id} does not exist")
-    return Response(attachment.data, mimetype=attachment.media_type)
+    # a partner's (or a user's) file must not run as a page of the help desk: stored XSS
+    return Response(attachment.data, mimetype=safe_media_type(attachment.media_type), headers=download_headers())
 
 
 def _check_references(data: dict[str, Any]) -> None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
+from examples.helpdesk.api import ENTRY_KINDS, MAX_NOTE_LENGTH
 from examples.helpdesk.auth import check_csrf, current_user
-from examples.helpdesk.models import Attachment, Charge, Note, Ticket, TimeEntry, db
-from outsource_plugin.errors import ReadOnlyEntry
+from examples.helpdesk.models import Attachment, Note, Ticket, TimeEntry, db
+from outsource_plugin.errors import ReadOnlyEntry, ValidationFailed
 from outsource_plugin.filenames import safe_filename
+from outsource_plugin.schemas import load
 
 helpdesk = Blueprint("helpdesk", __name__, template_folder="templates")
 
@@ -70,56 +73,68 @@ def entry_create(ticket_id: int, kind: str) -> ResponseReturnValue:
     ticket = db.session.get(Ticket, ticket_id) or abort(404)
     user = current_user()
     assert user is not None
-    form = request.form
-    try:
-        if kind == "note" and form.get("body", "").strip():
-            db.session.add(Note(ticket_id=ticket.id, author=user.name, body=form["body"], internal="internal" in form))
-        elif kind == "time":
-            db.session.add(
-                TimeEntry(
-                    ticket_id=ticket.id,
-                    resource=user.name,
-                    work_date=date.fromisoformat(form.get("work_date") or date.today().isoformat()),
-                    hours=Decimal(form["hours"]),
-                    summary=form.get("summary", ""),
-                    billable="billable" in form,
-                )
-            )
-        elif kind == "charge":
-            db.session.add(
-                Charge(
-                    ticket_id=ticket.id,
-                    name=form["name"],
-                    quantity=Decimal(form.get("quantity") or 1),
-                    unit_price=Decimal(form.get("unit_price") or 0),
-                    unit_cost=Decimal(form.get("unit_cost") or 0),
-                    billable="billable" in form,
-                )
-            )
-        elif kind == "attachment" and "file" in request.files:
-            upload = request.files["file"]
-            data = upload.read()
-            if len(data) > int(current_app.config["OUTSOURCE_MAX_ATTACHMENT_BYTES"]):
-                flash("That file is larger than attachments may be.", "error")
-                return _back(ticket_id)
-            db.session.add(
-                Attachment(
-                    ticket_id=ticket.id,
-                    filename=safe_filename(upload.filename or ""),
-                    media_type=upload.mimetype or "application/octet-stream",
-                    size=len(data),
-                    data=data,
-                    internal="internal" in form,
-                )
-            )
-        else:
-            flash("Nothing to add: fill in the form first.", "error")
-            return _back(ticket_id)
-    except (KeyError, ValueError, InvalidOperation):
-        flash("That entry is not valid: check the numbers and the date.", "error")
+    if kind == "attachment" and "file" in request.files:
+        return _attachment_create(ticket)
+    if kind not in FORM_KINDS:
+        flash("Nothing to add: fill in the form first.", "error")
         return _back(ticket_id)
+    model, schema = ENTRY_KINDS[FORM_KINDS[kind]]
+    try:
+        values = load(schema(), _entry_body(kind, request.form))
+    except ValidationFailed as err:
+        flash(f"That entry is not valid: {err.message}.", "error")
+        return _back(ticket_id)
+    if model is Note:
+        values["author"] = user.name
+    elif model is TimeEntry:
+        values["resource"] = user.name
+    db.session.add(model(ticket_id=ticket.id, **values))
     db.session.commit()
     return _back(ticket_id)
+
+
+#: the page's entry kinds, as the JSON API names them: one schema checks both
+FORM_KINDS = {"note": "notes", "time": "time", "charge": "charges"}
+
+
+def _entry_body(kind: str, form: MultiDict[str, str]) -> dict[str, Any]:
+    """The entry form in the JSON API's shape; blank numbers take the form's defaults."""
+    if kind == "note":
+        return {"body": form.get("body", "").strip(), "internal": "internal" in form}
+    if kind == "time":
+        return {
+            "work_date": form.get("work_date") or date.today().isoformat(),
+            "hours": form.get("hours", ""),
+            "summary": form.get("summary", ""),
+            "billable": "billable" in form,
+        }
+    return {
+        "name": form.get("name", "").strip(),
+        "quantity": form.get("quantity") or "1",
+        "unit_price": form.get("unit_price") or "0",
+        "unit_cost": form.get("unit_cost") or "0",
+        "billable": "billable" in form,
+    }
+
+
+def _attachment_create(ticket: Ticket) -> ResponseReturnValue:
+    upload = request.files["file"]
+    data = upload.read()
+    if len(data) > int(current_app.config["OUTSOURCE_MAX_ATTACHMENT_BYTES"]):
+        flash("That file is larger than attachments may be.", "error")
+        return _back(ticket.id)
+    db.session.add(
+        Attachment(
+            ticket_id=ticket.id,
+            filename=safe_filename(upload.filename or ""),
+            media_type=upload.mimetype or "application/octet-stream",
+            size=len(data),
+            data=data,
+            internal="internal" in request.form,
+        )
+    )
+    db.session.commit()
+    return _back(ticket.id)
 
 
 @helpdesk.post("/tickets/<int:ticket_id>/notes/<int:note_id>")
@@ -131,6 +146,9 @@ def note_edit(ticket_id: int, note_id: int) -> ResponseReturnValue:
     body = request.form.get("body", "").strip()
     if not body:
         flash("A note cannot be empty.", "error")
+        return _back(ticket_id)
+    if len(body) > MAX_NOTE_LENGTH:
+        flash(f"A note may be at most {MAX_NOTE_LENGTH} characters.", "error")
         return _back(ticket_id)
     note.body = body
     note.internal = "internal" in request.form

@@ -3,12 +3,14 @@
 Every JSON endpoint (the plugin's API, its signed partner API and the demo
 host's API) is found in ``app.url_map``; an endpoint that takes a body and has
 no valid base body in ``BASE_BODIES`` fails the suite, so nothing is missed.
-Each bad body is a valid one with one thing broken.
+Each bad body is a valid one with one thing broken. ``form_cases`` lists the
+bad form posts for the plugin's pages and the demo host's ticket page.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask
@@ -25,6 +27,8 @@ JSON_BLUEPRINTS = ("outsource_api", "outsource_federation", "helpdesk_api")
 NO_INPUT = {"outsource_api.openapi_document", "outsource_api.health"}
 
 HUGE = "x" * 2**20
+#: a row id no row has
+UNKNOWN_ID = 2147483000
 SURROGATE = "\ud800"
 
 #: a valid body per endpoint that takes one (placeholders filled from the test's rows)
@@ -112,7 +116,7 @@ def bad_bodies(endpoint: str, base: dict[str, Any]) -> list[tuple[str, Any]]:
         if isinstance(field, fields.Integer | fields.Decimal):
             out.append((f"{key}: too large", {**base, key: 2**63}))
         if key.endswith("_id"):
-            out.append((f"{key}: unknown", {**base, key: 2147483000}))
+            out.append((f"{key}: unknown", {**base, key: UNKNOWN_ID}))
         if isinstance(field, fields.String):
             out.append((f"{key}: 1 MB", {**base, key: HUGE}))
             out.append((f"{key}: lone surrogate", {**base, key: f"a{SURROGATE}b"}))
@@ -126,3 +130,65 @@ RAW_BODIES: list[tuple[str, bytes, str | None]] = [
     ("empty", b"", "application/json"),
     ("form encoded", b"name=x&action=send", "application/x-www-form-urlencoded"),
 ]
+
+
+def form_cases(world: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(label, path, form) for every plugin form and the demo host's forms."""
+    ticket, engagement, partner = world["ticket_id"], world["engagement_id"], world["partner_id"]
+    outsource = f"/outsource/tickets/{ticket}/outsource"
+    for label, form in [
+        ("partner missing", {}),
+        ("partner not a number", {"partner_id": "abc"}),
+        ("unknown partner", {"partner_id": str(UNKNOWN_ID)}),
+        ("partner id huge", {"partner_id": "9" * 5000}),
+        ("hours not a number", {"partner_id": partner, "acceptance_hours": "abc"}),
+        ("rate not a number", {"partner_id": partner, "bill_rate": "lots"}),
+        ("instructions 1 MB", {"partner_id": partner, "instructions": HUGE}),
+        ("date garbage", {"partner_id": partner, "complete_by": "31/31/31"}),
+    ]:
+        yield f"outsource ticket: {label}", outsource, form
+    yield "outsource ticket: unknown ticket", f"/outsource/tickets/{UNKNOWN_ID}/outsource", {"partner_id": partner}
+    for label, form in [
+        ("name missing", {"adapter": "memory"}),
+        ("name 1 MB", {"adapter": "memory", "name": HUGE}),
+        ("unknown adapter", {"adapter": "carrier-pigeon", "name": "F"}),
+        ("peer without settings", {"adapter": "peer", "name": "F"}),
+        ("peer bad url", {"adapter": "peer", "name": "F", "config.base_url": "nope", "config.link_id": "a b"}),
+        ("default hours not a number", {"adapter": "memory", "name": "F", "terms.acceptance_hours": "x"}),
+        ("duplicate name", {"adapter": "memory", "name": "Contoso"}),
+    ]:
+        yield f"new partner: {label}", "/outsource/partners/new", form
+    yield "edit partner: name 1 MB", f"/outsource/partners/{partner}", {"name": HUGE}
+    yield "edit partner: name blank", f"/outsource/partners/{partner}", {"name": "  "}
+    yield "edit partner: unknown id", f"/outsource/partners/{UNKNOWN_ID}", {"name": "X"}
+    yield "disable partner: unknown id", f"/outsource/partners/{UNKNOWN_ID}/disable", {}
+    yield "retry: unknown dead letter", f"/outsource/deadletters/{UNKNOWN_ID}/retry", {}
+    actions = f"/outsource/engagements/{engagement}/actions"
+    yield "action: unknown action", f"{actions}/explode", {}
+    yield "action: not allowed now", f"{actions}/approve", {}
+    yield "action: decline without reason", f"{actions}/decline", {"reason": "  "}
+    yield "action: reason 1 MB", f"{actions}/decline", {"reason": HUGE}
+    yield "action: unknown engagement", f"/outsource/engagements/{UNKNOWN_ID}/actions/send", {}
+    yield "question: not accepted", f"/outsource/engagements/{engagement}/question", {"text": "why?"}
+    question = f"/outsource/engagements/{world['asking']}/question"
+    yield "question: blank", question, {"text": "  "}
+    yield "question: 1 MB", question, {"text": HUGE}
+    host = f"/tickets/{ticket}"
+    yield "host status: unknown", f"{host}/status", {"status": "Exploded"}
+    yield "host status: 1 MB", f"{host}/status", {"status": HUGE}
+    yield "host entry: unknown kind", f"{host}/entries/explode", {"body": "x"}
+    yield "host note: blank", f"{host}/entries/note", {"body": "   "}
+    yield "host time: hours not a number", f"{host}/entries/time", {"hours": "abc"}
+    yield "host time: date garbage", f"{host}/entries/time", {"hours": "1", "work_date": "soon"}
+    yield "host time: hours missing", f"{host}/entries/time", {}
+    yield "host charge: name missing", f"{host}/entries/charge", {"quantity": "1"}
+    yield "host charge: price garbage", f"{host}/entries/charge", {"name": "cable", "unit_price": "NaNx"}
+    yield "host charge: name 1 MB", f"{host}/entries/charge", {"name": HUGE}
+    yield "host charge: quantity huge", f"{host}/entries/charge", {"name": "cable", "quantity": "1e999"}
+    yield "host time: hours huge", f"{host}/entries/time", {"hours": "9" * 40}
+    yield "host time: summary 1 MB", f"{host}/entries/time", {"hours": "1", "summary": HUGE}
+    yield "host note: 1 MB", f"{host}/entries/note", {"body": HUGE}
+    yield "host note edit: 1 MB", f"{host}/notes/{world['entry_id']}", {"body": HUGE}
+    yield "host note edit: blank", f"{host}/notes/{world['entry_id']}", {"body": ""}
+    yield "host note edit: unknown note", f"{host}/notes/{UNKNOWN_ID}", {"body": "x"}
+    yield "host ticket: unknown", f"/tickets/{UNKNOWN_ID}/status", {"status": "New"}

@@ -77,10 +77,12 @@ ENDPOINTS = [
     Endpoint("GET", "/deadletters", PM, 200),
     Endpoint("POST", "/deadletters/<int:message_id>/retry", PM, 200),
     Endpoint("GET", "/health", Permission.NONE, 200),
+    Endpoint("GET", "/openapi.json", Permission.NONE, 200),
 ]
 
-#: answered without a signed-in user, by design (monitoring); tests/outsource_plugin/test_health.py covers them
-PUBLIC = {"/health"}
+#: answered without a signed-in user, by design (monitoring, and the API's description for clients);
+#: tests/outsource_plugin/test_health.py and tests/blueprints/test_openapi.py cover them
+PUBLIC = {"/health", "/openapi.json"}
 
 
 def _cases(below: bool) -> list[Any]:
@@ -115,7 +117,7 @@ def _call(api: Api, endpoint: Endpoint, world: dict[str, Any], level: Permission
 
 def test_every_api_endpoint_is_covered(app: Flask) -> None:
     routed = {
-        (method, re.sub(r"<int\([^)]*\):", "<int:", rule.rule.removeprefix(PREFIX)))
+        (method, re.sub(r"<(?:int\([^)]*\)|rowid):", "<int:", rule.rule.removeprefix(PREFIX)))
         for rule in app.url_map.iter_rules()
         if rule.endpoint.startswith("outsource_api.")
         for method in rule.methods or ()

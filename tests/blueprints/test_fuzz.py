@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -36,14 +35,15 @@ from tests.blueprints.fuzz_cases import (
     RAW_BODIES,
     SURROGATE,
     TALLY,
+    UNKNOWN_ID,
     bad_bodies,
+    form_cases,
     json_rules,
     takes_body,
 )
 from tests.blueprints.page_helpers import TOKEN, page_client
 
 LINK, SECRET = "contoso-northwind", "s" * 32
-UNKNOWN_ID = 2147483000
 #: path parameters that are not row ids: an unknown value for each
 UNKNOWN_TEXT = {"kind": "explode", "role": "nobody", "folder": "everything", "uid": "no-such-uid"}
 
@@ -202,68 +202,6 @@ def test_unsigned_or_badly_signed_partner_calls_are_401(app: Flask, world: dict[
     assert table_rows(app) == rows
 
 
-def _form_cases(world: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(label, path, form) for every plugin form and the demo host's forms."""
-    ticket, engagement, partner = world["ticket_id"], world["engagement_id"], world["partner_id"]
-    outsource = f"/outsource/tickets/{ticket}/outsource"
-    for label, form in [
-        ("partner missing", {}),
-        ("partner not a number", {"partner_id": "abc"}),
-        ("unknown partner", {"partner_id": str(UNKNOWN_ID)}),
-        ("partner id huge", {"partner_id": "9" * 5000}),
-        ("hours not a number", {"partner_id": partner, "acceptance_hours": "abc"}),
-        ("rate not a number", {"partner_id": partner, "bill_rate": "lots"}),
-        ("instructions 1 MB", {"partner_id": partner, "instructions": HUGE}),
-        ("date garbage", {"partner_id": partner, "complete_by": "31/31/31"}),
-    ]:
-        yield f"outsource ticket: {label}", outsource, form
-    yield "outsource ticket: unknown ticket", f"/outsource/tickets/{UNKNOWN_ID}/outsource", {"partner_id": partner}
-    for label, form in [
-        ("name missing", {"adapter": "memory"}),
-        ("name 1 MB", {"adapter": "memory", "name": HUGE}),
-        ("unknown adapter", {"adapter": "carrier-pigeon", "name": "F"}),
-        ("peer without settings", {"adapter": "peer", "name": "F"}),
-        ("peer bad url", {"adapter": "peer", "name": "F", "config.base_url": "nope", "config.link_id": "a b"}),
-        ("default hours not a number", {"adapter": "memory", "name": "F", "terms.acceptance_hours": "x"}),
-        ("duplicate name", {"adapter": "memory", "name": "Contoso"}),
-    ]:
-        yield f"new partner: {label}", "/outsource/partners/new", form
-    yield "edit partner: name 1 MB", f"/outsource/partners/{partner}", {"name": HUGE}
-    yield "edit partner: name blank", f"/outsource/partners/{partner}", {"name": "  "}
-    yield "edit partner: unknown id", f"/outsource/partners/{UNKNOWN_ID}", {"name": "X"}
-    yield "disable partner: unknown id", f"/outsource/partners/{UNKNOWN_ID}/disable", {}
-    yield "retry: unknown dead letter", f"/outsource/deadletters/{UNKNOWN_ID}/retry", {}
-    actions = f"/outsource/engagements/{engagement}/actions"
-    yield "action: unknown action", f"{actions}/explode", {}
-    yield "action: not allowed now", f"{actions}/approve", {}
-    yield "action: decline without reason", f"{actions}/decline", {"reason": "  "}
-    yield "action: reason 1 MB", f"{actions}/decline", {"reason": HUGE}
-    yield "action: unknown engagement", f"/outsource/engagements/{UNKNOWN_ID}/actions/send", {}
-    yield "question: not accepted", f"/outsource/engagements/{engagement}/question", {"text": "why?"}
-    question = f"/outsource/engagements/{world['asking']}/question"
-    yield "question: blank", question, {"text": "  "}
-    yield "question: 1 MB", question, {"text": HUGE}
-    host = f"/tickets/{ticket}"
-    yield "host status: unknown", f"{host}/status", {"status": "Exploded"}
-    yield "host status: 1 MB", f"{host}/status", {"status": HUGE}
-    yield "host entry: unknown kind", f"{host}/entries/explode", {"body": "x"}
-    yield "host note: blank", f"{host}/entries/note", {"body": "   "}
-    yield "host time: hours not a number", f"{host}/entries/time", {"hours": "abc"}
-    yield "host time: date garbage", f"{host}/entries/time", {"hours": "1", "work_date": "soon"}
-    yield "host time: hours missing", f"{host}/entries/time", {}
-    yield "host charge: name missing", f"{host}/entries/charge", {"quantity": "1"}
-    yield "host charge: price garbage", f"{host}/entries/charge", {"name": "cable", "unit_price": "NaNx"}
-    yield "host charge: name 1 MB", f"{host}/entries/charge", {"name": HUGE}
-    yield "host charge: quantity huge", f"{host}/entries/charge", {"name": "cable", "quantity": "1e999"}
-    yield "host time: hours huge", f"{host}/entries/time", {"hours": "9" * 40}
-    yield "host time: summary 1 MB", f"{host}/entries/time", {"hours": "1", "summary": HUGE}
-    yield "host note: 1 MB", f"{host}/entries/note", {"body": HUGE}
-    yield "host note edit: 1 MB", f"{host}/notes/{world['entry_id']}", {"body": HUGE}
-    yield "host note edit: blank", f"{host}/notes/{world['entry_id']}", {"body": ""}
-    yield "host note edit: unknown note", f"{host}/notes/{UNKNOWN_ID}", {"body": "x"}
-    yield "host ticket: unknown", f"/tickets/{UNKNOWN_ID}/status", {"status": "New"}
-
-
 def _form_client(app: Flask) -> FlaskClient:
     """Signed in as Allow All, holding both form tokens: the plugin's and the demo host's."""
     client = page_client(app, Permission.ALL)
@@ -276,7 +214,7 @@ def test_bad_forms_are_refused_with_the_error_and_write_nothing(app: Flask, worl
     client = _form_client(app)
     rows = table_rows(app)
     tried = 0
-    for label, path, form in _form_cases(world):
+    for label, path, form in form_cases(world):
         response = client.post(path, data={"csrf_token": TOKEN, **{k: str(v) for k, v in form.items()}})
         TALLY["inputs"] += 1
         text = response.get_data(as_text=True)
@@ -299,7 +237,7 @@ def test_bad_forms_are_refused_with_the_error_and_write_nothing(app: Flask, worl
 def test_forms_without_the_token_are_refused(app: Flask, world: dict[str, Any]) -> None:
     client = _form_client(app)
     rows = table_rows(app)
-    for label, path, form in _form_cases(world):
+    for label, path, form in form_cases(world):
         response = client.post(path, data={k: str(v) for k, v in form.items()})
         TALLY["inputs"] += 1
         assert response.status_code == 400, (label, response.status_code)
@@ -383,3 +321,25 @@ def test_a_partners_attachment_name_is_made_safe(sent: str, stored: str) -> None
     values = from_wire(EntryKind.ATTACHMENT, {"filename": sent, "data": "aGk=", "size": 2})
     assert values["filename"] == stored
     assert values["data"] == b"hi"
+
+
+def test_the_demo_hosts_entry_forms_still_take_good_input(app: Flask, world: dict[str, Any]) -> None:
+    """The good side of the host form cases: the schema that refuses bad entries takes these."""
+    client = _form_client(app)
+    host = f"/tickets/{world['ticket_id']}/entries"
+    for kind, form in [
+        ("note", {"body": "rebooted the switch", "internal": "on"}),
+        ("time", {"hours": "1.5", "summary": "on site", "billable": "on"}),
+        ("charge", {"name": "cable", "quantity": "2", "unit_price": "9.50"}),
+    ]:
+        response = client.post(f"{host}/{kind}", data={"csrf_token": TOKEN, **form})
+        assert response.status_code == 302
+        with client.session_transaction() as session:
+            assert not session.pop("_flashes", []), kind
+    ticket = app.test_client().get(f"/api/tickets/{world['ticket_id']}", headers={"Authorization": "Bearer admin"})
+    body = ticket.get_json()
+    assert [n["body"] for n in body["notes"]][-1] == "rebooted the switch"
+    assert [(t["hours"], t["work_type"]) for t in body["time_entries"]] == [("1.50", "Remote support")]
+    assert [(c["name"], c["quantity"], c["unit_price"], c["billable"]) for c in body["charges"]] == [
+        ("cable", "2.00", "9.50", False)
+    ]

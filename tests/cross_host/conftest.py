@@ -79,10 +79,13 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         yield started
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def jobless_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    """A second pair whose web processes run no jobs: a worker or ``sync --once`` must."""
-    with running_pair(tmp_path_factory, {"OUTSOURCE_SCHEDULER": "0"}) as started:
+    """A second pair whose web processes run no jobs: a worker or ``sync --once`` must.
+
+    Its delivery lease is short (2 s), so a killed worker's messages are taken over quickly.
+    """
+    with running_pair(tmp_path_factory, {"OUTSOURCE_SCHEDULER": "0", "OUTSOURCE_DELIVERY_LEASE": "2"}) as started:
         yield started
 
 

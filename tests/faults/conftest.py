@@ -1,6 +1,6 @@
-"""The fault suite runs on the cross-host pair (two real demo hosts, each behind a
-``FaultProxy``), plus a pair whose jobs run only in separate worker processes,
-with a short delivery lease so a killed worker's messages are taken over quickly.
+"""The fault suite runs on the cross-host pairs (two real demo hosts, each behind a
+``FaultProxy``): ``pair`` runs its jobs in the web processes, ``jobless_pair`` only in
+the workers and sync rounds a test starts.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.cross_host.conftest import Pair, Scenario, jobless_pair, pair, running_pair, scenario
+from tests.cross_host.conftest import Pair, Scenario, jobless_pair, pair, scenario
 from tests.faults.ledger import API, LEAD, SERVICE, FaultReport
 
 __all__ = ["jobless_pair", "pair", "scenario"]  # shared with tests/cross_host: one running pair per session
@@ -21,13 +21,6 @@ def fault_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultRepo
     yield report
     if report.cases:
         print(f"\n{report.totals()} (details in {report.path})")
-
-
-@pytest.fixture(scope="session")
-def worker_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    """Hosts that run no jobs in their web processes; a test spawns ``flask outsource worker``."""
-    with running_pair(tmp_path_factory, {"OUTSOURCE_SCHEDULER": "0", "OUTSOURCE_DELIVERY_LEASE": "2"}) as started:
-        yield started
 
 
 def heal(pair: Pair) -> None:

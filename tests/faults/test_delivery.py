@@ -33,8 +33,10 @@ def stop(worker: subprocess.Popen[bytes]) -> None:
     worker.wait(timeout=15)
 
 
-def test_worker_killed_between_the_partners_answer_and_its_commit(worker_pair: Pair, fault_report: FaultReport) -> None:
-    pair = worker_pair
+def test_worker_killed_between_the_partners_answer_and_its_commit(
+    jobless_pair: Pair, fault_report: FaultReport
+) -> None:
+    pair = jobless_pair
     s = accepted_without_jobs(pair)
     ledger = Ledger(s)
     killed = threading.Event()
@@ -70,7 +72,7 @@ def test_worker_killed_between_the_partners_answer_and_its_commit(worker_pair: P
             stop(second)
     finally:
         pair.to_service.heal()
-    assert dead_letters_of(s.lead, s.uid) == []
+    assert (dead := dead_letters_of(s.lead, s.uid)) == [], [d["last_error"] for d in dead]
     fault_report.record("worker-sigkill-before-commit", 1, tally, redelivered=len(pushes) - 1)
 
 
@@ -135,6 +137,6 @@ def test_messages_delivered_twice_out_of_order_and_replayed(
     pair.to_lead.heal()
     ledger.note(SERVICE, "reply")
     tally = assert_converged(ledger, "in_progress")
-    assert dead_letters_of(s.lead, s.uid) == []
+    assert (dead := dead_letters_of(s.lead, s.uid)) == [], [d["last_error"] for d in dead]
     injected = len(echoes) + 1 + len(held) + len(replays)
     fault_report.record("duplicate-out-of-order-replay", injected, tally, replays_refused=len(echoes) + len(replays))

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from tests.cross_host.conftest import Pair, Scenario
 from tests.cross_host.hosts import Host, eventually
-from tests.faults.conftest import accepted, accepted_without_jobs
+from tests.faults.conftest import accepted, accepted_without_jobs, heal
 from tests.faults.ledger import (
     API,
     LEAD,
@@ -63,8 +63,8 @@ def database_unavailable(url: str) -> Iterator[None]:
         admin.dispose()
 
 
-def test_database_unavailable_to_a_worker(worker_pair: Pair, fault_report: FaultReport) -> None:
-    pair = worker_pair
+def test_database_unavailable_to_a_worker(jobless_pair: Pair, fault_report: FaultReport) -> None:
+    pair = jobless_pair
     s = accepted_without_jobs(pair)
     ledger = Ledger(s)
     pair.to_service.down = True  # the worker cannot deliver yet: the messages wait in the outbox
@@ -87,6 +87,7 @@ def test_database_unavailable_to_a_worker(worker_pair: Pair, fault_report: Fault
     finally:
         worker.terminate()
         worker.wait(timeout=15)
+        heal(pair)
     errors = log.read_text(errors="replace").count("raised an exception")
     if make_url(pair.lead.database_url).get_backend_name() == "postgresql":
         assert "OperationalError" in log.read_text(errors="replace"), "the worker logs what failed"

@@ -2,9 +2,10 @@
 delivery failures, once deliveries drain the two sides converge.
 
 Hypothesis draws a list of steps for a fresh accepted ticket on the session's running
-pair: notes (internal or public), time and charges on either side; the service submits,
-the lead rejects, approves or sets Complete early (each where SPEC allows it, skipped
-otherwise); and faults on either link (500, 503, 429 with Retry-After, partner down).
+pair: notes (internal or public), time and charges on either side; faults on either
+link (500, 503, 429 with Retry-After, partner down); and after each few of those a
+status action: the service submits, the lead rejects, approves or sets Complete early
+(each where SPEC allows it, skipped otherwise).
 After each status action the test waits for both sides to agree, so the rules give one
 answer for every entry: it crosses if, and only if, it was written while the engagement
 was Accepted or In Progress (and is not a lead internal note). Then:
@@ -50,10 +51,14 @@ entries = st.tuples(st.just("entry"), st.sampled_from(["note", "time", "charge"]
 internal_notes = st.tuples(st.just("internal"), st.just("note"), st.sampled_from([LEAD, SERVICE]))
 actions = st.tuples(st.just("action"), st.sampled_from(sorted(ACTIONS)), st.just(""))
 faults = st.tuples(st.just("fault"), st.sampled_from(["500", "503", "429", "down"]), st.sampled_from([LEAD, SERVICE]))
-steps = st.lists(st.one_of(entries, entries, internal_notes, actions, actions, faults), min_size=3, max_size=10)
+writes = st.lists(st.one_of(entries, internal_notes, faults), min_size=1, max_size=3)
+#: rounds of a few writes and faults, each round ending in a status action (skipped where not allowed)
+steps = st.lists(st.tuples(writes, actions), min_size=1, max_size=3).map(
+    lambda rounds: [step for written, action in rounds for step in (*written, action)]
+)
 
 
-EXAMPLES = 15
+EXAMPLES = 20
 
 
 @dataclass

@@ -15,6 +15,7 @@ from outsource_plugin.entries import EntryKind
 from outsource_plugin.extension import current_outsource
 from outsource_plugin.jobs.reconcile import reconcile_all
 from outsource_plugin.models import Engagement, EntryLink, Partner
+from outsource_plugin.signing import sign
 from outsource_plugin.workflow import Action, Side, Status
 from tests.conftest import Api, memory_partner
 from tests.outsource_plugin.engagement_helpers import accepted, act, audit, cli, entry_texts, note, status, sync
@@ -153,3 +154,39 @@ def test_the_daily_job_repairs_what_it_finds(app: Flask, api: Api, ticket_id: st
     sync(app)
     assert entry_texts(app, partner_id, uid) == ["Lead: please replace the disk"]
     assert len(audit(app, uid, "repair")) == 1
+
+
+def test_the_federation_endpoint_gives_digests_only_and_only_to_the_engagements_partner(
+    app: Flask, api: Api, ticket_id: str, partner_id: int
+) -> None:
+    uid = in_sync(app, api, ticket_id, partner_id)
+    secret = "peer-secret-0123456789abcdef"
+    with app.app_context():
+        session = current_outsource().session
+        session.add(
+            Partner(
+                name="Stranger",
+                adapter="peer",
+                link_id="stranger",
+                config={"base_url": "http://127.0.0.1:9", "link_id": "stranger", "secret": secret},
+            )
+        )
+        session.commit()
+    path = f"/outsource/federation/v1/engagements/{uid}"
+    assert api.client.get(path).status_code == 401
+    stranger = api.client.get(path, headers=sign("stranger", secret, "GET", path, b""))
+    assert stranger.status_code == 404
+    with app.app_context():
+        session = current_outsource().session
+        session.execute(
+            update(Engagement)
+            .where(Engagement.uid == uid)
+            .values(partner_id=session.scalars(select(Partner.id).where(Partner.name == "Stranger")).one())
+        )
+        session.commit()
+    answer = api.client.get(path, headers=sign("stranger", secret, "GET", path, b""))
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert body["status"] == "accepted" and len(body["entries"]) == 2
+    assert {e["owner"] for e in body["entries"]} == {"lead", "service"}
+    assert "replace the disk" not in answer.get_data(as_text=True)

@@ -11,7 +11,13 @@ from examples.helpdesk.models import db
 from outsource_plugin.models import Engagement
 from outsource_plugin.workflow import Side, Status
 from tests.blueprints.api_helpers import add_engagement, add_outbox_message, add_ticket
-from tests.security.helpers import PEER_LINK, PEER_SECRET, add_peer
+from tests.security.helpers import COUNTS, PEER_LINK, PEER_SECRET, add_peer
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line with what the security suite checked, for the report and for CI logs."""
+    if COUNTS:
+        terminalreporter.write_line("SECURITY " + " ".join(f"{k}={v}" for k, v in COUNTS.items()))
 
 
 @pytest.fixture

@@ -28,6 +28,8 @@ XSS_SCRIPT = "<script>alert(1)</script>"
 XSS_ATTRIBUTE = '"><img src=x onerror=alert(1)>'
 #: the payload that must never reach a page unescaped: both contexts at once
 XSS = f"{XSS_SCRIPT}{XSS_ATTRIBUTE}"
+#: what each security module checked, printed as one ``SECURITY`` line after the run
+COUNTS: dict[str, int] = {}
 
 
 def add_peer(app: Flask, name: str, link_id: str, secret: str) -> int:

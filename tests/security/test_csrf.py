@@ -5,11 +5,14 @@ takes POST); their bodies and URL values come from the permissions table, so
 a new form is checked as soon as it is routed. The caller is signed in with
 Allow All, so the only thing missing is the token, and each refusal must be
 the 400 "security token" page with no row of any table changed.
+
+The JSON API has no form token; what a cross-site form can send it (the
+session cookie, a form or text body, no custom header) must not write
+through any of its state-changing routes either, even those that read no body.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,6 +24,7 @@ from outsource_plugin.blueprints.csrf import SESSION_KEY
 from outsource_plugin.permissions import Permission
 from tests.blueprints.api_helpers import table_rows
 from tests.blueprints.page_helpers import TOKEN, page_client
+from tests.security.helpers import COUNTS
 from tests.security.test_permissions import ENDPOINTS, Endpoint, bare, routed_rules
 
 #: each way a forged or stale form can arrive
@@ -35,9 +39,8 @@ FORMS = [e for e in ENDPOINTS if e.kind == "page" and e.method == "POST"]
 
 
 @pytest.fixture(scope="module", autouse=True)
-def summary() -> Iterator[None]:
-    yield
-    print(f"\nSECURITY csrf_forms={len(FORMS)} csrf_checks={len(FORMS) * (len(FORGERIES) + 3)}")
+def summary() -> None:
+    COUNTS.update(csrf_forms=len(FORMS), csrf_checks=len(FORMS) * (len(FORGERIES) + 3))
 
 
 def test_every_page_form_is_checked(app: Flask) -> None:
@@ -71,3 +74,31 @@ def test_a_form_without_the_right_token_is_refused(app: Flask, world: dict[str, 
         session.pop(SESSION_KEY)
     _refused(fresh.post(url, data={**data, "csrf_token": TOKEN}))
     assert table_rows(app) == before
+
+
+API_WRITES = [e for e in ENDPOINTS if e.kind == "api" and e.method not in ("GET", "HEAD", "OPTIONS")]
+
+
+def test_every_api_write_is_checked(app: Flask) -> None:
+    routed = {rule for method, rule in routed_rules(app) if method != "GET" and rule.startswith("/outsource/api/")}
+    assert routed == {bare(e.rule) for e in API_WRITES}
+    COUNTS["api_cross_site_writes"] = len(API_WRITES)
+
+
+@pytest.mark.parametrize("endpoint", API_WRITES, ids=str)
+def test_a_cross_site_form_cannot_write_through_the_api_with_the_session_cookie(
+    app: Flask, world: dict[str, Any], endpoint: Endpoint
+) -> None:
+    """What a form on another site can send: the user's cookie, a form or plain-text body,
+    no custom header. Even endpoints that read no body must refuse it."""
+    client = page_client(app, Permission.ALL)
+    url, data = endpoint.url(world), endpoint.data(world)
+    before = table_rows(app)
+    for body in ({"data": {k: str(v) for k, v in data.items()}}, {"data": "{}", "content_type": "text/plain"}, {}):
+        response = client.open(url, method=endpoint.method, **body)
+        assert response.status_code == 415, (body, response.status_code, response.get_data(as_text=True)[:300])
+        assert response.get_json()["error"] == "unsupported_media_type"
+        assert table_rows(app) == before
+    # the same user's own JSON request (which a cross-site form cannot make) is served
+    served = client.open(url, method=endpoint.method, json=data)
+    assert served.status_code == endpoint.ok, served.get_data(as_text=True)[:300]

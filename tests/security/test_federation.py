@@ -23,7 +23,7 @@ from outsource_plugin.signing import LINK, REQUEST_ID, SIGNATURE, TIMESTAMP, sig
 from outsource_plugin.workflow import Status
 from tests.blueprints.api_helpers import add_ticket, table_rows
 from tests.conftest import Api
-from tests.security.helpers import FEDERATION, action_message, add_peer, message, offer_message, signed, wire
+from tests.security.helpers import COUNTS, FEDERATION, action_message, add_peer, message, offer_message, signed, wire
 
 NORTHWIND, NORTHWIND_SECRET = "northwind-contoso", "northwind-secret-0123456789"
 FABRIKAM, FABRIKAM_SECRET = "fabrikam-contoso", "fabrikam-secret-9876543210"
@@ -111,6 +111,8 @@ def test_a_partner_cannot_reach_another_partners_engagements(app: Flask, hosts: 
     answer = signed(client, "POST", "/messages", link=NORTHWIND, secret=NORTHWIND_SECRET, payload=cross)
     assert_json_refusal(answer, (403, 404))
     assert status_of(app, "fb1") is Status.ASSIGNED
+    # the messages, the two state reads, and Northwind's reach into Fabrikam's engagement
+    COUNTS["cross_partner_attacks"] = len(attacks) + 2 + 1
 
 
 def _attack(case: str, path: str, body: bytes) -> dict[str, str]:
@@ -178,7 +180,15 @@ def test_a_badly_signed_request_is_refused_and_changes_nothing(app: Flask, hosts
     assert status_of(app, hosts["offered"]) is Status.CANCELED
 
 
-@pytest.mark.parametrize("path", ["/messages", "/changes?after=0", "/ping", "/engagements/nw1"])
+@pytest.fixture(scope="module", autouse=True)
+def summary() -> None:
+    COUNTS.update(signature_attacks=len(ATTACKS), replay_paths=len(REPLAYED))
+
+
+REPLAYED = ["/messages", "/changes?after=0", "/ping", "/engagements/nw1"]
+
+
+@pytest.mark.parametrize("path", REPLAYED)
 def test_a_replayed_request_is_refused_and_changes_nothing(app: Flask, hosts: dict[str, Any], path: str) -> None:
     client = app.test_client()
     method = "POST" if path == "/messages" else "GET"

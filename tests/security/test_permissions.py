@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +35,7 @@ from tests.blueprints.api_helpers import (
 )
 from tests.blueprints.page_helpers import TOKEN, page_client
 from tests.conftest import LEVELS
-from tests.security.helpers import PEER_LINK, PEER_SECRET, offer_message, signed
+from tests.security.helpers import COUNTS, PEER_LINK, PEER_SECRET, offer_message, signed
 
 API, PAGES, FED = "/outsource/api/v1", "/outsource", "/outsource/federation/v1"
 BLUEPRINTS = ("outsource_api.", "outsource_pages.", "outsource_federation.")
@@ -165,25 +164,32 @@ def routed_rules(app: Flask) -> set[tuple[str, str]]:
     }
 
 
-def _cases(below: bool) -> list[Any]:
-    return [
-        pytest.param(endpoint, caller, id=f"{endpoint} as {getattr(caller, 'name', caller)}")
-        for endpoint in ENDPOINTS
-        for caller in CALLERS
-        if endpoint.allows(caller) is not below
-    ]
+def _callers(endpoint: Endpoint, below: bool) -> list[Any]:
+    return [caller for caller in CALLERS if endpoint.allows(caller) is not below]
 
 
-BELOW, AT_OR_ABOVE = _cases(below=True), _cases(below=False)
+def _name(callers: list[Any]) -> str:
+    return ",".join(getattr(caller, "name", caller) for caller in callers)
+
+
+#: every refused caller of an endpoint shares one world: a refusal writes nothing
+BELOW = [
+    pytest.param(e, _callers(e, below=True), id=f"{e} as {_name(_callers(e, below=True))}")
+    for e in ENDPOINTS
+    if _callers(e, below=True)
+]
+#: a served read shares one world too; a served write gets a fresh world per caller
+AT_OR_ABOVE = [
+    pytest.param(e, callers, id=f"{e} as {_name(callers)}")
+    for e in ENDPOINTS
+    for callers in ([_callers(e, below=False)] if e.method == "GET" else [[c] for c in _callers(e, below=False)])
+]
 
 
 @pytest.fixture(scope="module", autouse=True)
-def summary() -> Iterator[None]:
-    yield
-    print(
-        f"\nSECURITY permission_checks={len(BELOW) + len(AT_OR_ABOVE)} endpoints={len(ENDPOINTS)} "
-        f"callers={len(CALLERS)} refused={len(BELOW)} served={len(AT_OR_ABOVE)}"
-    )
+def summary() -> None:
+    # every caller of every endpoint, refused or served
+    COUNTS.update(permission_checks=len(ENDPOINTS) * len(CALLERS), permission_endpoints=len(ENDPOINTS))
 
 
 def signed_out_client(app: Flask) -> FlaskClient:
@@ -204,7 +210,7 @@ def call(app: Flask, endpoint: Endpoint, world: dict[str, Any], caller: Any, *, 
         if caller == PARTNER:
             return signed(app.test_client(), endpoint.method, path, link=PEER_LINK, secret=PEER_SECRET, payload=payload)
         client = app.test_client() if caller == ANONYMOUS else page_client(app, caller)
-        headers = {} if caller in (ANONYMOUS, PARTNER) else {"Authorization": f"Bearer {LEVELS[caller]}"}
+        headers = {} if caller == ANONYMOUS else {"Authorization": f"Bearer {LEVELS[caller]}"}
         return client.open(FED + path, method=endpoint.method, json=payload, headers=headers)
     if caller == PARTNER:
         # a correctly signed request for this very path: the partner's key opens no user route
@@ -248,30 +254,36 @@ def test_every_route_is_in_the_table(app: Flask) -> None:
     assert set(table) - routed == set(), "ENDPOINTS names routes that no longer exist"
 
 
-@pytest.mark.parametrize(("endpoint", "caller"), BELOW)
+@pytest.mark.parametrize(("endpoint", "callers"), BELOW)
 def test_below_the_requirement_is_refused_and_writes_nothing(
-    app: Flask, world: dict[str, Any], endpoint: Endpoint, caller: Any
+    app: Flask, world: dict[str, Any], endpoint: Endpoint, callers: list[Any]
 ) -> None:
     counts, rows = row_counts(app), table_rows(app)
-    assert_refused(endpoint, caller, call(app, endpoint, world, caller))
-    assert row_counts(app) == counts
-    assert table_rows(app) == rows
-    if endpoint.kind != "federation" and endpoint.method != "GET":
-        # the refusal comes before the body is read: nothing about valid input leaks
-        assert_refused(endpoint, caller, call(app, endpoint, world, caller, raw=True))
-        assert table_rows(app) == rows
+    for caller in callers:
+        assert_refused(endpoint, caller, call(app, endpoint, world, caller))
+        assert row_counts(app) == counts, caller
+        assert table_rows(app) == rows, caller
+        if endpoint.kind != "federation" and endpoint.method != "GET":
+            # the refusal comes before the body is read: nothing about valid input leaks
+            assert_refused(endpoint, caller, call(app, endpoint, world, caller, raw=True))
+            assert table_rows(app) == rows, caller
 
 
-@pytest.mark.parametrize(("endpoint", "caller"), AT_OR_ABOVE)
+@pytest.mark.parametrize(("endpoint", "callers"), AT_OR_ABOVE)
 def test_at_or_above_the_requirement_is_served(
-    app: Flask, world: dict[str, Any], endpoint: Endpoint, caller: Any
+    app: Flask, world: dict[str, Any], endpoint: Endpoint, callers: list[Any]
 ) -> None:
-    response = call(app, endpoint, world, caller)
-    assert response.status_code == endpoint.ok, (response.status_code, response.get_data(as_text=True)[:1000])
-    if endpoint.kind != "page":
-        assert response.is_json and isinstance(response.get_json(), dict)
-    elif endpoint.method == "GET" and endpoint.needed != ANONYMOUS:
-        assert response.mimetype == "text/html"
-    if endpoint.kind == "federation" and endpoint.method == "POST":
-        assert response.get_json() == {"status": "applied", "applied": 1}
-    response.close()
+    for caller in callers:
+        response = call(app, endpoint, world, caller)
+        assert response.status_code == endpoint.ok, (
+            caller,
+            response.status_code,
+            response.get_data(as_text=True)[:1000],
+        )
+        if endpoint.kind != "page":
+            assert response.is_json and isinstance(response.get_json(), dict), caller
+        elif endpoint.method == "GET" and endpoint.needed != ANONYMOUS:
+            assert response.mimetype == "text/html", caller
+        if endpoint.kind == "federation" and endpoint.method == "POST":
+            assert response.get_json() == {"status": "applied", "applied": 1}
+        response.close()

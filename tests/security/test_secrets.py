@@ -29,7 +29,7 @@ from outsource_plugin.permissions import Permission
 from tests.blueprints.api_helpers import add_ticket
 from tests.blueprints.page_helpers import TOKEN, html, page_client, post
 from tests.conftest import Api
-from tests.security.helpers import PartnerServer, signed
+from tests.security.helpers import COUNTS, PartnerServer, signed
 
 PEER_SECRET = "peer-SECRET-3f9c1a7be2d84c05"
 PREVIOUS_SECRET = "prev-SECRET-8d1e55aa90c2b7f3"
@@ -38,7 +38,9 @@ REDMINE_KEY = "redmine-KEY-c4e8a19f7b20d6e1"
 RT_TOKEN = "rt-TOKEN-5a7d03e9b1f24c86"
 #: typed into forms and bodies that are refused: they must not be echoed back either
 REFUSED_KEY = "refused-KEY-0e6b2f9d84a1c37a"
-SECRETS = (PEER_SECRET, PREVIOUS_SECRET, PAGE_SECRET, REDMINE_KEY, RT_TOKEN, REFUSED_KEY)
+#: one character too short for a peer secret
+SHORT_SECRET = "short-SECRET-7x"
+SECRETS = (PEER_SECRET, PREVIOUS_SECRET, PAGE_SECRET, REDMINE_KEY, RT_TOKEN, REFUSED_KEY, SHORT_SECRET)
 
 
 class Answers:
@@ -75,7 +77,7 @@ def server() -> Iterator[PartnerServer]:
 @pytest.fixture(scope="module", autouse=True)
 def summary() -> Iterator[None]:
     yield
-    print(f"\nSECURITY secrets={len(SECRETS)} secret_answers_checked={ANSWERS_CHECKED[0]}")
+    COUNTS.update(secrets=len(SECRETS), secret_answers_checked=ANSWERS_CHECKED[0])
 
 
 ANSWERS_CHECKED = [0]
@@ -103,7 +105,7 @@ def _refused_inputs(app: Flask, api: Api, ids: dict[str, int]) -> None:
     assert answer.status_code == 400 and "base_url" in str(answer.get_json())
     answer = api.patch(f"/partners/{ids['request_tracker']}", {"config": {"token": REFUSED_KEY, "queue": ""}})
     assert answer.status_code == 400
-    answer = api.patch(f"/partners/{ids['peer']}", {"config": {"secret": REFUSED_KEY[:10]}})
+    answer = api.patch(f"/partners/{ids['peer']}", {"config": {"secret": SHORT_SECRET}})
     assert answer.status_code == 400
     pages = page_client(app, Permission.ALL)
     form = {"adapter": "redmine", "name": "Broken", "config.base_url": "nope", "config.api_key": REFUSED_KEY}

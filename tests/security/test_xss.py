@@ -29,7 +29,7 @@ from outsource_plugin.permissions import Permission
 from tests.blueprints.api_helpers import add_ticket
 from tests.blueprints.page_helpers import html, page_client, post
 from tests.conftest import Api
-from tests.security.helpers import FEDERATION, PartnerServer, action_message, message, signed
+from tests.security.helpers import COUNTS, FEDERATION, XSS_SCRIPT, PartnerServer, action_message, message, signed
 
 SECRET = "xss-test-shared-secret-0001"
 #: every partner-supplied field; each gets its own numbered payload, so each can be found
@@ -110,7 +110,12 @@ class Seen:
 @pytest.fixture(scope="module", autouse=True)
 def summary() -> Iterator[None]:
     yield
-    print(f"\nSECURITY xss_fields={len(FIELDS)} xss_pages={len(PAGES_CHECKED)} xss_json_answers={len(JSON_CHECKED)}")
+    COUNTS.update(
+        xss_fields=len(FIELDS),
+        xss_pages=len(PAGES_CHECKED),
+        xss_json_answers=len(JSON_CHECKED),
+        attachment_types=len(SERVED),
+    )
 
 
 PAGES_CHECKED: set[str] = set()
@@ -298,3 +303,44 @@ def test_every_partner_supplied_field_is_escaped_on_every_page(app: Flask, api: 
     every_answer = "\n".join(seen.json.values())
     missing = [f for f in FIELDS if f not in PAGE_ONLY and json.dumps(x(f))[1:-1] not in every_answer]
     assert missing == [], f"fields no JSON answer carried: {missing}"
+
+
+#: media types a browser runs as a document when it opens the file in the help desk's origin
+ACTIVE_TYPES = ["text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "text/html; charset=utf-8"]
+#: what each declared type is served as: active or malformed ones as a plain download
+SERVED = {
+    **dict.fromkeys(ACTIVE_TYPES, "application/octet-stream"),
+    "TEXT/HTML": "application/octet-stream",
+    "application/rss+xml": "application/octet-stream",
+    "text/plain\r\nX-Injected: 1": "application/octet-stream",
+    "image/png": "image/png",
+    "application/pdf": "application/pdf",
+    "text/plain": "text/plain",
+}
+
+
+@pytest.mark.parametrize(("media_type", "served"), SERVED.items())
+def test_a_partner_file_never_opens_as_a_page_of_the_help_desk(
+    app: Flask, api: Api, media_type: str, served: str
+) -> None:
+    """A partner's attachment that claims to be HTML must not run in our origin when opened;
+    the type it declared is kept as it was sent (reconciliation compares it)."""
+    partner_id = _register(api, "Northwind", "nw-files", "http://127.0.0.1:9")
+    lead_ticket, uid = _outsourced(app, api, partner_id)
+    page = f"<html><body>{XSS_SCRIPT}</body></html>".encode()
+    data = {
+        "filename": "report.html",
+        "media_type": media_type,
+        "size": len(page),
+        "data": base64.b64encode(page).decode(),
+    }
+    entry = {"entry_key": "partner:attachment:1", "op": "upsert", "kind": "attachment", "data": data}
+    _send(app, "nw-files", action_message(1, uid, "accept", ticket_number="NW-1"), message(2, "entry", uid, entry))
+    [attachment] = api.get(f"/api/tickets/{lead_ticket}").get_json()["attachments"]
+    assert attachment["media_type"] == media_type
+    opened = page_client(app, Permission.ALL).get(f"/api/attachments/{attachment['id']}")
+    assert opened.status_code == 200 and opened.data == page
+    assert opened.mimetype == served, opened.headers
+    assert opened.headers.get("X-Content-Type-Options") == "nosniff"
+    assert opened.headers.get("Content-Security-Policy") == "sandbox"
+    assert "X-Injected" not in opened.headers
