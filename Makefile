@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 DEMO_DIR ?= var/demo
+FAKETIME_LIB ?= /usr/lib/$(shell uname -m)-linux-gnu/faketime/libfaketime.so.1
 
 .PHONY: venv system-deps partner-systems lint test test-sqlite test-postgres demo bench clean
 
@@ -17,13 +18,19 @@ $(BIN)/activate: setup.py pyproject.toml
 
 venv: $(BIN)/activate
 
-# The browser tests (tests/pages) drive Debian's Chromium; install it once when it is missing.
+# The browser tests (tests/pages) drive Debian's Chromium, and the clock-skew fault tests (tests/faults) run a
+# host under Debian's libfaketime; install each once when it is missing.
 system-deps:
 	@command -v chromium >/dev/null || test -x /usr/bin/chromium || \
 	  { apt-get update && apt-get install -y chromium; } || \
 	  { echo "Debian's chromium package is needed for the browser tests (tests/pages) and could not be installed: run 'apt-get install chromium' as root, then make test again" >&2; exit 1; }
 	@command -v chromium >/dev/null || test -x /usr/bin/chromium || \
 	  { echo "chromium is still missing after apt-get install: install it and run make test again" >&2; exit 1; }
+	@test -e $(FAKETIME_LIB) || \
+	  { apt-get update && apt-get install -y faketime; } || \
+	  { echo "Debian's faketime package is needed for the clock-skew tests (tests/faults) and could not be installed: run 'apt-get install faketime' as root, then make test again" >&2; exit 1; }
+	@test -e $(FAKETIME_LIB) || \
+	  { echo "$(FAKETIME_LIB) is still missing after apt-get install: install faketime and run make test again" >&2; exit 1; }
 
 # Redmine and Request Tracker from Debian packages, for the adapter contract suite (root; apt-get when missing).
 # The test fixtures start them on free loopback ports and would install them too; this does it up front.

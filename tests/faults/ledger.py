@@ -154,6 +154,12 @@ def polls_again(api: Client, partner_id: int) -> None:
     eventually(clear)
 
 
+def no_dead_letters(s: Scenario) -> None:
+    """Neither side gave up on a message of this engagement (their errors shown if one did)."""
+    dead = dead_letters_of(s.lead, s.uid) + dead_letters_of(s.service, s.uid)
+    assert dead == [], [(d["kind"], d["last_error"]) for d in dead]
+
+
 def _pairs(lead: Counter[str], service: Counter[str], w: Written) -> list[tuple[int, int]]:
     """(found, wanted) on the lead, then on the service."""
     want_lead, want_service = expected(w)

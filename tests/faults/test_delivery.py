@@ -23,8 +23,8 @@ from tests.faults.ledger import (
     FaultReport,
     Ledger,
     assert_converged,
-    dead_letters_of,
     is_push,
+    no_dead_letters,
 )
 
 
@@ -72,7 +72,7 @@ def test_worker_killed_between_the_partners_answer_and_its_commit(
             stop(second)
     finally:
         pair.to_service.heal()
-    assert (dead := dead_letters_of(s.lead, s.uid)) == [], [d["last_error"] for d in dead]
+    no_dead_letters(s)
     fault_report.record("worker-sigkill-before-commit", 1, tally, redelivered=len(pushes) - 1)
 
 
@@ -137,6 +137,6 @@ def test_messages_delivered_twice_out_of_order_and_replayed(
     pair.to_lead.heal()
     ledger.note(SERVICE, "reply")
     tally = assert_converged(ledger, "in_progress")
-    assert (dead := dead_letters_of(s.lead, s.uid)) == [], [d["last_error"] for d in dead]
+    no_dead_letters(s)
     injected = len(echoes) + 1 + len(held) + len(replays)
     fault_report.record("duplicate-out-of-order-replay", injected, tally, replays_refused=len(echoes) + len(replays))

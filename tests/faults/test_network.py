@@ -24,9 +24,9 @@ from tests.faults.ledger import (
     FaultReport,
     Ledger,
     assert_converged,
-    dead_letters_of,
     holds,
     is_push,
+    no_dead_letters,
     partner_poll_error,
     polls_again,
 )
@@ -58,7 +58,7 @@ def test_partner_refusing_connections_for_several_rounds(
     pair.to_lead.heal()
 
     tally = assert_converged(ledger, "in_progress")
-    assert dead_letters_of(s.lead, s.uid) == dead_letters_of(s.service, s.uid) == []
+    no_dead_letters(s)
     polls_again(s.lead, pair.lead_partner_id)
     polls_again(s.service, pair.service_partner_id)
     fault_report.record("partner-refuses-connections", 2, tally, outage_s=3.0)
@@ -84,7 +84,7 @@ def test_500_503_and_429_storm_in_both_directions(scenario: Scenario, healed: Pa
     tally = assert_converged(ledger, "in_progress")
     statuses = [st for _, _, st in pair.to_service.answered[answered[0] :] + pair.to_lead.answered[answered[1] :]]
     assert sorted(statuses) == [429] * 4 + [500] * 4 + [503] * 4
-    assert dead_letters_of(s.lead, s.uid) == dead_letters_of(s.service, s.uid) == []
+    no_dead_letters(s)
     fault_report.record("http-500-503-429", len(statuses), tally)
 
 
@@ -119,7 +119,7 @@ def test_answers_slower_than_the_http_timeout_are_retried_once_applied(
     ledger.time(SERVICE)
     tally = assert_converged(ledger, "in_progress")
     assert hung >= 1
-    assert dead_letters_of(s.lead, s.uid) == []
+    no_dead_letters(s)
     fault_report.record("read-timeout", hung, tally, retried_as_duplicate=answers.count("duplicate"))
 
 
@@ -157,5 +157,5 @@ def test_partner_killed_mid_batch_then_restarted(scenario: Scenario, healed: Pai
     ledger.note(SERVICE, "back after the kill")
     ledger.charge(SERVICE, "back after the kill")
     tally = assert_converged(ledger, "in_progress")
-    assert dead_letters_of(s.lead, s.uid) == dead_letters_of(s.service, s.uid) == []
+    no_dead_letters(s)
     fault_report.record("partner-sigkill-mid-batch", 1, tally, applied_before_kill=len(applied))

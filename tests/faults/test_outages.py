@@ -2,145 +2,103 @@
 503 and 429 answers, a 4xx that dead-letters a message, and jobs run by a
 separate worker. (Moved here from tests/cross_host: one home for fault cases.)
 
-Each test ends by comparing both sides: the engagement's status, and every
-entry added during the test present exactly once on each side.
+Each test ends with ``assert_converged``: both sides agree on the engagement's
+status, and every entry added during the test is present exactly once on each side.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections import Counter
-from collections.abc import Sequence
 from typing import Any
 
 from tests.cross_host.conftest import Pair, Scenario
 from tests.cross_host.hosts import Client, eventually
 from tests.faults.conftest import accepted
-from tests.faults.ledger import holds, partner_poll_error, polls_again
-
-API = "/outsource/api/v1"
-
-
-def marker(label: str) -> str:
-    return f"{label} [{uuid.uuid4().hex[:8]}]"
+from tests.faults.ledger import (
+    API,
+    LEAD,
+    SERVICE,
+    Ledger,
+    assert_converged,
+    dead_letters_of,
+    holds,
+    no_dead_letters,
+    partner_poll_error,
+    polls_again,
+    token,
+)
 
 
 def note_bodies(api: Client, ticket_id: str | None) -> Counter[str]:
     return Counter(n["body"] for n in api.get(f"/api/tickets/{ticket_id}")["notes"])
 
 
-def dead_letters(api: Client) -> list[dict[str, Any]]:
-    return api.get(f"{API}/deadletters")["deadletters"]
-
-
-def add_note(api: Client, ticket_id: str | None, text: str) -> str:
-    api.post(f"/api/tickets/{ticket_id}/notes", {"body": text})
-    return text
-
-
-def assert_converged(
-    s: Scenario,
-    status: str,
-    lead_notes: Sequence[str],
-    service_notes: Sequence[str] = (),
-    *,
-    dead: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None,
-) -> None:
-    """Both sides reach ``status``; every listed note is there exactly once on both sides;
-    no note of the ticket is doubled anywhere; the dead-letter lists are as they were."""
-    s.wait_lead_status(status)
-    s.wait_service_status(status)
-    wanted = [*lead_notes, *service_notes]
-
-    def arrived() -> bool:
-        lead, service = note_bodies(s.lead, s.lead_ticket), note_bodies(s.service, s.service_ticket)
-        missing = {text: (lead[text], service[text]) for text in wanted if (lead[text], service[text]) != (1, 1)}
-        assert not missing, f"(lead, service) counts: {missing}; lead {dict(lead)}; service {dict(service)}"
-        return True
-
-    eventually(arrived, timeout=30)
-    lead, service = note_bodies(s.lead, s.lead_ticket), note_bodies(s.service, s.service_ticket)
-    assert [b for b, n in lead.items() if n > 1] == [] and [b for b, n in service.items() if n > 1] == []
-    # every note the lead wrote (not internal) reached the service; every service note reached the lead
-    lead_own = {n["body"] for n in s.lead_ticket_json()["notes"] if not n["internal"]}
-    assert set(lead_notes) <= lead_own <= set(service)
-    assert set(service_notes) <= set(lead)
-    assert s.lead_state()["engagement"]["status"] == s.service_engagement()["status"] == status
-    if dead is not None:
-        assert dead_letters(s.lead) == dead[0] and dead_letters(s.service) == dead[1]
-
-
-def dead_now(s: Scenario) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    return dead_letters(s.lead), dead_letters(s.service)
-
-
 def test_service_restarted_mid_scenario_loses_and_doubles_nothing(scenario: Scenario, healed: Pair) -> None:
     s = accepted(scenario)
-    pair = s.pair
-    dead = dead_now(s)
-    before = add_note(s.lead, s.lead_ticket, marker("before the restart"))
-    eventually(lambda: note_bodies(s.service, s.service_ticket)[before] == 1)
-    on_site = add_note(s.service, s.service_ticket, marker("on site"))
+    pair, ledger = s.pair, Ledger(s)
+    before = ledger.note(LEAD, "before the restart")
+    eventually(lambda: ledger.tokens_on(SERVICE)[before] == 1)
+    ledger.note(SERVICE, "on site")
     s.wait_lead_status("in_progress")
     s.service_action("submit")
     s.wait_lead_status("waiting_approval")
 
     pair.service.stop()
-    reason = marker("Port 12 still dark")
+    reason = f"Port 12 still dark {token()}"
     s.lead_action("reject", reason=reason)
     assert s.lead_state()["engagement"]["status"] == "in_progress"
-    while_down = [add_note(s.lead, s.lead_ticket, marker(f"while down {i}")) for i in range(3)]
+    for i in range(3):
+        ledger.note(LEAD, f"while down {i}")
     # the lead has noticed: its polls of the service's feed fail
     eventually(lambda: partner_poll_error(s.lead, pair.lead_partner_id) is not None)
     pair.service.start()
 
     s.wait_service_status("in_progress")
     eventually(lambda: note_bodies(s.service, s.service_ticket)[f"Northwind IT rejected the submission: {reason}"] == 1)
-    after = add_note(s.service, s.service_ticket, marker("back up"))
-    assert_converged(s, "in_progress", [before, *while_down], [on_site, after], dead=dead)
+    ledger.note(SERVICE, "back up")
+    assert_converged(ledger, "in_progress")
+    no_dead_letters(s)
     polls_again(s.lead, pair.lead_partner_id)
 
 
 def test_service_killed_with_an_unsent_note_sends_it_once_after_restart(scenario: Scenario, healed: Pair) -> None:
     s = accepted(scenario)
-    pair = s.pair
-    dead = dead_now(s)
+    pair, ledger = s.pair, Ledger(s)
     # The service writes a note it cannot hand over (both directions cut: no push, no
     # pull), and its process is killed: the note waits in its outbox, in its database.
     pair.to_service.down = pair.to_lead.down = True
-    last_words = add_note(s.service, s.service_ticket, marker("last words"))
+    last_words = ledger.note(SERVICE, "last words")
     pair.service.stop(kill=True)
     pair.to_service.down = pair.to_lead.down = False
-    assert note_bodies(s.lead, s.lead_ticket)[last_words] == 0
-    lead_note = add_note(s.lead, s.lead_ticket, marker("lead while service is dead"))
+    assert ledger.tokens_on(LEAD)[last_words] == 0
+    ledger.note(LEAD, "lead while service is dead")
     eventually(lambda: partner_poll_error(s.lead, pair.lead_partner_id) is not None)
     pair.service.start()
-    assert_converged(s, "in_progress", [lead_note], [last_words], dead=dead)
+    assert_converged(ledger, "in_progress")
+    no_dead_letters(s)
 
 
 def test_a_service_note_in_flight_when_the_lead_completes_is_not_lost(scenario: Scenario, healed: Pair) -> None:
     s = accepted(scenario)
-    pair = s.pair
+    pair, ledger = s.pair, Ledger(s)
     pair.to_service.down = pair.to_lead.down = True
-    in_flight = add_note(s.service, s.service_ticket, marker("written before completion"))
+    ledger.note(SERVICE, "written before completion")
     s.lead_action("complete")
     pair.to_service.down = pair.to_lead.down = False
-    s.wait_service_status("complete")
-    assert_converged(s, "complete", [], [in_flight])
+    assert_converged(ledger, "complete")
 
 
 def test_503_then_429_are_retried_and_retry_after_is_honoured(scenario: Scenario, healed: Pair) -> None:
     s = accepted(scenario)
-    pair = s.pair
-    dead = dead_now(s)
+    pair, ledger = s.pair, Ledger(s)
     # Cut the service's pull path (its poller reads the lead's feed through to_lead), so
     # the note can only cross by the lead's pushes and every push attempt is observable.
     pair.to_lead.down = True
     answered, seen = len(pair.to_service.answered), len(pair.to_service.seen)
     pair.to_service.fail(503)
     pair.to_service.fail(429, headers={"Retry-After": "3"})
-    text = add_note(s.lead, s.lead_ticket, marker("through the storm"))
+    text = ledger.note(LEAD, "through the storm")
 
     faults = eventually(lambda: (f := pair.to_service.answered[answered:]) and len(f) == 2 and f, timeout=15)
     assert [status for _, _, status in faults] == [503, 429]
@@ -161,60 +119,61 @@ def test_503_then_429_are_retried_and_retry_after_is_honoured(scenario: Scenario
     assert pushed_at - at_429 >= 2.9, f"pushed {pushed_at - at_429:.2f}s after the 429: Retry-After ignored"
     pushes = [(p, st) for t, m, p, st in pair.to_service.seen[seen:] if m == "POST" and "/messages" in p]
     assert pushes[0][1] == 200
-    eventually(lambda: note_bodies(s.service, s.service_ticket)[text] == 1)
+    eventually(lambda: ledger.tokens_on(SERVICE)[text] == 1)
 
     pair.to_lead.down = False
-    reply = add_note(s.service, s.service_ticket, marker("heard you"))
-    assert_converged(s, "in_progress", [text], [reply], dead=dead)
+    ledger.note(SERVICE, "heard you")
+    assert_converged(ledger, "in_progress")
+    no_dead_letters(s)
     assert pair.to_service.faults == []
 
 
 def test_a_4xx_dead_letters_the_message_and_retry_delivers_it(scenario: Scenario, healed: Pair) -> None:
     s = accepted(scenario)
-    pair = s.pair
-    dead_lead, dead_service = dead_now(s)
+    pair, ledger = s.pair, Ledger(s)
     pair.to_service.fail(400)
-    text = add_note(s.lead, s.lead_ticket, marker("refused once"))
+    text = ledger.note(LEAD, "refused once")
 
     def new_dead() -> list[dict[str, Any]]:
-        return [d for d in dead_letters(s.lead) if d["engagement_uid"] == s.uid]
+        return dead_letters_of(s.lead, s.uid)
 
     (letter,) = eventually(new_dead)
     assert letter["kind"] == "entry" and letter["attempts"] == 1 and "400" in letter["last_error"]
     assert letter["partner_id"] == pair.lead_partner_id
     # The service's poller pulls the lead's feed, dead letters included: the note still arrives, once.
-    eventually(lambda: note_bodies(s.service, s.service_ticket)[text] == 1)
+    eventually(lambda: ledger.tokens_on(SERVICE)[text] == 1)
 
     retried = s.lead.post(f"{API}/deadletters/{letter['id']}/retry")
     assert retried == {"id": letter["id"], "state": "pending"}
     eventually(lambda: not new_dead())
     s.lead.post(f"{API}/deadletters/{letter['id']}/retry", expect=404)
-    assert_converged(s, "accepted", [text], dead=(dead_lead, dead_service))
+    assert_converged(ledger, "accepted")
+    no_dead_letters(s)
 
 
 def test_a_dead_letter_holds_back_later_messages_until_retried(scenario: Scenario, healed: Pair) -> None:
     s = accepted(scenario)
-    pair = s.pair
-    dead_lead, dead_service = dead_now(s)
+    pair, ledger = s.pair, Ledger(s)
     pair.to_lead.down = True  # no pull path: only the lead's pushes can carry the notes
     seen = len(pair.to_service.seen)
     pair.to_service.fail(400)
-    first = add_note(s.lead, s.lead_ticket, marker("first, refused"))
-    (letter,) = eventually(lambda: [d for d in dead_letters(s.lead) if d["engagement_uid"] == s.uid])
-    second = add_note(s.lead, s.lead_ticket, marker("second, must wait"))
+    first = ledger.note(LEAD, "first, refused")
+    (letter,) = eventually(lambda: dead_letters_of(s.lead, s.uid))
+    second = ledger.note(LEAD, "second, must wait")
 
     # The second message is refused as out of order (its predecessor is missing) and retried.
     eventually(
         lambda: any(m == "POST" and "/messages" in p and st == 409 for _, m, p, st in pair.to_service.seen[seen:])
     )
-    service_notes = note_bodies(s.service, s.service_ticket)
-    assert service_notes[first] == 0 and service_notes[second] == 0
+    on_service = ledger.tokens_on(SERVICE)
+    assert on_service[first] == 0 and on_service[second] == 0
 
     s.lead.post(f"{API}/deadletters/{letter['id']}/retry")
-    eventually(lambda: (n := note_bodies(s.service, s.service_ticket)) and n[first] == 1 and n[second] == 1)
-    assert [d for d in dead_letters(s.lead) if d["engagement_uid"] == s.uid] == []
+    eventually(lambda: (n := ledger.tokens_on(SERVICE)) and n[first] == 1 and n[second] == 1)
+    assert dead_letters_of(s.lead, s.uid) == []
     pair.to_lead.down = False
-    assert_converged(s, "accepted", [first, second], dead=(dead_lead, dead_service))
+    assert_converged(ledger, "accepted")
+    no_dead_letters(s)
 
 
 def _offer_uids(api: Client) -> set[str]:
@@ -245,6 +204,7 @@ def test_a_separate_worker_runs_the_jobs_and_sync_once_delivers(jobless_pair: Pa
     customers = s.service.get("/api/customers")["customers"]
     engagement = s.service_action("accept", customer_ref=str(customers[0]["id"]))
     s.service_ticket = str(engagement["ticket_id"])
+    ledger = Ledger(s)
     holds(lambda: s.lead_state()["engagement"]["status"] == "assigned", 1.0)
 
     # ... until one `flask outsource sync --once` round on the service pushes it.
@@ -255,14 +215,15 @@ def test_a_separate_worker_runs_the_jobs_and_sync_once_delivers(jobless_pair: Pa
     assert s.lead_state()["engagement"]["status"] == "accepted"
 
     # A lead note crosses with a sync round on the lead; a service note by the lead pulling.
-    lead_note = add_note(s.lead, s.lead_ticket, marker("pushed by sync --once"))
+    lead_note = ledger.note(LEAD, "pushed by sync --once")
     ran = pair.lead.flask("outsource", "sync", "--once")
     assert ran.returncode == 0 and json.loads(ran.stdout.strip().splitlines()[-1])["delivered"] >= 1, ran.stderr
-    assert note_bodies(s.service, s.service_ticket)[lead_note] == 1
-    service_note = add_note(s.service, s.service_ticket, marker("pulled by sync --once"))
+    assert ledger.tokens_on(SERVICE)[lead_note] == 1
+    ledger.note(SERVICE, "pulled by sync --once")
     ran = pair.lead.flask("outsource", "sync", "--once")
     assert ran.returncode == 0 and json.loads(ran.stdout.strip().splitlines()[-1])["changes"] >= 1, ran.stderr
     # the service's own round still pushes what the lead already pulled: answered as duplicates, nothing doubles
     ran = pair.service.flask("outsource", "sync", "--once")
     assert ran.returncode == 0 and json.loads(ran.stdout.strip().splitlines()[-1])["delivered"] >= 1, ran.stderr
-    assert_converged(s, "in_progress", [lead_note], [service_note], dead=([], []))
+    assert_converged(ledger, "in_progress")
+    no_dead_letters(s)

@@ -24,10 +24,8 @@ from outsource_plugin.signing import sign
 FEDERATION = "/outsource/federation/v1"
 #: the peer partner of the permission and form-token tests
 PEER_LINK, PEER_SECRET = "northwind-contoso", "peer-secret-for-permission-tests"
+#: the script a partner's file carries in the attachment tests
 XSS_SCRIPT = "<script>alert(1)</script>"
-XSS_ATTRIBUTE = '"><img src=x onerror=alert(1)>'
-#: the payload that must never reach a page unescaped: both contexts at once
-XSS = f"{XSS_SCRIPT}{XSS_ATTRIBUTE}"
 #: what each security module checked, printed as one ``SECURITY`` line after the run
 COUNTS: dict[str, int] = {}
 
