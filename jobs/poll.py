@@ -15,6 +15,7 @@ from outsource_plugin.inbound import apply_change
 from outsource_plugin.logs import log_context
 from outsource_plugin.metrics import record_poll
 from outsource_plugin.models import Engagement, Partner, utcnow
+from outsource_plugin.outbox import lock_feed
 from outsource_plugin.workflow import Side, Status
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ def poll_partner(state: OutsourceState, partner: Partner) -> int:
         log.warning("poll of partner %s failed: %s", partner.id, err.message, extra=log_context(partner=partner))
         record_poll(state, partner, started, ok=False)
         return 0
+    if batch.changes:
+        lock_feed(session, partner.id)  # the partner row before any engagement: see lock_feed
     for change in batch.changes:
         apply_change(state, partner, change)
     if batch.cursor is not None:

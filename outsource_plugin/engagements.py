@@ -135,13 +135,16 @@ def perform(
     after = target(before, action, side)
     if action in REASON_REQUIRED and not (reason and reason.strip()):
         raise ValidationFailed(f"'{action.value}' needs a reason", details={"reason": ["a reason is required"]})
+    relay = _partner_must_hear(before, after, action, actor)
+    if relay:
+        outbox.lock_feed(state.session, engagement.partner_id)
     if action is Action.ACCEPT and not actor.remote:
         _open_service_ticket(state, engagement, customer_ref)
     _record_details(state, engagement, action, actor, reason, ticket_number)
     _transition(state, engagement, action, side, actor, reason)
     if after is Status.COMPLETE:
         add_completion_charge(state, engagement)
-    if _partner_must_hear(before, after, action, actor):
+    if relay:
         _relay(state.session, engagement, action, actor, reason, before)
     return engagement
 

@@ -24,6 +24,18 @@ log = logging.getLogger(__name__)
 WAKE_DELIVERY = "outsource_wake_delivery"
 
 
+def lock_feed(session: Session, partner_id: int) -> None:
+    """Lock the partner's row now, before this transaction changes any engagement.
+
+    A transaction that changes an engagement and relays it bumps the partner's feed
+    counter; one that applies the partner's message moves the partner's cursor first
+    and then changes the engagement. Taking the partner row first in both keeps them
+    from waiting on each other in a cycle (PostgreSQL aborted a user's submit that met
+    the partner's message with "deadlock detected"). SQLite serialises writers anyway.
+    """
+    session.execute(select(Partner.id).where(Partner.id == partner_id).with_for_update())
+
+
 def enqueue(session: Session, engagement: Engagement, kind: MessageKind, payload: dict[str, Any]) -> OutboxMessage:
     """Queue a message for the engagement's partner, numbered next in that partner's feed.
 
