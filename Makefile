@@ -1,5 +1,5 @@
 # make demo: set up everything and serve two demo help desks that outsource to each other.
-# make test: set up everything and run the whole test suite (SQLite, then PostgreSQL).
+# make test: set up everything and run the whole test suite, on SQLite and on PostgreSQL side by side.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -50,10 +50,17 @@ test-postgres: venv system-deps partner-systems
 	  || { echo "PostgreSQL is not reachable at $(PG_URL): start it (pg_ctlcluster ... start) and run make test again" >&2; exit 1; }
 	OUTSOURCE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -q
 
-test: system-deps lint test-sqlite test-postgres
+# Both passes at once: most of a pass is waiting on poll intervals and real servers, not CPU.
+# Each line is tagged with its pass; the target fails if either pass fails.
+test: system-deps lint partner-systems
+	@( $(MAKE) --no-print-directory test-sqlite 2>&1 | sed -u 's/^/[sqlite] /'; exit $${PIPESTATUS[0]} ) & sqlite=$$!; \
+	( $(MAKE) --no-print-directory test-postgres 2>&1 | sed -u 's/^/[postgres] /'; exit $${PIPESTATUS[0]} ) & postgres=$$!; \
+	wait $$sqlite; sqlite_rc=$$?; wait $$postgres; postgres_rc=$$?; \
+	echo "make test: SQLite pass exit $$sqlite_rc, PostgreSQL pass exit $$postgres_rc"; \
+	test $$sqlite_rc -eq 0 && test $$postgres_rc -eq 0
 
-# The five benchmarks (bench/), about 15 minutes: benchmark 1 on SQLite and PostgreSQL, the rest on
-# PostgreSQL. Each prints its figures and appends them to BENCHMARKS.md.
+# The five benchmarks (bench/): benchmark 1 on SQLite and PostgreSQL, the rest on PostgreSQL. Each
+# prints its figures and appends them to BENCHMARKS.md. 25 minutes on a busy 2-core machine.
 bench: venv
 	@$(BIN)/python -c "import psycopg; psycopg.connect('$(subst +psycopg,,$(PG_URL))/postgres', connect_timeout=5).close()" \
 	  || { echo "PostgreSQL is not reachable at $(PG_URL): start it (pg_ctlcluster ... start) and run make bench again" >&2; exit 1; }

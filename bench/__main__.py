@@ -13,7 +13,7 @@ import argparse
 import time
 
 from bench import latency, scale, throughput
-from bench.common import Section, append_log, database_label
+from bench.common import Section, append_log, commit, database_label
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--no-log", action="store_true", help="print only; do not append to BENCHMARKS.md")
     args = parser.parse_args()
     chosen = set(args.only or (1, 2, 3))
-    started = time.monotonic()
+    started, revision = time.monotonic(), commit()
     sections: list[Section] = []
     try:
         if 1 in chosen:
@@ -49,7 +49,7 @@ def main() -> None:
         print(f"wall time {wall:.0f} s", flush=True)
         if not args.no_log and sections:
             databases = ["SQLite", "PostgreSQL"] if 1 in chosen else ["PostgreSQL"]
-            append_log(sections, databases, wall)
+            append_log(sections, databases, wall, revision)
 
 
 if __name__ == "__main__":

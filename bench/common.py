@@ -182,7 +182,10 @@ def machine() -> str:
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
-    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}"
+    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}, load average {load}"
+    )
 
 
 def commit() -> str:
@@ -191,17 +194,18 @@ def commit() -> str:
     return result.stdout.strip() + (" + uncommitted changes" if dirty.strip() else "")
 
 
-def append_log(sections: list[Section], databases: list[str], wall: float) -> None:
-    """Append this run to BENCHMARKS.md: date, commit, machine and databases, then each section."""
+def append_log(sections: list[Section], databases: list[str], wall: float, revision: str) -> None:
+    """Append this run to BENCHMARKS.md: date, commit (``revision``, read when the run started),
+    machine and databases, then each section."""
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body = [
-        f"\n## {stamp}, commit {commit()}\n",
-        f"Machine: {machine()}; databases: {', '.join(databases)}; wall time {wall:.0f} s.\n",
+        "",
+        f"## {stamp}, commit {revision}",
+        "",
+        f"Machine: {machine()}; databases: {', '.join(databases)}; wall time {wall:.0f} s.",
     ]
     for section in sections:
-        body.append(f"\n### {section.title}\n")
-        body.extend(f"- {line}" for line in section.lines)
-        body.append("")
+        body.extend(["", f"### {section.title}", "", *(f"- {line}" for line in section.lines)])
     if not LOG.exists():
         LOG.write_text(HEADER)
     with LOG.open("a") as log:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask, current_app, has_app_context
@@ -83,9 +84,13 @@ def _nudge_delivery_on_commit(app: Flask, scheduler: BackgroundScheduler) -> Non
     state = app.extensions["outsource"]
 
     def after_commit(session: Session) -> None:
-        if has_app_context() and current_app.extensions.get("outsource") is state:
-            if session.info.pop(WAKE_DELIVERY, False):
+        if not has_app_context() or current_app.extensions.get("outsource") is not state:
+            return
+        if session.info.pop(WAKE_DELIVERY, False) and scheduler.running:
+            try:
                 scheduler.modify_job("deliver_due", next_run_time=datetime.now(timezone.utc))
+            except JobLookupError:
+                logging.getLogger(__name__).info("delivery not nudged: the scheduler stopped meanwhile")
 
     event.listen(state.session, "after_commit", after_commit)
 

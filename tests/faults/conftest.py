@@ -15,12 +15,23 @@ from tests.faults.ledger import API, LEAD, SERVICE, FaultReport
 __all__ = ["jobless_pair", "pair", "scenario"]  # shared with tests/cross_host: one running pair per session
 
 
+#: the session's report, for the terminal summary (docs/RELIABILITY.md quotes these lines)
+REPORTS: list[FaultReport] = []
+
+
 @pytest.fixture(scope="session")
-def fault_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultReport]:
+def fault_report(tmp_path_factory: pytest.TempPathFactory) -> FaultReport:
     report = FaultReport(tmp_path_factory.getbasetemp() / "faults-summary.json")
-    yield report
-    if report.cases:
-        print(f"\n{report.totals()} (details in {report.path})")
+    REPORTS.append(report)
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for report in REPORTS:
+        for row in report.cases:
+            terminalreporter.write_line("FAULTS " + " ".join(f"{k}={v}" for k, v in row.items()))
+        if report.cases:
+            terminalreporter.write_line(report.totals())
 
 
 def heal(pair: Pair) -> None:

@@ -15,7 +15,7 @@ from flask import Flask
 from examples.helpdesk.models import Note, db
 from outsource_plugin.extension import current_outsource
 from outsource_plugin.jobs.deliver import Outcome, deliver_due
-from outsource_plugin.models import Partner
+from outsource_plugin.models import MessageState, OutboxMessage, Partner
 from outsource_plugin.workflow import Status
 from tests.blueprints.api_helpers import add_engagement, add_ticket
 from tests.conftest import fresh_database, make_app, memory_partner, reset_data
@@ -36,7 +36,8 @@ def nudged_app(tmp_path: Path) -> Iterator[Flask]:
         )
         reset_data(app)
         yield app
-        app.extensions["outsource"].scheduler.shutdown(wait=True)
+        if app.extensions["outsource"].scheduler.running:
+            app.extensions["outsource"].scheduler.shutdown(wait=True)
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
@@ -62,6 +63,18 @@ def test_a_committed_entry_is_delivered_without_waiting_for_the_interval(nudged_
     _add_notes(nudged_app, ticket, 5)
     eventually(lambda: len(partner.received) >= 5, timeout=20, interval=0.05)
     assert [m.kind for m in partner.received] == ["entry"] * 5
+
+
+def test_a_commit_after_the_scheduler_stopped_still_commits(nudged_app: Flask) -> None:
+    """The nudge comes after the commit: a stopped scheduler must not turn it into an error."""
+    partner_id = _partner_id(nudged_app)
+    ticket = add_ticket(nudged_app)
+    add_engagement(nudged_app, partner_id, status=Status.IN_PROGRESS, ticket_id=ticket)
+    nudged_app.extensions["outsource"].scheduler.shutdown(wait=True)
+    _add_notes(nudged_app, ticket, 1)
+    with nudged_app.app_context():
+        pending = db.session.query(OutboxMessage).filter_by(state=MessageState.PENDING).count()
+    assert pending == 1
 
 
 def test_one_round_delivers_more_than_one_batch(app: Flask, partner_id: int) -> None:

@@ -38,10 +38,12 @@ API = "/outsource/api/v1"
 T = TypeVar("T")
 U = TypeVar("U")
 
-#: workers poll and deliver often, and a killed worker's lease runs out quickly
+#: A partner's poll acknowledges what it reads, so a dead worker's messages would mostly be
+#: acknowledged that way; polling less often than a lease lasts leaves them to be taken over.
 WORKER_ENV = {
     "OUTSOURCE_SCHEDULER": "0",
-    "OUTSOURCE_DELIVERY_LEASE": "3",
+    "OUTSOURCE_DELIVERY_LEASE": "2",
+    "OUTSOURCE_POLL_INTERVAL": "6",
     "OUTSOURCE_DELIVERY_BATCH": "25",
     "OUTSOURCE_MAX_ATTEMPTS": "1000",
 }
@@ -76,15 +78,29 @@ class Organisation:
             return b"outsource worker started" in log.read()
 
     def kill_one(self, rng: random.Random) -> bool:
+        """Kill a worker that holds a lease when one does (its messages must be taken over),
+        else any worker past start-up; always leave one running."""
         with self.lock:
             ready = [slot for slot in range(len(self.workers)) if self.running(slot)]
             if len(ready) < 2:
                 return False
-            slot = rng.choice(ready)
+            holders = self.lease_holders()
+            holding = [slot for slot in ready if self.workers[slot].pid in holders]
+            slot = rng.choice(holding or ready)
             self.workers[slot].kill()
             self.workers[slot].wait(timeout=15)
             self.start_worker(slot)
             return True
+
+    def lease_holders(self) -> set[int]:
+        """Pids of the workers holding outbox leases now (``claimed_by`` is ``host:pid``)."""
+        with self.engine.connect() as conn:
+            names = conn.execute(
+                text(
+                    "SELECT DISTINCT claimed_by FROM outsource_outbox WHERE state = 'pending' AND claimed_until > now()"
+                )
+            ).scalars()
+            return {int(name.rsplit(":", 1)[1]) for name in names}
 
     def stop_workers(self) -> None:
         for process in self.workers:
