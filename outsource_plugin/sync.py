@@ -40,16 +40,22 @@ def on_host_changes(state: OutsourceState, changes: HostChanges) -> None:
     """Called inside the host's flush with what it changed."""
     for ticket_id in changes.completed:
         ticket_completed(state, ticket_id)
+    # a flush often carries many entries of one ticket (a burst, an import): look its engagement up once
+    current: dict[str, Engagement | None] = {}
     for change in changes.entries:
         if not is_kept_local(state.session, change.entry):
-            capture_entry(state, change)
+            if change.ticket_id not in current:
+                current[change.ticket_id] = current_engagement(state.session, change.ticket_id)
+            capture_entry(state, change, current[change.ticket_id])
     for ticket_id in changes.reassigned:
-        _work_started(state, ticket_id)
+        engagement = current_engagement(state.session, ticket_id)
+        if engagement is not None:
+            _work_started(state, engagement)
 
 
-def capture_entry(state: OutsourceState, change: EntryChange) -> None:
+def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engagement | None) -> None:
+    """Link and send (or hold) one host entry change of the ticket whose current engagement is ``engagement``."""
     session = state.session
-    engagement = current_engagement(session, change.ticket_id)
     if engagement is None:
         return
     sync = sync_state(engagement.status)
@@ -72,7 +78,7 @@ def capture_entry(state: OutsourceState, change: EntryChange) -> None:
         if sync is SyncState.ACTIVE:
             _send(state, engagement, link, change)
             if side is Side.SERVICE and change.kind in WORK_KINDS:
-                _work_started(state, change.ticket_id)
+                _work_started(state, engagement)
         return
     found = _link_by_local(state, engagement.uid, change.kind, local_id)
     if found is None or found.deleted:
@@ -220,10 +226,9 @@ def _crosses(engagement: Engagement, payload: dict[str, Any]) -> bool:
     return made.tzinfo is not None and made < closed_at
 
 
-def _work_started(state: OutsourceState, ticket_id: str) -> None:
+def _work_started(state: OutsourceState, engagement: Engagement) -> None:
     """A note, time, charge or reassignment on an Accepted service ticket: In Progress."""
-    engagement = current_engagement(state.session, ticket_id)
-    if engagement is not None and engagement.role is Side.SERVICE and engagement.status is Status.ACCEPTED:
+    if engagement.role is Side.SERVICE and engagement.status is Status.ACCEPTED:
         user = state.host.current_user()
         perform(state, engagement, Action.START_WORK, Side.SERVICE, Actor(user.name if user else "system"))
 

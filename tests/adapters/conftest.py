@@ -1,4 +1,9 @@
-"""Real partner systems for the adapter tests: started once per session, stopped at its end.
+"""Real partner systems for the adapter tests: started once for this folder, stopped when it is done.
+
+Package scope, not session: Request Tracker's configuration is machine-wide, so a
+second test session (``make test`` runs the SQLite and PostgreSQL passes side
+by side) waits for the first one's RT to stop; it should not wait for that
+whole session.
 
 A partner system that cannot be installed or started fails the tests that
 need it, with a message naming what is missing: these tests are never skipped
@@ -37,7 +42,7 @@ def started(start: Callable[[Path], T], folder: Path, what: str) -> T:
     pytest.fail(f"the {what} test server is unavailable: {problem}", pytrace=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def redmine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedmineServer]:
     server = started(start_redmine, tmp_path_factory.mktemp("redmine"), "Redmine")
     try:
@@ -46,7 +51,7 @@ def redmine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redmine
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def rt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RequestTrackerServer]:
     server = started(start_request_tracker, tmp_path_factory.mktemp("rt"), "Request Tracker")
     try:
@@ -55,7 +60,7 @@ def rt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RequestTrack
         server.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def peer_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
     """A demo help desk process (Contoso) playing the peer partner."""
     with fresh_database(tmp_path_factory.mktemp("peer-db")) as url:

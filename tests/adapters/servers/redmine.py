@@ -7,6 +7,7 @@ activity), started as www-data on a free loopback port, stopped at the end.
 
 from __future__ import annotations
 
+import fcntl
 import secrets
 import subprocess
 import time
@@ -29,6 +30,7 @@ from tests.adapters.servers.system import (
 PACKAGES = ("redmine", "redmine-sqlite", "thin")
 APP_DIR = Path("/usr/share/redmine")
 INSTANCE = "default"
+PROVISION_LOCK = Path("/tmp/outsource-redmine-provision.lock")
 
 #: Ruby run by ``rails runner``: idempotent, prints KEY=VALUE lines
 PROVISION = """
@@ -81,7 +83,10 @@ class RedmineServer:
 
     def provision(self) -> None:
         started = time.monotonic()
-        with readable_script(PROVISION, ".rb") as script:
+        # one Redmine database serves the machine: two test sessions provisioning at once
+        # (make test runs two passes side by side) would race on its rows
+        with PROVISION_LOCK.open("a") as lock, readable_script(PROVISION, ".rb") as script:
+            fcntl.flock(lock, fcntl.LOCK_EX)
             done = self._provision(script)
         values = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
         if done.returncode != 0 or "API_KEY" not in values:
