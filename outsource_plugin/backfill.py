@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from outsource_plugin.engagements import record_event
 from outsource_plugin.entries import EntryKind
 from outsource_plugin.errors import ValidationFailed
-from outsource_plugin.models import AuditEvent, Engagement, EntryLink
+from outsource_plugin.models import Engagement, EntryLink
 from outsource_plugin.sync import send_values
 from outsource_plugin.workflow import Action, Side, SyncState, sync_state
 
@@ -89,16 +90,11 @@ def backfill(state: OutsourceState, engagement: Engagement) -> Backfill:
             if link.sent:
                 result.sent.append(f"{kind.value} {local_id}")
     if result.sent:
-        session.add(
-            AuditEvent(
-                engagement_uid=engagement.uid,
-                ticket_id=engagement.ticket_id,
-                actor="backfill",
-                side=engagement.role,
-                action=Action.BACKFILL,
-                from_status=engagement.status,
-                to_status=engagement.status,
-                reason=f"sent {len(result.sent)} entries from before the link: {', '.join(result.sent)}",
-            )
+        record_event(
+            session,
+            engagement,
+            "backfill",
+            Action.BACKFILL,
+            f"sent {len(result.sent)} entries from before the link: {', '.join(result.sent)}",
         )
     return result

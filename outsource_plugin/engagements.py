@@ -157,6 +157,23 @@ def _partner_must_hear(before: Status | None, after: Status | None, action: Acti
     return action is Action.SEND or before is not Status.UNSENT
 
 
+def record_event(session: Session, engagement: Engagement, actor: str, action: Action, reason: str) -> None:
+    """An entry in the engagement's history that changes no status (a backfill, a repair),
+    so the audit trail shows every change the plugin made on its own."""
+    session.add(
+        AuditEvent(
+            engagement_uid=engagement.uid,
+            ticket_id=engagement.ticket_id,
+            actor=actor,
+            side=engagement.role,
+            action=action,
+            from_status=engagement.status,
+            to_status=engagement.status,
+            reason=reason,
+        )
+    )
+
+
 def _transition(
     state: OutsourceState,
     engagement: Engagement,

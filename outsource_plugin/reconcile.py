@@ -22,10 +22,11 @@ from sqlalchemy import select
 
 from outsource_plugin.adapters.base import Capability, EngagementRef, EntryFacts, RemoteState
 from outsource_plugin.adapters.registry import adapter_class
+from outsource_plugin.engagements import record_event
 from outsource_plugin.entries import EntryKind
 from outsource_plugin.entry_facts import in_flight_keys, local_facts
 from outsource_plugin.errors import AdapterError
-from outsource_plugin.models import AuditEvent, Engagement, EntryLink, Partner
+from outsource_plugin.models import Engagement, EntryLink, Partner
 from outsource_plugin.sync import send_delete, send_values
 from outsource_plugin.workflow import Action, Status
 
@@ -204,15 +205,4 @@ def _repair(state: OutsourceState, engagement: Engagement, drift: Drift) -> None
         if not link.sent:
             return
     drift.repaired = True
-    state.session.add(
-        AuditEvent(
-            engagement_uid=engagement.uid,
-            ticket_id=engagement.ticket_id,
-            actor="reconciliation",
-            side=engagement.role,
-            action=Action.REPAIR,
-            from_status=engagement.status,
-            to_status=engagement.status,
-            reason=f"re-sent {drift.detail}",
-        )
-    )
+    record_event(state.session, engagement, "reconciliation", Action.REPAIR, f"re-sent {drift.detail}")
