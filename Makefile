@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 DEMO_DIR ?= var/demo
+# make demo DEMO_PORTS=8000,8001: the lead's and the partner's port; make demo DB=postgres: a PostgreSQL database per host
+DEMO_PORTS ?= 5000,5001
+DB ?= sqlite
 FAKETIME_LIB ?= /usr/lib/$(shell uname -m)-linux-gnu/faketime/libfaketime.so.1
 
 .PHONY: venv system-deps partner-systems lint test test-sqlite test-postgres demo bench clean
@@ -13,7 +16,7 @@ FAKETIME_LIB ?= /usr/lib/$(shell uname -m)-linux-gnu/faketime/libfaketime.so.1
 $(BIN)/activate: setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,postgres,metrics]'
+	$(BIN)/pip install --quiet -e '.[dev,postgres,metrics,demo]'
 	touch $@
 
 venv: $(BIN)/activate
@@ -67,7 +70,7 @@ bench: venv
 	$(BIN)/python -m bench --postgres $(PG_URL)
 
 demo: venv
-	$(BIN)/python -m examples.helpdesk.demo --dir $(DEMO_DIR)
+	$(BIN)/python -m examples.helpdesk.demo --dir $(DEMO_DIR) --ports '$(DEMO_PORTS)' $(if $(filter postgres,$(DB)),--postgres $(PG_URL))
 
 clean:
 	rm -rf $(VENV) var build dist *.egg-info

@@ -45,6 +45,7 @@ setup(
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],
         "metrics": ["prometheus-client>=0.17"],
+        "demo": ["waitress>=3.0"],
         "dev": [
             "pytest>=7.4",
             "ruff>=0.5",

@@ -10,6 +10,7 @@ def register_blueprints(app: Flask, prefix: str) -> None:
     from outsource_plugin.blueprints.errors import register_error_handlers
     from outsource_plugin.blueprints.federation import federation
     from outsource_plugin.blueprints.fragments import register_fragments
+    from outsource_plugin.blueprints.headers import secure_headers
     from outsource_plugin.blueprints.pages_all import pages
 
     app.register_blueprint(api, url_prefix=f"{prefix}/api/v1")
@@ -17,3 +18,4 @@ def register_blueprints(app: Flask, prefix: str) -> None:
     app.register_blueprint(pages, url_prefix=prefix or None)
     register_error_handlers(app, (f"{prefix}/api/", f"{prefix}/federation/"))
     register_fragments(app)
+    secure_headers(app, (api.name, federation.name, pages.name))

@@ -13,7 +13,8 @@
                                                attachments can be deleted)
 ``GET  /api/attachments/<id>``                 the attachment's bytes
 
-Every call needs ``Authorization: Bearer <token>`` (or a signed-in session).
+Every call needs ``Authorization: Bearer <token>`` (or a signed-in session; a write signed in by the
+session cookie also sends the page's CSRF token as ``X-CSRF-Token`` or a ``csrf_token`` form field).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from examples.helpdesk.auth import current_user
+from examples.helpdesk.auth import check_csrf, current_user, signed_by_token
 from examples.helpdesk.models import Attachment, Charge, Customer, Note, Ticket, TimeEntry, User, db
 from outsource_plugin.engagements import ensure_deletable
 from outsource_plugin.errors import NotAuthenticated, NotFound, OutsourceError, PayloadTooLarge, ValidationFailed
@@ -106,6 +107,9 @@ def _http_error(err: HTTPException) -> ResponseReturnValue:
 def _signed_in() -> None:
     if current_user() is None:
         raise NotAuthenticated("send Authorization: Bearer <token>, or sign in")
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not signed_by_token():
+        # signed in by the session cookie, which a page on another site can make the browser send
+        check_csrf()
 
 
 def _body() -> Any:

@@ -4,7 +4,10 @@
 variable                    meaning                                     default
 ==========================  ==========================================  ============================
 HELPDESK_DATABASE_URL       any SQLAlchemy URL                          sqlite:///<instance>/helpdesk.db
-HELPDESK_SECRET_KEY         session signing key                         random per process
+HELPDESK_SECRET_KEY         session signing key; a known public key     random per process
+                            (``demo-only-...``, ``dev``, ...) is refused
+HELPDESK_THROWAWAY          1: a throw-away run that may use a known    0
+                            key (never on a reachable host)
 HELPDESK_NAME               this organisation's name                    Northwind IT
 HELPDESK_STATUSES           ticket statuses, comma separated            New,In Progress,Waiting Customer,Complete
 HELPDESK_COMPLETE_STATUS    the status that means Complete              Complete
@@ -19,15 +22,21 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, has_request_context, request
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import event
 
 from examples.helpdesk.auth import auth, csrf_token, current_user
 from examples.helpdesk.models import Attachment, Charge, Customer, Note, Ticket, TimeEntry, db
 from outsource_plugin import EntryKind, EntryMap, Outsourcing, Permission, SQLAlchemyHost
+from outsource_plugin.blueprints.headers import add_security_headers
 from outsource_plugin.config import SETTINGS
 
 DEFAULT_STATUSES = "New,In Progress,Waiting Customer,Complete"
+
+#: keys that are printed in code or docs: anyone can sign a session with them, an admin's included
+PUBLIC_KEYS = frozenset({"", "dev", "secret", "changeme", "change-me", "test"})
+PUBLIC_KEY_PREFIX = "demo-only-"
 
 
 def _env_value(raw: str, default: Any) -> Any:
@@ -49,12 +58,33 @@ def settings_from_env(environ: dict[str, str] | os._Environ[str] = os.environ) -
         "HELPDESK_STATUSES": [s.strip() for s in environ.get("HELPDESK_STATUSES", DEFAULT_STATUSES).split(",")],
         "HELPDESK_COMPLETE_STATUS": environ.get("HELPDESK_COMPLETE_STATUS", "Complete"),
         "HELPDESK_INSTANCE": str(instance),
+        "HELPDESK_THROWAWAY": _env_value(environ.get("HELPDESK_THROWAWAY", "0"), False),
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
     }
     for setting in SETTINGS:
         if setting.key in environ:
             config[setting.key] = _env_value(environ[setting.key], setting.default)
     config.setdefault("OUTSOURCE_ORG_NAME", config["HELPDESK_NAME"])
     return config
+
+
+def refuse_public_key(config: dict[str, Any]) -> None:
+    """A session key that is public lets anyone forge a signed-in session, an admin's included."""
+    key = str(config.get("SECRET_KEY") or "")
+    if config.get("HELPDESK_THROWAWAY") or not (key in PUBLIC_KEYS or key.startswith(PUBLIC_KEY_PREFIX)):
+        return
+    raise ValueError(
+        "HELPDESK_SECRET_KEY is a known public key, so anyone could forge a session: set a random one "
+        "(python -c 'import secrets; print(secrets.token_hex(32))'), or HELPDESK_THROWAWAY=1 for a throw-away run"
+    )
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """The session cookie is ``Secure`` whenever the request came over HTTPS, whatever the config says."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(super().get_cookie_secure(app) or (has_request_context() and request.is_secure))
 
 
 def serialise_sqlite_writers(engine: Any) -> None:
@@ -81,6 +111,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(settings_from_env())
     app.config.update(overrides or {})
+    refuse_public_key(app.config)
+    app.session_interface = SessionCookies()
+    app.after_request(add_security_headers)
     if str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite:///"):
         Path(app.config["HELPDESK_INSTANCE"]).mkdir(parents=True, exist_ok=True)
     if app.config["HELPDESK_COMPLETE_STATUS"] not in app.config["HELPDESK_STATUSES"]:

@@ -35,8 +35,14 @@ DEMO_USERS = (
 )
 @click.option("--simulated-partner/--no-simulated-partner", default=True, help="Add an in-memory partner on autopilot.")
 def seed(domain: str, password: str, peers: tuple[str, ...], simulated_partner: bool) -> None:
-    """Create the demo data once; running it again changes nothing."""
+    """Create the demo data once; running it again only points the peers at their current addresses."""
+    specs = [_peer_spec(spec) for spec in peers]
     if db.session.scalars(select(User)).first() is not None:
+        for _, base_url, link_id, _ in specs:
+            for partner in db.session.scalars(select(Partner).where(Partner.link_id == link_id)):
+                if partner.config.get("base_url") != base_url:
+                    partner.config = {**partner.config, "base_url": base_url}
+        db.session.commit()
         click.echo("already seeded")
         return
     for key, name, level in DEMO_USERS:
@@ -77,11 +83,7 @@ def seed(domain: str, password: str, peers: tuple[str, ...], simulated_partner: 
                 active=True,
             )
         )
-    for spec in peers:
-        try:
-            name, base_url, link_id, secret = spec.split("|")
-        except ValueError as err:
-            raise click.BadParameter("expected NAME|BASE_URL|LINK_ID|SECRET", param_hint="--peer") from err
+    for name, base_url, link_id, secret in specs:
         db.session.add(
             Partner(
                 name=name,
@@ -95,3 +97,12 @@ def seed(domain: str, password: str, peers: tuple[str, ...], simulated_partner: 
     db.session.commit()
     for key, _, level in DEMO_USERS:
         click.echo(f"{key}@{domain} / {password}  level={level.label}  token={key}-{domain}-token")
+
+
+def _peer_spec(spec: str) -> tuple[str, str, str, str]:
+    """``NAME|BASE_URL|LINK_ID|SECRET``."""
+    parts = spec.split("|")
+    if len(parts) != 4:
+        raise click.BadParameter("expected NAME|BASE_URL|LINK_ID|SECRET", param_hint="--peer")
+    name, base_url, link_id, secret = parts
+    return name, base_url, link_id, secret
