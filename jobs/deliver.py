@@ -76,26 +76,20 @@ def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:
     try:
         result = adapter.deliver(outbound)
     except TransientAdapterError as err:
-        release(message)
-        if message.attempts >= int(state.config["OUTSOURCE_MAX_ATTEMPTS"]):
-            return _dead(message, engagement, f"gave up after {message.attempts} attempts: {err.message}")
-        wait = max(
-            err.retry_after or 0.0,
-            backoff(message.attempts, cap=float(state.config["OUTSOURCE_BACKOFF_CAP"])),
-        )
-        message.next_attempt_at = utcnow() + timedelta(seconds=wait)
-        message.last_error = err.message
-        log.info(
-            "delivery %s to partner %s failed, retry in %.1fs",
-            message.message_id,
-            partner.id,
-            wait,
-            extra=log_context(partner=partner, engagement=engagement, message=message),
-        )
-        return Outcome.RETRY
+        return _failed(state, message, partner, engagement, err.message, err.retry_after)
     except PermanentAdapterError as err:
         release(message)
         return _dead(message, engagement, err.message)
+    except Exception as err:  # an adapter bug or a partner's nonsense: a counted failure, logged
+        error = f"{type(err).__name__}: {err}"
+        log.exception(
+            "delivery %s to partner %s failed: %s",
+            message.message_id,
+            partner.id,
+            error,
+            extra=log_context(partner=partner, engagement=engagement, message=message),
+        )
+        return _failed(state, message, partner, engagement, error, None)
     release(message)
     message.state = MessageState.DELIVERED
     message.delivered_at = utcnow()
@@ -108,6 +102,31 @@ def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:
         engagement.last_sync_at = utcnow()
         engagement.last_sync_error = None
     return Outcome.DELIVERED
+
+
+def _failed(
+    state: OutsourceState,
+    message: OutboxMessage,
+    partner: Partner,
+    engagement: Engagement | None,
+    error: str,
+    retry_after: float | None,
+) -> Outcome:
+    """A failed attempt that may succeed later: retried with backoff, dead-lettered at the attempt limit."""
+    release(message)
+    if message.attempts >= int(state.config["OUTSOURCE_MAX_ATTEMPTS"]):
+        return _dead(message, engagement, f"gave up after {message.attempts} attempts: {error}")
+    wait = max(retry_after or 0.0, backoff(message.attempts, cap=float(state.config["OUTSOURCE_BACKOFF_CAP"])))
+    message.next_attempt_at = utcnow() + timedelta(seconds=wait)
+    message.last_error = error
+    log.info(
+        "delivery %s to partner %s failed, retry in %.1fs",
+        message.message_id,
+        partner.id,
+        wait,
+        extra=log_context(partner=partner, engagement=engagement, message=message),
+    )
+    return Outcome.RETRY
 
 
 def _dead(message: OutboxMessage, engagement: Engagement | None, error: str) -> Outcome:
