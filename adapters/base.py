@@ -33,6 +33,8 @@ class Capability(str, Enum):
     OFFERS_IN = "offers_in"
     #: ``list_entries``: the partner can say what it holds for an engagement (reconciliation)
     LIST_ENTRIES = "list_entries"
+    #: the partner can be told that one of its entries could not sync here (``op: refused``)
+    REFUSALS = "refusals"
 
 
 class ChangeKind(str, Enum):

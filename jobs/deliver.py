@@ -15,6 +15,7 @@ from outsource_plugin.logs import log_context
 from outsource_plugin.metrics import record_delivery
 from outsource_plugin.models import Engagement, MessageState, OutboxMessage, Partner, utcnow
 from outsource_plugin.outbox import backoff, claim, release
+from outsource_plugin.refusals import REFUSED
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,8 @@ def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:
         if result.remote_ticket_number:
             engagement.remote_ticket_number = result.remote_ticket_number
         engagement.last_sync_at = utcnow()
-        engagement.last_sync_error = None
+        if message.payload.get("op") != REFUSED:  # a refusal reports an error: its delivery does not clear it
+            engagement.last_sync_error = None
     return Outcome.DELIVERED
 
 
