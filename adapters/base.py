@@ -33,6 +33,8 @@ class Capability(str, Enum):
     OFFERS_IN = "offers_in"
     #: ``list_entries``: the partner can say what it holds for an engagement (reconciliation)
     LIST_ENTRIES = "list_entries"
+    #: the partner can be told that one of its entries could not sync here (``op: refused``)
+    REFUSALS = "refusals"
 
 
 class ChangeKind(str, Enum):
@@ -223,6 +225,22 @@ class PartnerAdapter:
         reconciliation reports the others as not supported.
         """
         raise NotImplementedError
+
+
+def json_body(response: requests.Response) -> Any:
+    """The answer's JSON; an answer that is not JSON is a PermanentAdapterError that says so.
+
+    A wrong partner URL (a web site, a login page, a proxy's error page) often answers
+    200 with HTML: the error must name that, not surface as a JSONDecodeError.
+    """
+    try:
+        return response.json()
+    except ValueError as err:
+        media = (response.headers.get("Content-Type") or "no content type").split(";")[0].strip()
+        raise PermanentAdapterError(
+            f"{response.request.method} {_safe(response.url)} answered {response.status_code} with {media}, "
+            "not JSON: check the partner's URL"
+        ) from err
 
 
 def _safe(url: str) -> str:

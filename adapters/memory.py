@@ -30,6 +30,7 @@ from outsource_plugin.entries import EntryKind, from_wire, to_wire
 from outsource_plugin.entry_facts import digest
 from outsource_plugin.errors import AdapterError
 from outsource_plugin.models import utcnow
+from outsource_plugin.refusals import REFUSED
 from outsource_plugin.workflow import TRANSITIONS, Action, Status
 
 
@@ -82,8 +83,8 @@ class MemoryAdapter(PartnerAdapter):
         """What this partner holds: the entries it received (replayed in order) and its own."""
         held: dict[str, EntryFacts] = {}
         for message in self.received:
-            if message.engagement_uid != ref.uid or message.kind != "entry":
-                continue
+            if message.engagement_uid != ref.uid or message.kind != "entry" or message.payload["op"] == REFUSED:
+                continue  # a refusal is about one of our entries: this partner holds no copy
             payload = message.payload
             key, kind = str(payload["entry_key"]), EntryKind(payload["kind"])
             owner = str((payload.get("origin") or {}).get("side"))

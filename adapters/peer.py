@@ -23,6 +23,7 @@ from outsource_plugin.adapters.base import (
     Outbound,
     PartnerAdapter,
     RemoteState,
+    json_body,
 )
 from outsource_plugin.errors import PermanentAdapterError
 from outsource_plugin.federation import change_from_message
@@ -60,7 +61,7 @@ class PeerAdapter(PartnerAdapter):
         headers = sign(str(self.config["link_id"]), str(self.config["secret"]), method, signed_path, body)
         if payload is not None:
             headers["Content-Type"] = "application/json"
-        return self.http(method, url, data=body, headers=headers).json()
+        return json_body(self.http(method, url, data=body, headers=headers))
 
     def deliver(self, message: Outbound) -> DeliveryResult:
         answer = self._call(

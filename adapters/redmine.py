@@ -23,6 +23,7 @@ from outsource_plugin.adapters.base import (
     EngagementRef,
     Outbound,
     PartnerAdapter,
+    json_body,
 )
 from outsource_plugin.adapters.foreign import (
     LEAD_ACTIONS,
@@ -87,11 +88,11 @@ class RedmineAdapter(PartnerAdapter):
         return {"X-Redmine-API-Key": str(self.config["api_key"]), "Content-Type": content_type}
 
     def _get(self, path: str, **params: Any) -> Any:
-        return self.http("GET", self._url(path), params=params, headers=self._headers()).json()
+        return json_body(self.http("GET", self._url(path), params=params, headers=self._headers()))
 
     def _send(self, method: str, path: str, body: Any) -> Any:
         response = self.http(method, self._url(path), json=body, headers=self._headers())
-        return response.json() if response.content.strip() else None
+        return json_body(response) if response.content.strip() else None
 
     def _lookup(self, what: str) -> dict[str, int]:
         """Name -> id of statuses, priorities or activities (read once per adapter)."""
@@ -240,13 +241,14 @@ class RedmineAdapter(PartnerAdapter):
             return
         filename = str(data.get("filename") or "attachment")
         content = base64.b64decode(str(data.get("data") or ""))
-        token = self.http(
+        uploaded = self.http(
             "POST",
             self._url("/uploads.json"),
             params={"filename": filename},
             data=content,
             headers=self._headers("application/octet-stream"),
-        ).json()["upload"]["token"]
+        )
+        token = json_body(uploaded)["upload"]["token"]
         upload = {
             "token": token,
             "filename": filename,

@@ -26,6 +26,7 @@ from outsource_plugin.adapters.base import (
     EngagementRef,
     Outbound,
     PartnerAdapter,
+    json_body,
 )
 from outsource_plugin.adapters.foreign import (
     LEAD_ACTIONS,
@@ -90,7 +91,7 @@ class RequestTrackerAdapter(PartnerAdapter):
     def _call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
         headers = {"Authorization": f"token {self.config['token']}"}
         response = self.http(method, self._url(path), json=body, params=params or None, headers=headers)
-        return response.json() if response.content.strip() else None
+        return json_body(response) if response.content.strip() else None
 
     def _pages(self, path: str, **params: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

@@ -15,6 +15,7 @@ from outsource_plugin.logs import log_context
 from outsource_plugin.metrics import record_delivery
 from outsource_plugin.models import Engagement, MessageState, OutboxMessage, Partner, utcnow
 from outsource_plugin.outbox import backoff, claim, release
+from outsource_plugin.refusals import REFUSED
 
 log = logging.getLogger(__name__)
 
@@ -76,26 +77,20 @@ def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:
     try:
         result = adapter.deliver(outbound)
     except TransientAdapterError as err:
-        release(message)
-        if message.attempts >= int(state.config["OUTSOURCE_MAX_ATTEMPTS"]):
-            return _dead(message, engagement, f"gave up after {message.attempts} attempts: {err.message}")
-        wait = max(
-            err.retry_after or 0.0,
-            backoff(message.attempts, cap=float(state.config["OUTSOURCE_BACKOFF_CAP"])),
-        )
-        message.next_attempt_at = utcnow() + timedelta(seconds=wait)
-        message.last_error = err.message
-        log.info(
-            "delivery %s to partner %s failed, retry in %.1fs",
-            message.message_id,
-            partner.id,
-            wait,
-            extra=log_context(partner=partner, engagement=engagement, message=message),
-        )
-        return Outcome.RETRY
+        return _failed(state, message, partner, engagement, err.message, err.retry_after)
     except PermanentAdapterError as err:
         release(message)
         return _dead(message, engagement, err.message)
+    except Exception as err:  # an adapter bug or a partner's nonsense: a counted failure, logged
+        error = f"{type(err).__name__}: {err}"
+        log.exception(
+            "delivery %s to partner %s failed: %s",
+            message.message_id,
+            partner.id,
+            error,
+            extra=log_context(partner=partner, engagement=engagement, message=message),
+        )
+        return _failed(state, message, partner, engagement, error, None)
     release(message)
     message.state = MessageState.DELIVERED
     message.delivered_at = utcnow()
@@ -106,8 +101,34 @@ def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:
         if result.remote_ticket_number:
             engagement.remote_ticket_number = result.remote_ticket_number
         engagement.last_sync_at = utcnow()
-        engagement.last_sync_error = None
+        if message.payload.get("op") != REFUSED:  # a refusal reports an error: its delivery does not clear it
+            engagement.last_sync_error = None
     return Outcome.DELIVERED
+
+
+def _failed(
+    state: OutsourceState,
+    message: OutboxMessage,
+    partner: Partner,
+    engagement: Engagement | None,
+    error: str,
+    retry_after: float | None,
+) -> Outcome:
+    """A failed attempt that may succeed later: retried with backoff, dead-lettered at the attempt limit."""
+    release(message)
+    if message.attempts >= int(state.config["OUTSOURCE_MAX_ATTEMPTS"]):
+        return _dead(message, engagement, f"gave up after {message.attempts} attempts: {error}")
+    wait = max(retry_after or 0.0, backoff(message.attempts, cap=float(state.config["OUTSOURCE_BACKOFF_CAP"])))
+    message.next_attempt_at = utcnow() + timedelta(seconds=wait)
+    message.last_error = error
+    log.info(
+        "delivery %s to partner %s failed, retry in %.1fs",
+        message.message_id,
+        partner.id,
+        wait,
+        extra=log_context(partner=partner, engagement=engagement, message=message),
+    )
+    return Outcome.RETRY
 
 
 def _dead(message: OutboxMessage, engagement: Engagement | None, error: str) -> Outcome:

@@ -39,22 +39,35 @@ def open_engagements(state: OutsourceState, partner: Partner) -> list[Engagement
 
 
 def poll_partner(state: OutsourceState, partner: Partner) -> int:
-    """Apply one batch of the partner's changes; the cursor advances in the same commit."""
-    session, started = state.session, time.perf_counter()
+    """Apply one batch of the partner's changes; the cursor advances in the same commit.
+
+    Whatever goes wrong with this partner (its system is down, answers nonsense, or one of
+    its messages cannot be applied) is rolled back and recorded on the partner as its
+    last poll error, and ``sync_failed`` is sent: it is this partner's failure only, and
+    the round goes on to the next partner.
+    """
+    started, partner_id = time.perf_counter(), partner.id
+    try:
+        return _apply_batch(state, partner, started)
+    except AdapterError as err:
+        state.session.rollback()
+        log.warning("poll of partner %s failed: %s", partner_id, err.message, extra=log_context(partner=partner))
+        return _failed(state, partner, started, err.message)
+    except Exception as err:  # any bug or malformed message: isolated to this partner, logged
+        state.session.rollback()
+        error = f"{type(err).__name__}: {err}"
+        log.exception("poll of partner %s failed: %s", partner_id, error, extra=log_context(partner=partner))
+        return _failed(state, partner, started, error)
+
+
+def _apply_batch(state: OutsourceState, partner: Partner, started: float) -> int:
+    session = state.session
     adapter, cursor = state.adapter_for(partner), partner.poll_cursor
     engagements = open_engagements(state, partner) if adapter.reads_engagements else []
     # No transaction is held across the network call: on SQLite it holds the write lock, and
     # two peers polling each other at once would each wait on the other until the timeout.
     session.commit()
-    try:
-        batch = adapter.fetch_changes(cursor, engagements)
-    except AdapterError as err:
-        partner.last_poll_error = err.message
-        session.commit()
-        signals.sync_failed.send(state.app, partner_id=partner.id, error=err.message)
-        log.warning("poll of partner %s failed: %s", partner.id, err.message, extra=log_context(partner=partner))
-        record_poll(state, partner, started, ok=False)
-        return 0
+    batch = adapter.fetch_changes(cursor, engagements)
     if batch.changes:
         lock_feed(session, partner.id)  # the partner row before any engagement: see lock_feed
     for change in batch.changes:
@@ -68,6 +81,17 @@ def poll_partner(state: OutsourceState, partner: Partner) -> int:
     return len(batch.changes)
 
 
+def _failed(state: OutsourceState, partner: Partner, started: float, error: str) -> int:
+    """Keep the error where the pages show it; the caller has rolled back what the poll half-wrote."""
+    session = state.session
+    partner.last_poll_error = error
+    session.commit()
+    signals.sync_failed.send(state.app, partner_id=partner.id, error=error)
+    record_poll(state, partner, started, ok=False)
+    return 0
+
+
 def poll_all(state: OutsourceState) -> int:
+    """Poll every active partner in turn; one partner's failure does not keep the others waiting."""
     partners = state.session.scalars(select(Partner).where(Partner.active.is_(True)).order_by(Partner.id)).all()
     return sum(poll_partner(state, p) for p in partners)

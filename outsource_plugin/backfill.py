@@ -65,18 +65,20 @@ def backfill(state: OutsourceState, engagement: Engagement) -> Backfill:
     if engagement.ticket_id is None:
         return result
     session = state.session
-    linked = set(
-        session.scalars(
-            select(EntryLink.local_id).where(
+    # keyed by kind too: a host numbers notes and attachments apart, so their ids collide
+    linked = {
+        (link_kind, link_id)
+        for link_kind, link_id in session.execute(
+            select(EntryLink.kind, EntryLink.local_id).where(
                 EntryLink.engagement_uid == engagement.uid, EntryLink.kind.in_([k.value for k in BACKFILLED])
             )
         )
-    )
+    }
     for kind in BACKFILLED:
         if kind not in state.host.entry_kinds:
             continue
         for local_id, values in state.host.list_entries(kind, engagement.ticket_id):
-            if local_id in linked or values.get("internal"):
+            if (kind.value, local_id) in linked or values.get("internal"):
                 continue
             link = EntryLink(
                 engagement_uid=engagement.uid,

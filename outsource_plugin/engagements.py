@@ -183,7 +183,26 @@ def _transition(
     reason: str | None = None,
 ) -> None:
     before = engagement.status
-    after = target(before, action, side)
+    record_transition(state, engagement, action, side, actor, before, target(before, action, side), reason)
+
+
+def record_transition(
+    state: OutsourceState,
+    engagement: Engagement,
+    action: Action,
+    side: Side,
+    actor: Actor,
+    before: Status | None,
+    after: Status | None,
+    reason: str | None = None,
+) -> None:
+    """Move the engagement to ``after``, with its audit event and its ``status_changed`` signal.
+
+    The one path every status change takes, so that the audit history and the host's
+    notifications never miss one. ``perform`` reads ``after`` from the transition table;
+    a received offer passes it, since it enters this host already Assigned (its Unsent
+    life was the lead's).
+    """
     now = utcnow()
     session = state.session
     session.add(

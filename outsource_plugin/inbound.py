@@ -14,10 +14,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
-from outsource_plugin.engagements import SYSTEM_ACTIONS, Actor, perform
+from outsource_plugin.engagements import SYSTEM_ACTIONS, Actor, perform, record_transition
 from outsource_plugin.errors import TransitionRefused
 from outsource_plugin.logs import log_context
-from outsource_plugin.models import AuditEvent, Engagement, Partner, utcnow
+from outsource_plugin.models import Engagement, Partner, utcnow
 from outsource_plugin.sync import apply_entry
 from outsource_plugin.workflow import TRANSITIONS, Action, Side, Status
 
@@ -82,27 +82,16 @@ def receive_offer(state: OutsourceState, partner: Partner, change: RemoteChange)
         ticket_id=None,
         partner_id=partner.id,
         partner=partner,
-        status=Status.ASSIGNED,
         terms=terms,
         frozen_terms=terms,
         offer=dict(change.data.get("offer") or {}),
         remote_ref=change.engagement_uid,
         remote_ticket_number=change.ticket_number,
         acceptance_deadline=datetime.fromisoformat(deadline) if isinstance(deadline, str) else None,
-        assigned_at=utcnow(),
     )
     session.add(engagement)
-    session.add(
-        AuditEvent(
-            engagement_uid=engagement.uid,
-            ticket_id=None,
-            actor=change.actor or partner.name,
-            side=Side.LEAD,
-            action=Action.SEND,
-            from_status=None,
-            to_status=Status.ASSIGNED,
-        )
-    )
+    actor = Actor(change.actor or partner.name, remote=True)
+    record_transition(state, engagement, Action.SEND, Side.LEAD, actor, None, Status.ASSIGNED)
     return engagement
 
 

@@ -14,12 +14,22 @@ from sqlalchemy.orm import Session
 
 _signals = Namespace()
 
-#: sender: the Flask app; kwargs: engagement, action, side, from_status, to_status, actor, reason
-status_changed = _signals.signal("outsource-status-changed")
-#: sender: the Flask app; kwargs: engagement, text, author
-question_asked = _signals.signal("outsource-question-asked")
-#: sender: the Flask app; kwargs: partner, error
-sync_failed = _signals.signal("outsource-sync-failed")
+#: The documentation of each signal ends with the keyword arguments it is sent with (a test pins them).
+status_changed = _signals.signal(
+    "outsource-status-changed",
+    doc="Every status change, on either side, received offers included. Sender: the Flask app; "
+    "kwargs: engagement_uid, ticket_id, action, side, from_status, to_status, actor, reason",
+)
+question_asked = _signals.signal(
+    "outsource-question-asked",
+    doc="A service partner's question to the lead. Sender: the Flask app; "
+    "kwargs: engagement_uid, ticket_id, text, author",
+)
+sync_failed = _signals.signal(
+    "outsource-sync-failed",
+    doc="Syncing with a partner failed; its error is kept on the partner. Sender: the Flask app; "
+    "kwargs: partner_id, error",
+)
 
 _PENDING = "outsource_pending_signals"
 

@@ -30,6 +30,7 @@ from outsource_plugin.entries import PRIVATE_KINDS, WORK_KINDS, EntryKind, from_
 from outsource_plugin.errors import ReadOnlyEntry
 from outsource_plugin.host import EntryChange, EntryOp, HostChanges
 from outsource_plugin.models import Engagement, EntryLink, MessageKind, Partner, utcnow
+from outsource_plugin.refusals import REFUSED, over_limit, refuse, refused_by_partner
 from outsource_plugin.workflow import Action, Side, Status, SyncState, sync_state
 
 if TYPE_CHECKING:
@@ -142,8 +143,8 @@ def send_values(
         kind, values = EntryKind.NOTE, {"text": time_as_note(values), "internal": False}
     if engagement.role is Side.LEAD:
         _tell_if_not_carried(state, engagement, kind)
-    if kind is EntryKind.ATTACHMENT and len(values.get("data") or b"") > state.config["OUTSOURCE_MAX_ATTACHMENT_BYTES"]:
-        engagement.last_sync_error = f"attachment {values.get('filename')!r} is over the size limit and was not sent"
+    if over_limit(state, kind, values):
+        refuse(state, engagement, link.entry_key, values, sent=True)
         return
     _enqueue(state, engagement, link, kind, "upsert", values)
     link.sent = True
@@ -244,6 +245,9 @@ def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement,
     """Apply a partner's entry change; False when the rules say it must not land."""
     if not _crosses(engagement, payload) or engagement.ticket_id is None:
         return False
+    if payload["op"] == REFUSED:
+        refused_by_partner(state, partner, engagement, payload)
+        return True
     kind = EntryKind(payload["kind"])
     values = from_wire(kind, payload.get("data") or {})
     if kind is EntryKind.TIME and kind not in state.host.entry_kinds:
@@ -265,7 +269,8 @@ def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement,
         return True
     if link is not None and link.deleted:
         return False
-    if kind is EntryKind.ATTACHMENT and len(values.get("data", b"")) > state.config["OUTSOURCE_MAX_ATTACHMENT_BYTES"]:
+    if over_limit(state, kind, values):
+        refuse(state, engagement, str(payload["entry_key"]), values, sent=False)
         return False
     if engagement.role is Side.LEAD and kind in PRIVATE_KINDS:
         values["internal"] = True

@@ -89,13 +89,13 @@ def jobless_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         yield started
 
 
-def register(api: Client, name: str, base_url: str, secret: str) -> int:
+def register(api: Client, name: str, base_url: str, secret: str, *, link: str = LINK) -> int:
     partner = api.post(
         "/outsource/api/v1/partners",
         {
             "name": name,
             "adapter": "peer",
-            "config": {"base_url": base_url, "link_id": LINK, "secret": secret},
+            "config": {"base_url": base_url, "link_id": link, "secret": secret},
             "default_terms": {"rate_type": "hourly", "outsource_rate": "80.00", "acceptance_hours": 48},
         },
     )

@@ -7,6 +7,7 @@ import json
 
 from flask import Flask
 
+from examples.helpdesk.models import Note, db
 from outsource_plugin.workflow import Action
 from tests.conftest import Api, memory_partner
 from tests.outsource_plugin.engagement_helpers import (
@@ -89,3 +90,24 @@ def test_backfill_options_are_checked(app: Flask, api: Api, ticket_id: str, part
     assert both.exit_code == 2 and "not both" in both.output
     assert cli(app, "backfill", "--engagement", "nope").exit_code == 2
     assert cli(app, "backfill", "--partner", "Nobody").exit_code == 2
+
+
+def test_backfill_sends_an_attachment_whose_id_a_linked_note_has(
+    app: Flask, api: Api, ticket_id: str, partner_id: int
+) -> None:
+    """Notes and attachments are numbered apart in the host: a linked note must not hide an
+    unlinked attachment that has the same id."""
+    attachment = upload(api, ticket_id, "diagram.txt", b"rack 2, unit 14")
+    uid = accepted(app, api, ticket_id, partner_id)
+    with app.app_context():
+        # the live note takes the attachment's id, as it would in any host with one sequence per table
+        db.session.add(Note(id=attachment, ticket_id=int(ticket_id), author="Tech", body="Live note"))
+        db.session.commit()
+    sync(app)
+    assert entry_texts(app, partner_id, uid) == ["Live note"]
+
+    done = cli(app, "backfill", "--engagement", uid)
+    assert done.exit_code == 0, done.output
+    assert "sent 1 entries" in done.output
+    sync(app)
+    assert entry_texts(app, partner_id, uid) == ["Live note", "diagram.txt"]
