@@ -23,7 +23,7 @@ from outsource_plugin.engagements import record_event
 from outsource_plugin.entries import EntryKind
 from outsource_plugin.errors import ValidationFailed
 from outsource_plugin.models import Engagement, EntryLink
-from outsource_plugin.sync import send_values
+from outsource_plugin.sync import entry_key, send_values
 from outsource_plugin.workflow import Action, Side, SyncState, sync_state
 
 if TYPE_CHECKING:
@@ -68,7 +68,9 @@ def backfill(state: OutsourceState, engagement: Engagement) -> Backfill:
     linked = set(
         session.scalars(
             select(EntryLink.local_id).where(
-                EntryLink.engagement_uid == engagement.uid, EntryLink.kind.in_([k.value for k in BACKFILLED])
+                EntryLink.engagement_uid == engagement.uid,
+                EntryLink.kind.in_([k.value for k in BACKFILLED]),
+                EntryLink.deleted.is_(False),
             )
         )
     )
@@ -80,7 +82,7 @@ def backfill(state: OutsourceState, engagement: Engagement) -> Backfill:
                 continue
             link = EntryLink(
                 engagement_uid=engagement.uid,
-                entry_key=f"{engagement.role.value}:{kind.value}:{local_id}",
+                entry_key=entry_key(engagement.role, kind, local_id),
                 kind=kind.value,
                 local_id=local_id,
                 owner=engagement.role,
