@@ -11,39 +11,27 @@ The demo host is the lead; the memory adapter plays the service partner.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from examples.helpdesk.models import db
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
 from outsource_plugin.entries import EntryKind
 from outsource_plugin.extension import current_outsource
 from outsource_plugin.models import EntryLink
 from outsource_plugin.workflow import Action
-from tests.conftest import Api, fresh_database, make_app, memory_partner, reset_data
+from tests.conftest import Api, memory_partner
 from tests.outsource_plugin.engagement_helpers import accepted, act, note, status, sync
 
 CHARGE = {"name": "Switch", "quantity": "1", "unit_price": "200", "unit_cost": "150"}
 
 
-@pytest.fixture(scope="module")
-def reusing_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    """A demo host whose entry tables reuse the id of a deleted newest row, on either database."""
-    with fresh_database(tmp_path_factory.mktemp("reuse-db")) as url:
-        app = make_app(url, tmp_path_factory.mktemp("reuse"), HELPDESK_REUSE_IDS=not url.startswith("sqlite"))
-        yield app
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
 @pytest.fixture
-def app(reusing_app: Flask) -> Flask:
-    reset_data(reusing_app)
-    return reusing_app
+def app(app: Flask, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Flask:
+    """The demo host, its entry tables reusing the id of a deleted newest row on either database."""
+    monkeypatch.setitem(app.config, "HELPDESK_REUSE_IDS", not database_url.startswith("sqlite"))
+    return app
 
 
 def add(api: Api, ticket_id: str, kind: str, body: dict[str, Any], expect: int = 201) -> int:
