@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import text
 
+from examples.helpdesk.models import db
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
 from outsource_plugin.entries import EntryKind
 from outsource_plugin.extension import current_outsource
@@ -222,3 +224,23 @@ def test_a_link_made_before_the_migration_keeps_its_key(app: Flask, api: Api, ti
         ("upsert", f"lead:note:{ours}"),
         ("delete", f"lead:note:{ours}"),
     ]
+
+
+def test_an_id_freed_by_a_delete_the_plugin_did_not_see_starts_a_new_life(
+    app: Flask, api: Api, ticket_id: str, partner_id: int
+) -> None:
+    uid = accepted(app, api, ticket_id, partner_id)
+    memory_partner(app, partner_id).add_entry(uid, EntryKind.CHARGE, {"name": "Fan", "quantity": "2", "unit_cost": "9"})
+    sync(app)
+    (copy,) = entries(api, ticket_id, "charges")
+    with app.app_context():
+        # a host clean-up job that deletes rows without its ORM session: no flush, so no capture
+        db.session.execute(text("DELETE FROM hd_charge WHERE id = :id"), {"id": copy})
+        db.session.commit()
+    ours = add(api, ticket_id, "charges", CHARGE)
+    assert ours == copy
+    assert entries(api, ticket_id, "charges")[ours]["outsource"]["own"] is True
+
+    act(api, ticket_id, "complete")
+    (cost,) = [c for c in entries(api, ticket_id, "charges").values() if c["name"].startswith("Outsourcing cost")]
+    assert cost["unit_cost"] == "0.00"  # our charge is not the partner's, whatever id it took
