@@ -23,7 +23,7 @@ from outsource_plugin.engagements import record_event
 from outsource_plugin.entries import EntryKind
 from outsource_plugin.errors import ValidationFailed
 from outsource_plugin.models import Engagement, EntryLink
-from outsource_plugin.sync import send_values
+from outsource_plugin.sync import entry_key, send_values
 from outsource_plugin.workflow import Action, Side, SyncState, sync_state
 
 if TYPE_CHECKING:
@@ -70,7 +70,9 @@ def backfill(state: OutsourceState, engagement: Engagement) -> Backfill:
         (link_kind, link_id)
         for link_kind, link_id in session.execute(
             select(EntryLink.kind, EntryLink.local_id).where(
-                EntryLink.engagement_uid == engagement.uid, EntryLink.kind.in_([k.value for k in BACKFILLED])
+                EntryLink.engagement_uid == engagement.uid,
+                EntryLink.kind.in_([k.value for k in BACKFILLED]),
+                EntryLink.deleted.is_(False),
             )
         )
     }
@@ -82,7 +84,7 @@ def backfill(state: OutsourceState, engagement: Engagement) -> Backfill:
                 continue
             link = EntryLink(
                 engagement_uid=engagement.uid,
-                entry_key=f"{engagement.role.value}:{kind.value}:{local_id}",
+                entry_key=entry_key(engagement.role, kind, local_id),
                 kind=kind.value,
                 local_id=local_id,
                 owner=engagement.role,

@@ -236,11 +236,15 @@ class OutboxMessage(Base):
 
 
 class EntryLink(Base):
-    """One synced entry: the same entry's id on this host, and its owner.
+    """One synced entry for its whole life: the same entry's id on this host, and its owner.
 
-    ``entry_key`` names the entry on both hosts alike (owner side, kind and
-    the owner's id), so an edit or delete finds its copy and a repeated
-    delivery finds the copy it already made.
+    ``entry_key`` names the entry on both hosts alike (owner side, kind, the
+    owner's id and a token of this life), so an edit or delete finds its copy
+    and a repeated delivery finds the copy it already made. Hosts reuse the id
+    of a deleted entry, so the id alone names no entry for good: a link is
+    retired (``deleted``) when its entry is deleted here, only live links are
+    looked up by ``local_id``, and a new entry on a reused id gets a new link
+    and a new key. Keys made before the life token (``side:kind:id``) stay valid.
     """
 
     __tablename__ = "outsource_entry_link"
@@ -261,6 +265,9 @@ class EntryLink(Base):
     #: the other side has (or is owed) a copy
     sent: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: a partner's entry: who made it there and when, as the partner said (None for our own entries)
+    origin_user: Mapped[str | None] = mapped_column(String(200))
+    origin_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -29,7 +29,7 @@ from outsource_plugin.engagements import Actor, current_engagement, perform, tic
 from outsource_plugin.entries import PRIVATE_KINDS, WORK_KINDS, EntryKind, from_wire, is_kept_local, keep_local, to_wire
 from outsource_plugin.errors import ReadOnlyEntry
 from outsource_plugin.host import EntryChange, EntryOp, HostChanges
-from outsource_plugin.models import Engagement, EntryLink, MessageKind, Partner, utcnow
+from outsource_plugin.models import Engagement, EntryLink, MessageKind, Partner, new_id, utcnow
 from outsource_plugin.refusals import REFUSED, over_limit, refuse, refused_by_partner
 from outsource_plugin.workflow import Action, Side, Status, SyncState, sync_state
 
@@ -67,9 +67,10 @@ def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engage
     if change.op is EntryOp.CREATE:
         if sync is SyncState.ENDED:
             return
+        retire_local(state, engagement.uid, change.kind, local_id)
         link = EntryLink(
             engagement_uid=engagement.uid,
-            entry_key=f"{side.value}:{change.kind.value}:{local_id}",
+            entry_key=entry_key(side, change.kind, local_id),
             kind=change.kind.value,
             local_id=local_id,
             owner=side,
@@ -82,9 +83,29 @@ def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engage
                 _work_started(state, engagement)
         return
     found = _link_by_local(state, engagement.uid, change.kind, local_id)
-    if found is None or found.deleted:
+    if found is None:
         return
     _check_and_send(state, engagement, found, change, sync)
+    if change.op is EntryOp.DELETE:
+        # retired whether or not the delete crossed: the host may give its id to a new entry
+        found.deleted = True
+
+
+def entry_key(side: Side, kind: EntryKind, local_id: str) -> str:
+    """The key of a new life of one of our entries, as both hosts will know it.
+
+    The owner's id alone is not enough: a host may give a deleted entry's id
+    to its next entry, and the partner must see that one as a new entry, not
+    as the deleted one come back. The token makes each life's key its own.
+    """
+    return f"{side.value}:{kind.value}:{local_id}:{new_id()[:8]}"
+
+
+def retire_local(state: OutsourceState, uid: str, kind: EntryKind, local_id: str) -> None:
+    """A new entry holds ``local_id``: a live link still naming it lost its entry unseen, so it is retired."""
+    stale = _link_by_local(state, uid, kind, local_id)
+    if stale is not None:
+        stale.deleted = True
 
 
 def _check_and_send(
@@ -217,14 +238,22 @@ def _crosses(engagement: Engagement, payload: dict[str, Any]) -> bool:
     if state is SyncState.ACTIVE:
         return True
     closed_at = {SyncState.SUSPENDED: engagement.suspended_at, SyncState.ENDED: engagement.sync_ended_at}.get(state)
-    made_at = (payload.get("origin") or {}).get("at")
-    if closed_at is None or engagement.accepted_at is None or not isinstance(made_at, str):
+    made = _made_at(payload)
+    if closed_at is None or engagement.accepted_at is None or made is None:
         return False
+    return made < closed_at
+
+
+def _made_at(payload: dict[str, Any]) -> datetime | None:
+    """When the partner made the change, if it said so as a time with a zone."""
+    made_at = (payload.get("origin") or {}).get("at")
+    if not isinstance(made_at, str):
+        return None
     try:
         made = datetime.fromisoformat(made_at)
     except ValueError:
-        return False
-    return made.tzinfo is not None and made < closed_at
+        return None
+    return made if made.tzinfo is not None else None
 
 
 def _work_started(state: OutsourceState, engagement: Engagement) -> None:
@@ -235,8 +264,16 @@ def _work_started(state: OutsourceState, engagement: Engagement) -> None:
 
 
 def _link_by_local(state: OutsourceState, uid: str, kind: EntryKind, local_id: str) -> EntryLink | None:
-    query = select(EntryLink).where(
-        EntryLink.engagement_uid == uid, EntryLink.kind == kind.value, EntryLink.local_id == local_id
+    """The live link of the host entry ``local_id``; retired links of earlier entries on that id are not it."""
+    query = (
+        select(EntryLink)
+        .where(
+            EntryLink.engagement_uid == uid,
+            EntryLink.kind == kind.value,
+            EntryLink.local_id == local_id,
+            EntryLink.deleted.is_(False),
+        )
+        .order_by(EntryLink.id.desc())
     )
     return state.session.scalars(query).first()
 
@@ -278,14 +315,18 @@ def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement,
     if kind is EntryKind.NOTE:
         values["author"] = f"{origin.get('user') or 'partner'} ({partner.name})"
     if link is None:
+        local_id = _make_copy(state, kind, engagement.ticket_id, values)
+        retire_local(state, engagement.uid, kind, local_id)
         session.add(
             EntryLink(
                 engagement_uid=engagement.uid,
                 entry_key=str(payload["entry_key"]),
                 kind=kind.value,
-                local_id=_make_copy(state, kind, engagement.ticket_id, values),
+                local_id=local_id,
                 owner=engagement.role.other,
                 sent=True,
+                origin_user=str(origin["user"]) if origin.get("user") else None,
+                origin_at=_made_at(payload),
             )
         )
     elif link.local_id:

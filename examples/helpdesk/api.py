@@ -4,7 +4,10 @@
 ``GET  /api/customers``                        customers, by name
 ``GET  /api/tickets``                          tickets, newest first
 ``POST /api/tickets``                          open a ticket
-``GET  /api/tickets/<id>``                     a ticket with its notes, time, charges, attachments
+``GET  /api/tickets/<id>``                     a ticket with its notes, time, charges, attachments; each
+                                               entry's ``outsource`` says whether it is our own or a
+                                               partner's copy (``origin``: partner, user, at), and whether
+                                               it is read-only now and why (``read_only_reason``)
 ``PATCH /api/tickets/<id>``                    change status, title, priority, ...
 ``DELETE /api/tickets/<id>``                   delete (refused once outsourcing was accepted)
 ``POST /api/tickets/<id>/notes|time|charges``  add an entry
@@ -30,8 +33,11 @@ from werkzeug.exceptions import HTTPException
 from examples.helpdesk.auth import check_csrf, current_user, signed_by_token
 from examples.helpdesk.models import Attachment, Charge, Customer, Note, Ticket, TimeEntry, User, db
 from outsource_plugin.engagements import ensure_deletable
+from outsource_plugin.entries import EntryKind
 from outsource_plugin.errors import NotAuthenticated, NotFound, OutsourceError, PayloadTooLarge, ValidationFailed
+from outsource_plugin.extension import current_outsource
 from outsource_plugin.filenames import safe_filename
+from outsource_plugin.locks import entry_standing
 from outsource_plugin.media_types import download_headers, safe_media_type
 from outsource_plugin.schemas import StrictSchema, load
 
@@ -140,18 +146,27 @@ def ticket_json(ticket: Ticket, *, entries: bool = False) -> dict[str, Any]:
     body = _plain(ticket, "id", "number", "title", "description", "status", "priority", "due_date", "customer_id")
     body["contact"] = ticket.contact
     if entries:
-        body["notes"] = [_plain(n, "id", "author", "body", "internal", "created_at") for n in ticket.notes]
+        body["notes"] = [
+            _entry_json(EntryKind.NOTE, n, "id", "author", "body", "internal", "created_at") for n in ticket.notes
+        ]
         body["time_entries"] = [
-            _plain(t, "id", "resource", "work_date", "hours", "work_type", "summary", "billable")
+            _entry_json(EntryKind.TIME, t, "id", "resource", "work_date", "hours", "work_type", "summary", "billable")
             for t in ticket.time_entries
         ]
         body["charges"] = [
-            _plain(c, "id", "name", "quantity", "unit_price", "unit_cost", "billable") for c in ticket.charges
+            _entry_json(EntryKind.CHARGE, c, "id", "name", "quantity", "unit_price", "unit_cost", "billable")
+            for c in ticket.charges
         ]
         body["attachments"] = [
-            _plain(a, "id", "filename", "media_type", "size", "internal") for a in ticket.attachments
+            _entry_json(EntryKind.ATTACHMENT, a, "id", "filename", "media_type", "size", "internal")
+            for a in ticket.attachments
         ]
     return body
+
+
+def _entry_json(kind: EntryKind, entry: Any, *names: str) -> dict[str, Any]:
+    """An entry's fields and its standing under the sync rules: the same rule the ticket page shows."""
+    return {**_plain(entry, *names), "outsource": entry_standing(current_outsource(), kind, entry).to_json()}
 
 
 @helpdesk_api.get("/me")

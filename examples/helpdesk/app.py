@@ -11,6 +11,9 @@ HELPDESK_THROWAWAY          1: a throw-away run that may use a known    0
 HELPDESK_NAME               this organisation's name                    Northwind IT
 HELPDESK_STATUSES           ticket statuses, comma separated            New,In Progress,Waiting Customer,Complete
 HELPDESK_COMPLETE_STATUS    the status that means Complete              Complete
+HELPDESK_REUSE_IDS          new notes, time, charges and attachments    off (SQLite reuses the id
+                            get max(id) + 1, so a deleted newest        of a deleted newest row
+                            entry's id comes back, on any database      anyway; PostgreSQL never)
 OUTSOURCE_*                 any plugin setting (see the README)         the plugin's defaults
 ==========================  ==========================================  ============================
 """
@@ -22,9 +25,9 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, has_request_context, request
+from flask import Flask, current_app, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 
 from examples.helpdesk.auth import auth, csrf_token, current_user
 from examples.helpdesk.models import Attachment, Charge, Customer, Note, Ticket, TimeEntry, db
@@ -37,6 +40,9 @@ DEFAULT_STATUSES = "New,In Progress,Waiting Customer,Complete"
 #: keys that are printed in code or docs: anyone can sign a session with them, an admin's included
 PUBLIC_KEYS = frozenset({"", "dev", "secret", "changeme", "change-me", "test"})
 PUBLIC_KEY_PREFIX = "demo-only-"
+
+#: the tables whose ids ``HELPDESK_REUSE_IDS`` numbers
+ENTRY_MODELS = (Note, TimeEntry, Charge, Attachment)
 
 
 def _env_value(raw: str, default: Any) -> Any:
@@ -61,6 +67,7 @@ def settings_from_env(environ: dict[str, str] | os._Environ[str] = os.environ) -
         "HELPDESK_THROWAWAY": _env_value(environ.get("HELPDESK_THROWAWAY", "0"), False),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
+        "HELPDESK_REUSE_IDS": environ.get("HELPDESK_REUSE_IDS", "").lower() in ("1", "true", "yes", "on"),
     }
     for setting in SETTINGS:
         if setting.key in environ:
@@ -107,6 +114,28 @@ def serialise_sqlite_writers(engine: Any) -> None:
     engine.dispose()
 
 
+def _number_entries(session: Any, flush_context: Any, instances: Any) -> None:
+    """With ``HELPDESK_REUSE_IDS``, give each new entry the id ``max(id) + 1`` of its table.
+
+    Some hosts number their rows themselves that way, and then a deleted newest
+    entry's id comes back on the next entry: what SQLite does on its own for an
+    INTEGER PRIMARY KEY without AUTOINCREMENT, and what a PostgreSQL sequence
+    never does. The plugin must cope with such hosts; this makes the demo one
+    on any database. The session is shared by every app of the process, hence
+    the check of this app's setting.
+    """
+    if not current_app.config.get("HELPDESK_REUSE_IDS"):
+        return
+    taken: dict[type, int] = {}
+    with session.no_autoflush:
+        for entry in [e for e in session.new if type(e) in ENTRY_MODELS and e.id is None]:
+            model = type(entry)
+            if model not in taken:
+                taken[model] = session.scalar(select(func.max(model.id))) or 0
+            taken[model] += 1
+            entry.id = taken[model]
+
+
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(settings_from_env())
@@ -125,6 +154,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             serialise_sqlite_writers(db.engine)
         db.create_all()
+    if not event.contains(db.session, "before_flush", _number_entries):
+        event.listen(db.session, "before_flush", _number_entries)
 
     host = SQLAlchemyHost(
         db,

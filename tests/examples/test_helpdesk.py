@@ -486,6 +486,7 @@ def test_api_attachment_round_trip(api: Api, ticket_id: str, filename: str, mime
         "media_type": mimetype,
         "size": len(payload),
         "internal": True,
+        "outsource": {"own": True, "origin": None, "read_only": False, "read_only_reason": None},
     }
 
     download = api.get(f"/api/attachments/{created['id']}")
