@@ -14,6 +14,7 @@ from sqlalchemy import nulls_last, select
 from outsource_plugin.adapters.registry import adapter_class
 from outsource_plugin.errors import Conflict, NotFound, ValidationFailed
 from outsource_plugin.models import Partner
+from outsource_plugin.permissions import Permission, keep_hidden_financial, refuse_financial
 from outsource_plugin.schemas import PartnerSchema, load, terms_json
 
 if TYPE_CHECKING:
@@ -64,10 +65,14 @@ def _unique_link(session: Session, adapter: str, config: dict[str, Any], partner
         raise Conflict(f"link id '{link}' is already used by {clash.name}", details={"config": ["link_id taken"]})
 
 
-def create_partner(state: OutsourceState, body: Any) -> Partner:
-    """Register a partner from a ``PartnerSchema`` body; the caller commits."""
+def create_partner(state: OutsourceState, body: Any, level: Permission = Permission.ALL) -> Partner:
+    """Register a partner from a ``PartnerSchema`` body; the caller commits.
+
+    ``level`` is the caller's: below Allow All, default terms may not carry financial figures.
+    """
     session = state.session
     data = load(PartnerSchema(), body)
+    refuse_financial(data["default_terms"], level, "default_terms")
     _unique_name(session, data["name"])
     config = adapter_config(data["adapter"], data["config"], {})
     _unique_link(session, data["adapter"], config)
@@ -84,10 +89,15 @@ def create_partner(state: OutsourceState, body: Any) -> Partner:
     return partner
 
 
-def update_partner(state: OutsourceState, partner: Partner, body: Any) -> Partner:
-    """Change what a partial ``PartnerSchema`` body names; the caller commits."""
+def update_partner(state: OutsourceState, partner: Partner, body: Any, level: Permission = Permission.ALL) -> Partner:
+    """Change what a partial ``PartnerSchema`` body names; the caller commits.
+
+    Below Allow All (``level`` is the caller's) new default terms replace only the
+    terms that user sees: the financial defaults they cannot see are kept.
+    """
     session = state.session
     data = load(PartnerSchema(partial=True), body)
+    refuse_financial(data.get("default_terms", {}), level, "default_terms")
     if "name" in data:
         _unique_name(session, data["name"], partner.id)
         partner.name = data["name"].strip()
@@ -98,7 +108,8 @@ def update_partner(state: OutsourceState, partner: Partner, body: Any) -> Partne
         partner.adapter = adapter
         partner.link_id = adapter_class(adapter).link_id(partner.config)
     if "default_terms" in data:
-        partner.default_terms = terms_json(data["default_terms"])
+        hidden = keep_hidden_financial(partner.default_terms, level)
+        partner.default_terms = {**hidden, **terms_json(data["default_terms"])}
     for key in ("customer_ref", "active"):
         if key in data:
             setattr(partner, key, data[key])

@@ -28,8 +28,10 @@ from werkzeug.exceptions import HTTPException
 
 from examples.helpdesk.auth import current_user
 from examples.helpdesk.models import Attachment, Charge, Customer, Note, Ticket, TimeEntry, User, db
+from outsource_plugin.costs import cost_hidden
 from outsource_plugin.engagements import ensure_deletable
 from outsource_plugin.errors import NotAuthenticated, NotFound, OutsourceError, PayloadTooLarge, ValidationFailed
+from outsource_plugin.extension import current_outsource
 from outsource_plugin.filenames import safe_filename
 from outsource_plugin.media_types import download_headers, safe_media_type
 from outsource_plugin.schemas import StrictSchema, load
@@ -141,12 +143,18 @@ def ticket_json(ticket: Ticket, *, entries: bool = False) -> dict[str, Any]:
             _plain(t, "id", "resource", "work_date", "hours", "work_type", "summary", "billable")
             for t in ticket.time_entries
         ]
-        body["charges"] = [
-            _plain(c, "id", "name", "quantity", "unit_price", "unit_cost", "billable") for c in ticket.charges
-        ]
+        body["charges"] = [_charge_json(c) for c in ticket.charges]
         body["attachments"] = [
             _plain(a, "id", "filename", "media_type", "size", "internal") for a in ticket.attachments
         ]
+    return body
+
+
+def _charge_json(charge: Charge) -> dict[str, Any]:
+    """A charge; the plugin's "Outsourcing cost" charge without its amounts below Allow All."""
+    body = _plain(charge, "id", "name", "quantity", "unit_price", "unit_cost", "billable")
+    if cost_hidden(current_outsource(), charge):
+        body["unit_price"] = body["unit_cost"] = None
     return body
 
 
