@@ -195,9 +195,13 @@ class PartnerAdapter:
             raise TransientAdapterError(
                 f"{method} {_safe(url)} answered {response.status_code}",
                 retry_after=_retry_after(response.headers.get("Retry-After")),
+                http_status=response.status_code,
             )
         if response.status_code >= 400:
-            raise PermanentAdapterError(f"{method} {_safe(url)} answered {response.status_code}: {_reason(response)}")
+            raise PermanentAdapterError(
+                f"{method} {_safe(url)} answered {response.status_code}: {_reason(response)}",
+                http_status=response.status_code,
+            )
         return response
 
     def deliver(self, message: Outbound) -> DeliveryResult:

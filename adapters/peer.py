@@ -60,7 +60,15 @@ class PeerAdapter(PartnerAdapter):
         headers = sign(str(self.config["link_id"]), str(self.config["secret"]), method, signed_path, body)
         if payload is not None:
             headers["Content-Type"] = "application/json"
-        return self.http(method, url, data=body, headers=headers).json()
+        response = self.http(method, url, data=body, headers=headers)
+        try:
+            return response.json()
+        except ValueError as err:
+            raise PermanentAdapterError(
+                f"{method} {split.path} answered {response.status_code} with "
+                f"{response.headers.get('Content-Type') or 'no content type'}, not JSON",
+                http_status=response.status_code,
+            ) from err
 
     def deliver(self, message: Outbound) -> DeliveryResult:
         answer = self._call(
@@ -82,6 +90,8 @@ class PeerAdapter(PartnerAdapter):
 
     def test_connection(self) -> str:
         answer = self._call("GET", "/ping")
+        if not isinstance(answer, dict):
+            raise PermanentAdapterError("the ping answer is not a JSON object", http_status=200)
         return f"{answer.get('org', 'the partner')} answered a signed request"
 
     def list_entries(self, ref: EngagementRef) -> RemoteState:

@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from outsource_plugin.adapters.registry import adapter_class, adapter_names
 from outsource_plugin.blueprints.pages_common import ID, caller, pages, render, state, terms_fields, terms_from_form
-from outsource_plugin.errors import AdapterError, Conflict, ValidationFailed
+from outsource_plugin.errors import Conflict, ValidationFailed
 from outsource_plugin.models import Partner
 from outsource_plugin.outbox import dead_letters, retry_dead_letter
-from outsource_plugin.partners import create_partner, disable_partner, get_partner, update_partner
+from outsource_plugin.partners import check_connection, create_partner, disable_partner, get_partner, update_partner
 from outsource_plugin.permissions import Permission
 
 
@@ -171,12 +171,8 @@ def partner_test(partner_id: int) -> ResponseReturnValue:
     """Ask the adapter to reach the partner system and say what it found."""
     caller(Permission.PARTNER_MANAGEMENT)
     partner = get_partner(state().session, partner_id)
-    try:
-        answer = state().adapter_for(partner).test_connection()
-    except AdapterError as err:
-        flash(f"Connection test failed: {err.message}")
-    else:
-        flash(f"Connection test passed: {answer}")
+    result = check_connection(state(), partner)
+    flash(f"Connection test {'passed' if result.passed else 'failed'}: {result.message}")
     return redirect(url_for("outsource_pages.partner_edit", partner_id=partner.id))
 
 

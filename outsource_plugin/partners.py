@@ -6,13 +6,13 @@ settings are write-only, so an edit that leaves one out keeps the stored value.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from marshmallow import Schema
 from sqlalchemy import nulls_last, select
 
 from outsource_plugin.adapters.registry import adapter_class
-from outsource_plugin.errors import Conflict, NotFound, ValidationFailed
+from outsource_plugin.errors import AdapterError, Conflict, NotFound, TransientAdapterError, ValidationFailed
 from outsource_plugin.models import Partner
 from outsource_plugin.permissions import Permission, keep_hidden_financial, refuse_financial
 from outsource_plugin.schemas import PartnerSchema, load, terms_json
@@ -120,3 +120,39 @@ def disable_partner(partner: Partner) -> Partner:
     """Disabled partners keep their history but cannot be chosen or polled."""
     partner.active = False
     return partner
+
+
+#: what every adapter's connection test waits for
+EXPECTED = "expected HTTP 200 with a JSON answer"
+
+
+class ConnectionTest(NamedTuple):
+    passed: bool
+    message: str
+
+
+def check_connection(state: OutsourceState, partner: Partner) -> ConnectionTest:
+    """Ask the partner's system for a round trip, and say how it went in a fixed message.
+
+    A failure names the HTTP status and what was expected, never the answer's
+    body: the URL is typed by a partner manager, so the body may be an internal
+    service's. An answer that is not JSON (a web page) is a failed test too.
+    """
+    try:
+        answer = state.adapter_for(partner).test_connection()
+    except AdapterError as err:
+        status = err.http_status
+        if status is not None and status < 300:
+            return ConnectionTest(
+                False, f"{partner.name} answered HTTP {status}, but not with JSON it reads; {EXPECTED}"
+            )
+        if status is not None:
+            hint = ": check the link id and the shared secret" if status in (401, 403) else ""
+            return ConnectionTest(False, f"{partner.name} answered HTTP {status}; {EXPECTED}{hint}")
+        if isinstance(err, TransientAdapterError):
+            cause = type(err.__cause__).__name__ if err.__cause__ is not None else "no answer"
+            return ConnectionTest(False, f"{partner.name} could not be reached ({cause}); {EXPECTED}")
+        return ConnectionTest(False, f"{partner.name} gave an answer this adapter cannot read; {EXPECTED}")
+    except ValueError:  # an adapter that parsed a non-JSON answer itself
+        return ConnectionTest(False, f"{partner.name} answered with something other than JSON; {EXPECTED}")
+    return ConnectionTest(True, answer)
