@@ -14,6 +14,7 @@ from sqlalchemy import nulls_last, select
 from outsource_plugin.adapters.registry import adapter_class
 from outsource_plugin.errors import AdapterError, Conflict, NotFound, TransientAdapterError, ValidationFailed
 from outsource_plugin.models import Partner
+from outsource_plugin.names import clean_name, lookalike_key
 from outsource_plugin.permissions import Permission, keep_hidden_financial, refuse_financial
 from outsource_plugin.schemas import PartnerSchema, load, terms_json
 
@@ -51,11 +52,21 @@ def adapter_config(adapter: str, config: dict[str, Any], previous: dict[str, Any
     return dumped
 
 
-def _unique_name(session: Session, name: str, partner_id: int | None = None) -> None:
-    name = name.strip()  # names are stored stripped: compare what will be stored
-    clash = session.scalars(select(Partner).where(Partner.name == name)).first()
-    if clash is not None and clash.id != partner_id:
-        raise Conflict(f"a partner named '{name}' already exists", details={"name": ["already taken"]})
+def _unique_name(session: Session, name: str, partner_id: int | None = None) -> str:
+    """The name as stored (NFC, no invisible controls, stripped), refused when it is, or only
+    looks like, another partner's: a reader could not tell the two apart."""
+    name = clean_name(name).strip()
+    key = lookalike_key(name)
+    for other_id, other in session.execute(select(Partner.id, Partner.name)):
+        if other_id == partner_id or lookalike_key(other) != key:
+            continue
+        if other == name:
+            raise Conflict(f"a partner named '{name}' already exists", details={"name": ["already taken"]})
+        raise Conflict(
+            f"'{name}' looks like the name of the existing partner '{other}'",
+            details={"name": ["looks like an existing partner's name"]},
+        )
+    return name
 
 
 def _unique_link(session: Session, adapter: str, config: dict[str, Any], partner_id: int | None = None) -> None:
@@ -73,11 +84,11 @@ def create_partner(state: OutsourceState, body: Any, level: Permission = Permiss
     session = state.session
     data = load(PartnerSchema(), body)
     refuse_financial(data["default_terms"], level, "default_terms")
-    _unique_name(session, data["name"])
+    name = _unique_name(session, data["name"])
     config = adapter_config(data["adapter"], data["config"], {})
     _unique_link(session, data["adapter"], config)
     partner = Partner(
-        name=data["name"].strip(),
+        name=name,
         adapter=data["adapter"],
         link_id=adapter_class(data["adapter"]).link_id(config),
         config=config,
@@ -99,8 +110,7 @@ def update_partner(state: OutsourceState, partner: Partner, body: Any, level: Pe
     data = load(PartnerSchema(partial=True), body)
     refuse_financial(data.get("default_terms", {}), level, "default_terms")
     if "name" in data:
-        _unique_name(session, data["name"], partner.id)
-        partner.name = data["name"].strip()
+        partner.name = _unique_name(session, data["name"], partner.id)
     adapter = data.get("adapter", partner.adapter)
     if "config" in data or adapter != partner.adapter:
         partner.config = adapter_config(adapter, data.get("config", {}), partner.config)

@@ -11,6 +11,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from outsource_plugin.errors import ValidationFailed
+from outsource_plugin.names import clean_name
 from outsource_plugin.workflow import USER_ACTIONS
 
 #: terms that count as financial figures: shown only with Allow All
@@ -84,7 +85,7 @@ class PartnerSchema(StrictSchema):
 
     @validates_schema
     def _name_not_blank(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if "name" in data and not data["name"].strip():
+        if "name" in data and not clean_name(data["name"]).strip():
             raise ValidationError("must not be blank", field_name="name")
 
 
