@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from examples.helpdesk.models import db
-from outsource_plugin.models import Engagement
+from outsource_plugin.models import Engagement, Partner
 from outsource_plugin.permissions import Permission
 from tests.blueprints.page_helpers import page_client, post
 from tests.conftest import Api
@@ -80,4 +80,19 @@ def test_api_empty_instructions_clear_them(app: Flask, api: Api, ticket_id: str,
     response = api.patch(f"/tickets/{ticket_id}/outsource", {"terms": {"instructions": "  "}})
     assert response.status_code == 200, response.get_data(as_text=True)
     assert "instructions" not in _stored(app, unsent)
+    CASES["cleared_terms"] += 1
+
+
+def test_partner_page_emptied_default_clears_it_and_keeps_hidden_figures(app: Flask, partner_id: int) -> None:
+    """A manager's page edit of a partner's defaults: an emptied field clears that default, and
+    the financial defaults the manager cannot see stay as they were."""
+    with app.app_context():
+        partner = db.session.get(Partner, partner_id)
+        partner.default_terms = {"instructions": "Call first", "acceptance_hours": 24, "bill_rate": "99.00"}
+        db.session.commit()
+    client = page_client(app, Permission.PARTNER_MANAGEMENT)
+    form = {"name": "Contoso", "active": "on", "terms.instructions": "", "terms.acceptance_hours": "24"}
+    post(client, f"/outsource/partners/{partner_id}", form)
+    with app.app_context():
+        assert db.session.get(Partner, partner_id).default_terms == {"acceptance_hours": 24, "bill_rate": "99.00"}
     CASES["cleared_terms"] += 1
