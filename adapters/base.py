@@ -197,9 +197,13 @@ class PartnerAdapter:
             raise TransientAdapterError(
                 f"{method} {_safe(url)} answered {response.status_code}",
                 retry_after=_retry_after(response.headers.get("Retry-After")),
+                http_status=response.status_code,
             )
         if response.status_code >= 400:
-            raise PermanentAdapterError(f"{method} {_safe(url)} answered {response.status_code}: {_reason(response)}")
+            raise PermanentAdapterError(
+                f"{method} {_safe(url)} answered {response.status_code}: {_reason(response)}",
+                http_status=response.status_code,
+            )
         return response
 
     def deliver(self, message: Outbound) -> DeliveryResult:
@@ -239,7 +243,8 @@ def json_body(response: requests.Response) -> Any:
         media = (response.headers.get("Content-Type") or "no content type").split(";")[0].strip()
         raise PermanentAdapterError(
             f"{response.request.method} {_safe(response.url)} answered {response.status_code} with {media}, "
-            "not JSON: check the partner's URL"
+            "not JSON: check the partner's URL",
+            http_status=response.status_code,
         ) from err
 
 

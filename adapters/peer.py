@@ -83,6 +83,8 @@ class PeerAdapter(PartnerAdapter):
 
     def test_connection(self) -> str:
         answer = self._call("GET", "/ping")
+        if not isinstance(answer, dict):
+            raise PermanentAdapterError("the ping answer is not a JSON object", http_status=200)
         return f"{answer.get('org', 'the partner')} answered a signed request"
 
     def list_entries(self, ref: EngagementRef) -> RemoteState:

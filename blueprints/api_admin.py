@@ -39,7 +39,7 @@ def partners_list() -> ResponseReturnValue:
 @api.post("/partners")
 def partners_create() -> ResponseReturnValue:
     user = caller(Permission.PARTNER_MANAGEMENT)
-    partner = create_partner(state(), json_body())
+    partner = create_partner(state(), json_body(), user.permission)
     state().session.commit()
     return jsonify(_json(partner, user.permission)), 201
 
@@ -54,7 +54,7 @@ def partners_read(partner_id: int) -> ResponseReturnValue:
 def partners_edit(partner_id: int) -> ResponseReturnValue:
     user = caller(Permission.PARTNER_MANAGEMENT)
     partner = _partner_or_404(partner_id)
-    update_partner(state(), partner, json_body())
+    update_partner(state(), partner, json_body(), user.permission)
     state().session.commit()
     return jsonify(_json(partner, user.permission))
 

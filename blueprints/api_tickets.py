@@ -13,7 +13,7 @@ from outsource_plugin.engagements import Actor, configure, current_engagement, e
 from outsource_plugin.errors import Conflict, TransitionRefused
 from outsource_plugin.host import HostUser
 from outsource_plugin.models import AuditEvent, Engagement
-from outsource_plugin.permissions import Permission
+from outsource_plugin.permissions import Permission, refuse_financial
 from outsource_plugin.present import audit_json, engagement_json, user_actions
 from outsource_plugin.schemas import ActionSchema, ConfigureSchema, EditSchema, load
 from outsource_plugin.workflow import Action
@@ -42,6 +42,7 @@ def ticket_configure(ticket_id: str) -> ResponseReturnValue:
     """Choose the partner and terms: a new Unsent engagement."""
     user = caller(Permission.OUTSOURCE)
     data = load(ConfigureSchema(), json_body())
+    refuse_financial(data["terms"], user.permission, "terms")
     _refuse_on_complete_ticket(ticket_id)
     configure(state(), ticket_id, data["partner_id"], data["terms"], Actor(user.name))
     state().session.commit()
@@ -53,6 +54,7 @@ def ticket_edit(ticket_id: str) -> ResponseReturnValue:
     """Edit the partner or terms while the engagement is Unsent."""
     user = caller(Permission.OUTSOURCE)
     data = load(EditSchema(), json_body())
+    refuse_financial(data["terms"], user.permission, "terms")
     _refuse_on_complete_ticket(ticket_id)
     edit(state(), _current_or_409(ticket_id, "edit"), data.get("partner_id"), data["terms"], Actor(user.name))
     state().session.commit()

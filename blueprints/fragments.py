@@ -1,5 +1,5 @@
 """Jinja globals a host's templates call: ``outsource_bar``, ``outsource_menu``,
-``outsource_entry_lock``, ``outsource_stylesheet`` and ``outsource_csrf_field``.
+``outsource_entry_lock``, ``outsource_cost_hidden``, ``outsource_stylesheet`` and ``outsource_csrf_field``.
 
 Each renders a template under ``outsource/`` that the host may override.
 """
@@ -13,6 +13,7 @@ from flask import Flask, render_template, url_for
 from markupsafe import Markup
 
 from outsource_plugin.blueprints.csrf import csrf_field, csrf_token
+from outsource_plugin.costs import cost_hidden
 from outsource_plugin.engagements import current_engagement
 from outsource_plugin.entries import EntryKind
 from outsource_plugin.extension import current_outsource
@@ -98,6 +99,11 @@ def outsource_entry_lock(kind: EntryKind | str, entry: Any) -> str | None:
     return entry_lock(current_outsource(), kind, entry)
 
 
+def outsource_cost_hidden(charge: Any) -> bool:
+    """Whether to leave out this charge's amounts: the "Outsourcing cost" charge, below Allow All."""
+    return cost_hidden(current_outsource(), charge)
+
+
 def outsource_stylesheet() -> Markup:
     """The ``<link>`` to the plugin's stylesheet, shipped in the package."""
     href = url_for("outsource_pages.static", filename="outsource/outsource.css")
@@ -117,6 +123,7 @@ def register_fragments(app: Flask) -> None:
         outsource_bar=outsource_bar,
         outsource_menu=outsource_menu,
         outsource_entry_lock=outsource_entry_lock,
+        outsource_cost_hidden=outsource_cost_hidden,
         outsource_stylesheet=outsource_stylesheet,
         outsource_csrf_field=csrf_field,
         outsource_csrf_token=csrf_token,

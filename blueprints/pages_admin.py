@@ -12,12 +12,11 @@ from sqlalchemy import select
 
 from outsource_plugin.adapters.registry import adapter_class, adapter_names
 from outsource_plugin.blueprints.pages_common import ID, caller, pages, render, state, terms_fields, terms_from_form
-from outsource_plugin.errors import AdapterError, Conflict, ValidationFailed
+from outsource_plugin.errors import Conflict, ValidationFailed
 from outsource_plugin.models import Partner
 from outsource_plugin.outbox import dead_letters, retry_dead_letter
-from outsource_plugin.partners import create_partner, disable_partner, get_partner, update_partner
+from outsource_plugin.partners import check_connection, create_partner, disable_partner, get_partner, update_partner
 from outsource_plugin.permissions import Permission
-from outsource_plugin.schemas import FINANCIAL_TERMS
 
 
 class SettingField(NamedTuple):
@@ -51,7 +50,7 @@ def setting_fields(adapter: str) -> list[SettingField]:
     return out
 
 
-def _body_from_form(adapter: str, level: Permission, previous: Partner | None = None) -> dict[str, Any]:
+def _body_from_form(adapter: str, level: Permission) -> dict[str, Any]:
     """The form as a ``PartnerSchema`` body. A blank secret is left out: it keeps its stored value."""
     form = request.form
     config: dict[str, Any] = {}
@@ -70,10 +69,6 @@ def _body_from_form(adapter: str, level: Permission, previous: Partner | None = 
         "customer_ref": form.get("customer_ref") or None,
         "active": "active" in form,
     }
-    if previous is not None and level < Permission.ALL:
-        # keep the financial defaults this user can neither see nor set
-        hidden = {k: v for k, v in (previous.default_terms or {}).items() if k in FINANCIAL_TERMS}
-        body["default_terms"] = {**hidden, **body["default_terms"]}
     return body
 
 
@@ -130,7 +125,7 @@ def partner_create() -> ResponseReturnValue:
     user = caller(Permission.PARTNER_MANAGEMENT)
     adapter = request.form.get("adapter", "")
     try:
-        partner = create_partner(state(), _body_from_form(adapter, user.permission))
+        partner = create_partner(state(), _body_from_form(adapter, user.permission), user.permission)
         state().session.commit()
     except (ValidationFailed, Conflict) as err:
         state().session.rollback()
@@ -153,7 +148,7 @@ def partner_update(partner_id: int) -> ResponseReturnValue:
     user = caller(Permission.PARTNER_MANAGEMENT)
     partner = get_partner(state().session, partner_id)
     try:
-        update_partner(state(), partner, _body_from_form(partner.adapter, user.permission, partner))
+        update_partner(state(), partner, _body_from_form(partner.adapter, user.permission), user.permission)
         state().session.commit()
     except (ValidationFailed, Conflict) as err:
         state().session.rollback()
@@ -176,12 +171,8 @@ def partner_test(partner_id: int) -> ResponseReturnValue:
     """Ask the adapter to reach the partner system and say what it found."""
     caller(Permission.PARTNER_MANAGEMENT)
     partner = get_partner(state().session, partner_id)
-    try:
-        answer = state().adapter_for(partner).test_connection()
-    except AdapterError as err:
-        flash(f"Connection test failed: {err.message}")
-    else:
-        flash(f"Connection test passed: {answer}")
+    result = check_connection(state(), partner)
+    flash(f"Connection test {'passed' if result.passed else 'failed'}: {result.message}")
     return redirect(url_for("outsource_pages.partner_edit", partner_id=partner.id))
 
 

@@ -84,11 +84,13 @@ def terms_fields(level: Permission) -> list[TermField]:
 
 
 def terms_from_form(form: MultiDict[str, str], level: Permission, prefix: str = "") -> dict[str, Any]:
-    """The terms a form filled in, in the JSON API's shape; blank fields are left out."""
+    """The terms a form filled in, in the JSON API's shape; an emptied field is ``None``, which
+    clears its term (the form shows every term the user may set, so a blank one was emptied)."""
     terms: dict[str, Any] = {}
     for field in terms_fields(level):
         raw = form.get(prefix + field.name, "").strip()
         if not raw:
+            terms[field.name] = None
             continue
         if field.kind == "int":
             try:

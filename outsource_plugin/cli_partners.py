@@ -17,10 +17,9 @@ from sqlalchemy import select
 
 from outsource_plugin.adapters.registry import adapter_class
 from outsource_plugin.cli_common import clear_errors, find_partner
-from outsource_plugin.errors import AdapterError
 from outsource_plugin.extension import current_outsource
 from outsource_plugin.models import Partner
-from outsource_plugin.partners import create_partner, disable_partner, update_partner
+from outsource_plugin.partners import check_connection, create_partner, disable_partner, update_partner
 from outsource_plugin.permissions import Permission
 from outsource_plugin.present import partner_json
 from outsource_plugin.schemas import TermsSchema
@@ -172,11 +171,10 @@ def partners_test(partner_ref: str) -> None:
     """Ask the partner's system for a round trip; exit 1 with the reason when it fails."""
     state = current_outsource()
     partner = find_partner(state.session, partner_ref)
-    try:
-        answer = state.adapter_for(partner).test_connection()
-    except AdapterError as err:
-        raise click.ClickException(f"connection test of {partner.name} failed: {err.message}") from err
-    click.echo(f"connection test of {partner.name} passed: {answer}")
+    result = check_connection(state, partner)
+    if not result.passed:
+        raise click.ClickException(f"connection test of {partner.name} failed: {result.message}")
+    click.echo(f"connection test of {partner.name} passed: {result.message}")
 
 
 @partners.command("disable")

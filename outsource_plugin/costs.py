@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from outsource_plugin.entries import EntryKind
 from outsource_plugin.models import Engagement, EntryLink
+from outsource_plugin.permissions import Permission
 from outsource_plugin.workflow import Side
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def add_completion_charge(state: OutsourceState, engagement: Engagement) -> None
     if EntryKind.CHARGE not in state.host.entry_kinds:
         return
     total = outsourcing_cost(state, engagement)
-    state.host.create_entry(
+    charge = state.host.create_entry(
         EntryKind.CHARGE,
         engagement.ticket_id,
         {
@@ -61,3 +62,26 @@ def add_completion_charge(state: OutsourceState, engagement: Engagement) -> None
             "billable": False,
         },
     )
+    state.session.flush()
+    engagement.cost_charge_id = state.host.entry_id(EntryKind.CHARGE, charge)
+
+
+def is_cost_charge(state: OutsourceState, charge: Any) -> bool:
+    """Whether ``charge`` (a host charge or its id) is the plugin's "Outsourcing cost" charge.
+
+    Its amounts are a financial figure: a host shows them to Allow All only.
+    The charge is known by its id, so renaming it does not reveal it.
+    """
+    charge_id = charge if isinstance(charge, str | int) else state.host.entry_id(EntryKind.CHARGE, charge)
+    found = state.session.scalar(
+        select(Engagement.id).where(Engagement.role == Side.LEAD, Engagement.cost_charge_id == str(charge_id)).limit(1)
+    )
+    return found is not None
+
+
+def cost_hidden(state: OutsourceState, charge: Any) -> bool:
+    """Whether the host's signed-in user may not see ``charge``'s amounts: it is the cost
+    charge and they are below Allow All. A host's pages and API leave the amounts out then."""
+    user = state.host.current_user()
+    level = user.permission if user else Permission.NONE
+    return level < Permission.ALL and is_cost_charge(state, charge)

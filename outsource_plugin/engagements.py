@@ -27,7 +27,7 @@ from outsource_plugin.models import (
     new_id,
     utcnow,
 )
-from outsource_plugin.schemas import terms_json
+from outsource_plugin.schemas import merge_terms
 from outsource_plugin.workflow import REASON_REQUIRED, Action, Side, Status, target
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def configure(
         ticket_number=ticket.number if ticket else ticket_id,
         partner_id=partner.id,
         partner=partner,
-        terms=terms_json({**(base or {}), **(terms or {})}),
+        terms=merge_terms(base, terms or {}),
     )
     session.add(engagement)
     _transition(state, engagement, Action.CONFIGURE, Side.LEAD, actor)
@@ -105,7 +105,7 @@ def edit(
         engagement.partner_id = partner.id
         engagement.partner = partner
     if terms:
-        engagement.terms = terms_json({**engagement.terms, **terms})
+        engagement.terms = merge_terms(engagement.terms, terms)
     _transition(state, engagement, Action.EDIT, engagement.role, actor)
     return engagement
 

@@ -79,10 +79,18 @@ class PayloadTooLarge(OutsourceError):
 
 
 class AdapterError(OutsourceError):
-    """A partner system failed; subclasses say whether a retry can help."""
+    """A partner system failed; subclasses say whether a retry can help.
+
+    ``http_status`` is the partner's HTTP status when it answered at all, so a
+    connection test can say what came back without repeating the answer's body.
+    """
 
     status_code = 502
     code = "adapter_error"
+
+    def __init__(self, message: str, *, http_status: int | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.http_status = http_status
 
 
 class TransientAdapterError(AdapterError):

@@ -8,7 +8,8 @@ name never carries a directory, a drive, a control character or a dot-dot.
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from outsource_plugin.names import clean_name
 
 #: what an attachment is called when nothing of its name is left
 FALLBACK = "attachment"
@@ -17,9 +18,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def safe_filename(name: str, max_length: int = 255) -> str:
-    """The last path segment of ``name`` (``/`` and ``\\`` both count), without control
-    characters, leading dots or surrounding blanks; ``attachment`` if nothing is left."""
-    name = unicodedata.normalize("NFC", name)
+    """The last path segment of ``name`` (``/`` and ``\\`` both count), in NFC, without control
+    characters (bidi and zero-width ones included: they disguise an extension), leading dots
+    or surrounding blanks; ``attachment`` if nothing is left."""
+    name = clean_name(name)
     base = re.split(r"[/\\]", _CONTROL.sub("", name))[-1]
     base = base.strip().lstrip(".").strip()
     if ":" in base[:3]:

@@ -157,6 +157,9 @@ class Engagement(Base):
     sync_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_sync_error: Mapped[str | None] = mapped_column(Text)
+    #: the host's id of the "Outsourcing cost" charge added at completion (lead only): a
+    #: financial figure, which hosts hide below Allow All (``costs.is_cost_charge``)
+    cost_charge_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from outsource_plugin.errors import ValidationFailed
+from outsource_plugin.names import clean_name
 from outsource_plugin.workflow import USER_ACTIONS
 
 #: terms that count as financial figures: shown only with Allow All
@@ -18,7 +19,7 @@ FINANCIAL_TERMS = frozenset({"outsource_rate", "flat_rate", "bill_rate", "author
 
 
 def _money() -> fields.Decimal:
-    return fields.Decimal(places=2, as_string=True, validate=validate.Range(min=0, max=10**9))
+    return fields.Decimal(places=2, as_string=True, allow_none=True, validate=validate.Range(min=0, max=10**9))
 
 
 class StrictSchema(Schema):
@@ -27,16 +28,30 @@ class StrictSchema(Schema):
 
 
 class TermsSchema(StrictSchema):
-    rate_type = fields.String(validate=validate.OneOf(["hourly", "flat"]))
+    """The terms of an engagement or a partner's defaults.
+
+    ``null`` (or a blank string, what an emptied form field sends) clears a
+    term: an edit is merged into the stored terms, so leaving a term out keeps it.
+    """
+
+    rate_type = fields.String(allow_none=True, validate=validate.OneOf(["hourly", "flat"]))
     outsource_rate = _money()
     flat_rate = _money()
     bill_rate = _money()
-    authorised_hours = fields.Decimal(places=2, as_string=True, validate=validate.Range(min=0, max=100000))
+    authorised_hours = fields.Decimal(
+        places=2, as_string=True, allow_none=True, validate=validate.Range(min=0, max=100000)
+    )
     authorised_charges = _money()
     total_authorised = _money()
-    complete_by = fields.Date()
-    acceptance_hours = fields.Integer(strict=True, validate=validate.Range(min=1, max=24 * 365))
-    instructions = fields.String(validate=validate.Length(max=10000))
+    complete_by = fields.Date(allow_none=True)
+    acceptance_hours = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=24 * 365))
+    instructions = fields.String(allow_none=True, validate=validate.Length(max=10000))
+
+    @pre_load
+    def _blank_clears(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {k: None if isinstance(v, str) and not v.strip() else v for k, v in data.items()}
 
 
 #: row ids fit a 32-bit integer column on every database
@@ -70,7 +85,7 @@ class PartnerSchema(StrictSchema):
 
     @validates_schema
     def _name_not_blank(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if "name" in data and not data["name"].strip():
+        if "name" in data and not clean_name(data["name"]).strip():
             raise ValidationError("must not be blank", field_name="name")
 
 
@@ -140,9 +155,20 @@ def _jsonable(messages: Any) -> Any:
 
 
 def terms_json(terms: dict[str, Any]) -> dict[str, Any]:
-    """Terms as stored: dumped through the schema so Decimals and dates are strings."""
-    dumped: dict[str, Any] = TermsSchema().dump(terms)
+    """Terms as stored: dumped through the schema so Decimals and dates are strings; a cleared
+    (``None``) term is left out."""
+    dumped: dict[str, Any] = TermsSchema().dump({k: v for k, v in terms.items() if v is not None})
     return dumped
+
+
+def merge_terms(stored: dict[str, Any] | None, changes: dict[str, Any]) -> dict[str, Any]:
+    """``changes`` (as loaded by ``TermsSchema``) applied to ``stored`` terms (as stored: strings).
+
+    Only the changes go through the schema's dump, since a stored date is
+    already a string; a ``None`` change clears its term.
+    """
+    kept = {k: v for k, v in (stored or {}).items() if k not in changes}
+    return {**kept, **terms_json(changes)}
 
 
 def visible_terms(terms: dict[str, Any] | None, *, financial: bool) -> dict[str, Any]:

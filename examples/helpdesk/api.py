@@ -32,6 +32,7 @@ from werkzeug.exceptions import HTTPException
 
 from examples.helpdesk.auth import check_csrf, current_user, signed_by_token
 from examples.helpdesk.models import Attachment, Charge, Customer, Note, Ticket, TimeEntry, User, db
+from outsource_plugin.costs import cost_hidden
 from outsource_plugin.engagements import ensure_deletable
 from outsource_plugin.entries import EntryKind
 from outsource_plugin.errors import NotAuthenticated, NotFound, OutsourceError, PayloadTooLarge, ValidationFailed
@@ -153,10 +154,7 @@ def ticket_json(ticket: Ticket, *, entries: bool = False) -> dict[str, Any]:
             _entry_json(EntryKind.TIME, t, "id", "resource", "work_date", "hours", "work_type", "summary", "billable")
             for t in ticket.time_entries
         ]
-        body["charges"] = [
-            _entry_json(EntryKind.CHARGE, c, "id", "name", "quantity", "unit_price", "unit_cost", "billable")
-            for c in ticket.charges
-        ]
+        body["charges"] = [_charge_json(c) for c in ticket.charges]
         body["attachments"] = [
             _entry_json(EntryKind.ATTACHMENT, a, "id", "filename", "media_type", "size", "internal")
             for a in ticket.attachments
@@ -167,6 +165,14 @@ def ticket_json(ticket: Ticket, *, entries: bool = False) -> dict[str, Any]:
 def _entry_json(kind: EntryKind, entry: Any, *names: str) -> dict[str, Any]:
     """An entry's fields and its standing under the sync rules: the same rule the ticket page shows."""
     return {**_plain(entry, *names), "outsource": entry_standing(current_outsource(), kind, entry).to_json()}
+
+
+def _charge_json(charge: Charge) -> dict[str, Any]:
+    """A charge; the plugin's "Outsourcing cost" charge without its amounts below Allow All."""
+    body = _entry_json(EntryKind.CHARGE, charge, "id", "name", "quantity", "unit_price", "unit_cost", "billable")
+    if cost_hidden(current_outsource(), charge):
+        body["unit_price"] = body["unit_cost"] = None
+    return body
 
 
 @helpdesk_api.get("/me")

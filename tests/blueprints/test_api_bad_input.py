@@ -74,6 +74,11 @@ PARTNER = "/partners/{partner_id}"
 FOLDER = "/dashboard/lead/unsent"
 
 
+def lookalike(name: str) -> dict[str, str]:
+    """A partner body whose name only looks like an existing partner's."""
+    return {"name": name, "adapter": "memory"}
+
+
 def configure(**terms: Any) -> Body:
     return lambda w: {"partner_id": w["partner_id"], "terms": terms}
 
@@ -277,6 +282,10 @@ PARTNER_CASES = [
         "conflict",
         {"name": "  Contoso ", "adapter": "memory"},
     ),
+    refused("partner: look-alike (zero-width)", "POST", "/partners", 409, "conflict", lookalike("Con\u200btoso")),
+    refused("partner: look-alike (full-width)", "POST", "/partners", 409, "conflict", lookalike("\uff23ontoso")),
+    bad("partner: name of invisible controls", "POST", "/partners", {"name": "\u200b\u202e", "adapter": "m"}, "name"),
+    refused("partner edit: look-alike name", "PATCH", PARTNER, 409, "conflict", {"name": "OLD\u202e\u00a0CO"}),
     bad("partner edit: unknown adapter", "PATCH", PARTNER, {"adapter": "carrier-pigeon"}, "adapter"),
     bad("partner edit: name null", "PATCH", PARTNER, {"name": None}, "name"),
     bad("partner edit: config unknown setting", "PATCH", PARTNER, {"config": {"url": "x"}}, "config.url"),

@@ -19,7 +19,7 @@ from outsource_plugin.models import Partner
 from outsource_plugin.permissions import Permission
 from outsource_plugin.schemas import FINANCIAL_TERMS
 from outsource_plugin.workflow import Side, Status
-from tests.blueprints.api_helpers import add_engagement, add_ticket, financial_keys
+from tests.blueprints.api_helpers import add_engagement, add_ticket, assert_error, financial_keys, table_rows
 from tests.conftest import Api
 
 #: distinctive figures, so that a leak shows up even under another key
@@ -173,18 +173,18 @@ def test_no_permission_sees_partner_and_status_but_no_terms(api: Api, world: dic
 def test_answers_to_writes_hide_financial_terms_below_allow_all(
     app: Flask, api: Api, world: dict[str, Any], partner_id: int
 ) -> None:
-    """What a write sends back is filtered like a read, even when the caller sent the figures."""
+    """What a write sends back is filtered like a read: the stored figures stay hidden."""
     manager, tech = Permission.PARTNER_MANAGEMENT, Permission.OUTSOURCE
     answers = [
-        api.post("/partners", {"name": "Fabrikam", "adapter": "memory", "default_terms": DEFAULT_TERMS}, level=manager),
-        api.patch(f"/partners/{partner_id}", {"default_terms": {"bill_rate": "8422.48"}}, level=manager),
+        api.post("/partners", {"name": "Fabrikam", "adapter": "memory", "default_terms": LEVEL_TERMS}, level=manager),
+        api.patch(f"/partners/{partner_id}", {"default_terms": {"instructions": "Ring twice"}}, level=manager),
         api.post(f"/partners/{partner_id}/disable", level=manager),
     ]
     with app.app_context():
         db.session.execute(update(Partner).where(Partner.id == partner_id).values(active=True))
         db.session.commit()
     answers += [
-        api.patch(f"/tickets/{world['unsent_ticket']}/outsource", {"terms": {"flat_rate": "9533.59"}}, level=tech),
+        api.patch(f"/tickets/{world['unsent_ticket']}/outsource", {"terms": {"instructions": "Ring"}}, level=tech),
         api.post(f"/tickets/{world['unsent_ticket']}/outsource/actions", {"action": "send"}, level=tech),
         api.post(f"/engagements/{world['service']}/actions", {"action": "decline", "reason": "busy"}, level=tech),
     ]
@@ -195,4 +195,65 @@ def test_answers_to_writes_hide_financial_terms_below_allow_all(
         assert _figures_in(text) == set(), text
     with app.app_context():
         fabrikam = db.session.query(Partner).filter_by(name="Fabrikam").one()
-        assert fabrikam.default_terms == DEFAULT_TERMS
+        assert fabrikam.default_terms == LEVEL_TERMS
+
+
+#: the terms a user below Allow All may set
+LEVEL_TERMS = {k: v for k, v in DEFAULT_TERMS.items() if k not in FINANCIAL_TERMS}
+BELOW_ALL = [Permission.OUTSOURCE, Permission.PARTNER_MANAGEMENT]
+
+
+def _writes(world: dict[str, Any], key: str, value: Any) -> list[tuple[str, str, dict[str, Any], Permission]]:
+    """Every API write that sets terms, each carrying one financial term, and the least level it needs."""
+    terms = {key: value}
+    return [
+        ("POST", f"/tickets/{world['fresh']}/outsource", {"partner_id": world["partner_id"], "terms": terms}, 1),
+        ("PATCH", f"/tickets/{world['unsent_ticket']}/outsource", {"terms": terms}, 1),
+        ("POST", "/partners", {"name": "Fabrikam", "adapter": "memory", "default_terms": terms}, 2),
+        ("PATCH", f"/partners/{world['partner_id']}", {"default_terms": terms}, 2),
+    ]
+
+
+@pytest.mark.parametrize("value", ["1.00", None], ids=["set", "clear"])
+@pytest.mark.parametrize("key", sorted(FINANCIAL_TERMS))
+@pytest.mark.parametrize("level", BELOW_ALL, ids=lambda p: p.name)
+def test_writing_a_financial_term_below_allow_all_is_refused(
+    app: Flask, api: Api, world: dict[str, Any], level: Permission, key: str, value: Any
+) -> None:
+    """Setting or clearing a figure the page hides is a 403 that names the field, and writes nothing."""
+    world = {**world, "fresh": add_ticket(app, "Fresh")}
+    for method, path, body, needed in _writes(world, key, value):
+        if level < needed:
+            continue
+        before = table_rows(app)
+        response = api.call(method, path, level, json=body)
+        error = assert_error(response, 403, "permission_denied")
+        assert key in error["message"], error
+        assert any(key in name for name in error["details"]), error
+        assert table_rows(app) == before, (method, path)
+
+
+@pytest.mark.parametrize("level", BELOW_ALL, ids=lambda p: p.name)
+def test_an_edit_below_allow_all_keeps_the_hidden_figures(
+    app: Flask, api: Api, world: dict[str, Any], level: Permission
+) -> None:
+    """Editing the other terms, of an engagement or a partner's defaults, leaves the figures as they were."""
+    response = api.patch(f"/tickets/{world['unsent_ticket']}/outsource", {"terms": {"instructions": "x"}}, level=level)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    terms = api.get(f"/engagements/{world['unsent']}").get_json()["terms"]
+    assert terms == {**DEFAULT_TERMS, **OVERRIDE, "instructions": "x"}
+    if level < Permission.PARTNER_MANAGEMENT:
+        return
+    edited = {"instructions": "Ring twice", "acceptance_hours": 12}
+    response = api.patch(f"/partners/{world['partner_id']}", {"default_terms": edited}, level=level)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    expected = {**{k: v for k, v in DEFAULT_TERMS.items() if k in FINANCIAL_TERMS}, **edited}
+    assert api.get(f"/partners/{world['partner_id']}").get_json()["default_terms"] == expected
+
+
+def test_allow_all_sets_and_clears_financial_terms(api: Api, world: dict[str, Any]) -> None:
+    response = api.patch(f"/tickets/{world['unsent_ticket']}/outsource", {"terms": {"bill_rate": None}})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert "bill_rate" not in api.get(f"/engagements/{world['unsent']}").get_json()["terms"]
+    response = api.patch(f"/partners/{world['partner_id']}", {"default_terms": {"bill_rate": "1.00"}})
+    assert response.get_json()["default_terms"] == {"bill_rate": "1.00"}

@@ -97,7 +97,8 @@ def action_message(seq: int, uid: str, action: str, reason: str | None = None, *
 class PartnerServer:
     """A real HTTP server standing in for a partner system, in a thread of the test.
 
-    ``answers`` maps a path to (status, JSON body); every request is recorded
+    ``answers`` maps a path to (status, JSON body), or (status, text) for an
+    HTML page; every request is recorded
     with its headers, so a test can see exactly what the plugin sent.
     """
 
@@ -115,6 +116,8 @@ class PartnerServer:
         request = Request(environ)
         self.requests.append((request.method, request.path, dict(request.headers), request.get_data()))
         status, body = self.answers.get(request.path, (404, {"error": "not_found", "message": "no such path"}))
+        if isinstance(body, str):  # a web page where an API was expected
+            return Response(body, status=status, mimetype="text/html")(environ, start_response)
         return Response(json.dumps(body), status=status, mimetype="application/json")(environ, start_response)
 
     def __enter__(self) -> PartnerServer:
