@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from outsource_plugin import signals
 from outsource_plugin.adapters.base import EngagementRef
-from outsource_plugin.errors import AdapterError
+from outsource_plugin.errors import AdapterError, InvalidPartnerMessage
 from outsource_plugin.extension import OutsourceState
-from outsource_plugin.inbound import apply_change
+from outsource_plugin.inbound import apply_change, refuse_change
 from outsource_plugin.logs import log_context
 from outsource_plugin.metrics import record_poll
 from outsource_plugin.models import Engagement, Partner, utcnow
@@ -58,7 +58,10 @@ def poll_partner(state: OutsourceState, partner: Partner) -> int:
     if batch.changes:
         lock_feed(session, partner.id)  # the partner row before any engagement: see lock_feed
     for change in batch.changes:
-        apply_change(state, partner, change)
+        try:
+            apply_change(state, partner, change)
+        except InvalidPartnerMessage as err:
+            refuse_change(state, partner, change, err)
     if batch.cursor is not None:
         partner.poll_cursor = batch.cursor
     partner.last_poll_at = utcnow()
