@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from outsource_plugin import signals
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
 from outsource_plugin.engagements import SYSTEM_ACTIONS, Actor, perform
 from outsource_plugin.errors import InvalidPartnerMessage, TransitionRefused
@@ -57,6 +58,7 @@ def refuse_change(state: OutsourceState, partner: Partner, change: RemoteChange,
     engagement = find_engagement(state, partner, change.engagement_uid)
     if engagement is not None:
         engagement.last_sync_error = f"partner change {change.change_id} refused: {err.message}"
+    signals.sync_failed.send(state.app, partner_id=partner.id, error=err.message)
     log.warning(
         "partner %s sent an invalid change %s: %s",
         partner.id,

@@ -20,6 +20,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from examples.helpdesk.models import Charge, Customer, Note, Ticket, TimeEntry, db
+from outsource_plugin import signals
 from outsource_plugin.entries import EntryKind
 from outsource_plugin.models import Engagement, Partner
 from outsource_plugin.signing import sign
@@ -144,7 +145,10 @@ def test_a_foreign_partners_malformed_change_is_a_sync_error_and_the_round_goes_
     partner.add_entry(uid, EntryKind.TIME, {"work_date": date(2026, 12, 1), "hours": Decimal("-7.50")})
     partner.add_entry(uid, EntryKind.CHARGE, {"name": "cable", "quantity": Decimal(1), "unit_cost": Decimal(-99999999)})
     partner.add_entry(uid, EntryKind.NOTE, {"text": "on site now", "internal": False})
-    sync(app)
+    failures: list[str] = []
+    with signals.sync_failed.connected_to(lambda sender, **kw: failures.append(kw["error"]), sender=app):
+        sync(app)
+    assert len(failures) == 2 and "payload.data.hours" in failures[0], failures
     with app.app_context():
         engagement = db.session.scalars(select(Engagement).where(Engagement.uid == uid)).one()
         assert engagement.role is Side.LEAD
