@@ -25,7 +25,7 @@ from outsource_plugin.adapters.base import (
     RemoteState,
     json_body,
 )
-from outsource_plugin.errors import PermanentAdapterError
+from outsource_plugin.errors import InvalidPartnerMessage, PermanentAdapterError
 from outsource_plugin.federation import change_from_message
 from outsource_plugin.signing import sign
 
@@ -79,7 +79,12 @@ class PeerAdapter(PartnerAdapter):
 
     def fetch_changes(self, cursor: str | None, engagements: Sequence[EngagementRef] = ()) -> ChangeBatch:
         answer = self._call("GET", f"/changes?after={int(cursor or 0)}&limit={FEED_PAGE}")
-        return ChangeBatch(changes=tuple(change_from_message(item) for item in answer["changes"]), cursor=None)
+        try:
+            changes = tuple(change_from_message(item) for item in answer["changes"])
+        except InvalidPartnerMessage as err:
+            # without a readable number the message cannot even be skipped: the feed itself is broken
+            raise PermanentAdapterError(f"the partner's feed is malformed: {err.message}") from err
+        return ChangeBatch(changes=changes, cursor=None)
 
     def test_connection(self) -> str:
         answer = self._call("GET", "/ping")

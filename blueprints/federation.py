@@ -68,10 +68,7 @@ def receive() -> ResponseReturnValue:
     session = state.session
     partner: Partner = g.outsource_partner
     data = load(MessageSchema(), request.get_json(silent=True))
-    try:
-        change = change_from_message(data)
-    except (KeyError, ValueError) as err:
-        raise ValidationFailed("malformed message payload", details={"payload": [str(err)]}) from err
+    change = change_from_message(data)
     applied = applied_sequence(session, partner)
     if data["seq"] > applied + 1:
         # checked first: the engagement this message is about may come with an earlier one

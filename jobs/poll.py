@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from outsource_plugin import signals
 from outsource_plugin.adapters.base import EngagementRef
-from outsource_plugin.errors import AdapterError
+from outsource_plugin.errors import AdapterError, InvalidPartnerMessage
 from outsource_plugin.extension import OutsourceState
-from outsource_plugin.inbound import apply_change
+from outsource_plugin.inbound import apply_change, refuse_change
 from outsource_plugin.logs import log_context
 from outsource_plugin.metrics import record_poll
 from outsource_plugin.models import Engagement, Partner, utcnow
@@ -70,12 +70,17 @@ def _apply_batch(state: OutsourceState, partner: Partner, started: float) -> int
     batch = adapter.fetch_changes(cursor, engagements)
     if batch.changes:
         lock_feed(session, partner.id)  # the partner row before any engagement: see lock_feed
+    refused = None
     for change in batch.changes:
-        apply_change(state, partner, change)
+        try:
+            apply_change(state, partner, change)
+        except InvalidPartnerMessage as err:
+            refuse_change(state, partner, change, err)
+            refused = f"change {change.change_id} refused: {err.message}"  # shown on the partner page
     if batch.cursor is not None:
         partner.poll_cursor = batch.cursor
     partner.last_poll_at = utcnow()
-    partner.last_poll_error = None
+    partner.last_poll_error = refused
     session.commit()
     record_poll(state, partner, started, ok=True)
     return len(batch.changes)

@@ -35,6 +35,11 @@ class ValidationFailed(OutsourceError):
     code = "validation_failed"
 
 
+class InvalidPartnerMessage(ValidationFailed):
+    """A partner's offer, action or entry failed its schema: a peer gets the 400 (and
+    dead-letters the message), a polled change becomes a sync error; nothing is written."""
+
+
 class NotAuthenticated(OutsourceError):
     """No user, or a partner request whose signature, clock or id fails."""
 

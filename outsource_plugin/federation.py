@@ -15,9 +15,10 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
+from outsource_plugin.errors import InvalidPartnerMessage
+from outsource_plugin.messages import action_payload, checked
 from outsource_plugin.models import MessageKind, OutboxMessage, SeenRequest, utcnow
 from outsource_plugin.schemas import StrictSchema
-from outsource_plugin.workflow import Action
 
 
 class MessageSchema(StrictSchema):
@@ -38,25 +39,37 @@ def message_json(message: OutboxMessage) -> dict[str, Any]:
     }
 
 
-def change_from_message(item: dict[str, Any]) -> RemoteChange:
-    """A pushed or pulled message as a neutral change; raises ValueError on nonsense."""
-    kind = MessageKind(item["kind"])
-    payload = dict(item.get("payload") or {})
+def change_from_message(item: Any) -> RemoteChange:
+    """A pushed or pulled message as a neutral change; raises InvalidPartnerMessage on a bad envelope.
+
+    The payload is checked by ``messages.checked_change`` when the change is
+    applied, as every adapter's changes are.
+    """
+    envelope = checked(MessageSchema(), item, "")
+    kind = MessageKind(envelope["kind"])
+    payload = envelope["payload"]
     common: dict[str, Any] = {
-        "engagement_uid": str(item["engagement_uid"]),
-        "change_id": str(item["id"]),
-        "sequence": int(item["seq"]),
+        "engagement_uid": envelope["engagement_uid"],
+        "change_id": envelope["id"],
+        "sequence": envelope["seq"],
     }
     if kind is MessageKind.OFFER:
-        return RemoteChange(kind=ChangeKind.OFFER, ticket_number=payload.get("ticket_number"), data=payload, **common)
+        ticket_number = payload.get("ticket_number")
+        number = ticket_number if isinstance(ticket_number, str) else None
+        return RemoteChange(kind=ChangeKind.OFFER, ticket_number=number, data=payload, **common)
     if kind is MessageKind.ENTRY:
         return RemoteChange(kind=ChangeKind.ENTRY, data=payload, **common)
+    try:
+        action = action_payload(payload)
+    except InvalidPartnerMessage:
+        # unreadable: applying it refuses it, naming what is wrong (a polled one is skipped)
+        return RemoteChange(kind=ChangeKind.ACTION, data=payload, **common)
     return RemoteChange(
         kind=ChangeKind.ACTION,
-        action=Action(payload["action"]),
-        reason=payload.get("reason"),
-        actor=payload.get("actor"),
-        ticket_number=payload.get("ticket_number"),
+        action=action["action"],
+        reason=action.get("reason"),
+        actor=action.get("actor"),
+        ticket_number=action.get("ticket_number"),
         **common,
     )
 

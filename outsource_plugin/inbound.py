@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from outsource_plugin import signals
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
 from outsource_plugin.engagements import SYSTEM_ACTIONS, Actor, perform, record_transition
-from outsource_plugin.errors import TransitionRefused
+from outsource_plugin.errors import InvalidPartnerMessage, TransitionRefused
 from outsource_plugin.logs import log_context
+from outsource_plugin.messages import checked_change
 from outsource_plugin.models import Engagement, Partner, utcnow
 from outsource_plugin.sync import apply_entry
 from outsource_plugin.workflow import TRANSITIONS, Action, Side, Status
@@ -28,7 +30,11 @@ log = logging.getLogger(__name__)
 
 
 def apply_change(state: OutsourceState, partner: Partner, change: RemoteChange) -> Engagement | None:
-    """Apply one change; a numbered change is applied only if it is the next in the feed."""
+    """Apply one change; a numbered change is applied only if it is the next in the feed.
+
+    The change is checked first (``InvalidPartnerMessage``), so a malformed one writes nothing.
+    """
+    change = checked_change(change, max_attachment_bytes=int(state.config["OUTSOURCE_MAX_ATTACHMENT_BYTES"]))
     if change.sequence is not None and not claim_sequence(state.session, partner, change.sequence):
         return None
     if change.kind is ChangeKind.OFFER:
@@ -42,6 +48,24 @@ def apply_change(state: OutsourceState, partner: Partner, change: RemoteChange) 
     if engagement is not None:
         engagement.last_sync_at = utcnow()  # a change from the partner arrived: the link works
     return engagement
+
+
+def refuse_change(state: OutsourceState, partner: Partner, change: RemoteChange, err: InvalidPartnerMessage) -> None:
+    """A polled change that failed its schema: recorded as a sync error on its engagement, and
+    skipped (a numbered one too, so that the rest of the partner's feed still applies)."""
+    if change.sequence is not None:
+        claim_sequence(state.session, partner, change.sequence)
+    engagement = find_engagement(state, partner, change.engagement_uid)
+    if engagement is not None:
+        engagement.last_sync_error = f"partner change {change.change_id} refused: {err.message}"
+    signals.sync_failed.send(state.app, partner_id=partner.id, error=err.message)
+    log.warning(
+        "partner %s sent an invalid change %s: %s",
+        partner.id,
+        change.change_id,
+        err.message,
+        extra={**log_context(partner=partner), "engagement_uid": change.engagement_uid},
+    )
 
 
 def applied_sequence(session: Session, partner: Partner) -> int:

@@ -111,7 +111,7 @@ def load(schema: Schema, data: Any) -> dict[str, Any]:
     try:
         result: dict[str, Any] = schema.load(data)
     except ValidationError as err:
-        fields_named = ", ".join(sorted(str(k) for k in _flat(err.messages)))
+        fields_named = ", ".join(sorted(str(k) for k in field_names(err.messages)))
         raise ValidationFailed(f"invalid input: {fields_named}", details=_jsonable(err.messages)) from err
     return result
 
@@ -136,13 +136,14 @@ def _not_unicode(value: Any, prefix: str = "") -> list[str]:
     return []
 
 
-def _flat(messages: Any, prefix: str = "") -> list[str]:
+def field_names(messages: Any, prefix: str = "") -> list[str]:
+    """The dotted names of the fields that marshmallow's nested ``messages`` complain about."""
     if not isinstance(messages, dict):
         return [prefix or "_schema"]
     out: list[str] = []
     for key, value in messages.items():
         name = f"{prefix}.{key}" if prefix else str(key)
-        out.extend(_flat(value, name) if isinstance(value, dict) else [name])
+        out.extend(field_names(value, name) if isinstance(value, dict) else [name])
     return out
 
 

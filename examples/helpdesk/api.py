@@ -40,6 +40,16 @@ from outsource_plugin.extension import current_outsource
 from outsource_plugin.filenames import safe_filename
 from outsource_plugin.locks import entry_standing
 from outsource_plugin.media_types import download_headers, safe_media_type
+from outsource_plugin.messages import (
+    HOURS,
+    MAX_DESCRIPTION_LENGTH,
+    MAX_NOTE_LENGTH,
+    MAX_SUMMARY_LENGTH,
+    MAX_TITLE_LENGTH,
+    NAME,
+    SHORT,
+    amount,
+)
 from outsource_plugin.schemas import StrictSchema, load
 
 helpdesk_api = Blueprint("helpdesk_api", __name__)
@@ -51,23 +61,18 @@ _ROW_ID = validate.Range(min=1, max=2**31 - 1)
 
 def _amount(default: int, digits: int) -> fields.Decimal:
     """A non-negative amount that fits a ``Numeric(digits, 2)`` column."""
-    below = validate.Range(min=0, max=10 ** (digits - 2), max_inclusive=False)
-    return fields.Decimal(load_default=default, places=2, validate=below)
+    return fields.Decimal(load_default=default, places=2, validate=amount(digits))
 
 
 class TicketSchema(StrictSchema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    description = fields.String(load_default="", validate=validate.Length(max=100000))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TITLE_LENGTH))
+    description = fields.String(load_default="", validate=validate.Length(max=MAX_DESCRIPTION_LENGTH))
     priority = fields.String(load_default="Medium", validate=validate.OneOf(["Low", "Medium", "High", "Critical"]))
     due_date = fields.Date(load_default=None, allow_none=True)
     customer_id = fields.Integer(strict=True, load_default=None, allow_none=True, validate=_ROW_ID)
     contact = fields.Dict(load_default=dict)
     status = fields.String(validate=validate.Length(min=1, max=64))
     assignee_id = fields.Integer(strict=True, allow_none=True, validate=_ROW_ID)
-
-
-#: the longest note, from the API and the ticket page alike
-MAX_NOTE_LENGTH = 100000
 
 
 class NoteSchema(StrictSchema):
@@ -77,14 +82,14 @@ class NoteSchema(StrictSchema):
 
 class TimeSchema(StrictSchema):
     work_date = fields.Date(required=True)
-    hours = fields.Decimal(required=True, places=2, validate=validate.Range(min=0, max=24, min_inclusive=False))
-    work_type = fields.String(load_default="Remote support", validate=validate.Length(max=64))
-    summary = fields.String(load_default="", validate=validate.Length(max=10000))
+    hours = fields.Decimal(required=True, places=2, validate=HOURS)
+    work_type = fields.String(load_default="Remote support", validate=SHORT)
+    summary = fields.String(load_default="", validate=validate.Length(max=MAX_SUMMARY_LENGTH))
     billable = fields.Boolean(load_default=True)
 
 
 class ChargeSchema(StrictSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(required=True, validate=NAME)
     quantity = _amount(1, 10)
     unit_price = _amount(0, 12)
     unit_cost = _amount(0, 12)

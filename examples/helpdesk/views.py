@@ -10,11 +10,12 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from examples.helpdesk.api import ENTRY_KINDS, MAX_NOTE_LENGTH
+from examples.helpdesk.api import ENTRY_KINDS
 from examples.helpdesk.auth import check_csrf, current_user
 from examples.helpdesk.models import Attachment, Note, Ticket, TimeEntry, db
 from outsource_plugin.errors import ReadOnlyEntry, ValidationFailed
 from outsource_plugin.filenames import safe_filename
+from outsource_plugin.messages import MAX_NOTE_LENGTH
 from outsource_plugin.schemas import load
 
 helpdesk = Blueprint("helpdesk", __name__, template_folder="templates")

@@ -123,6 +123,92 @@ def bad_bodies(endpoint: str, base: dict[str, Any]) -> list[tuple[str, Any]]:
     return out
 
 
+#: a partner's valid entry payload of each kind, for the malformed shapes below
+GOOD_ENTRIES: dict[str, dict[str, Any]] = {
+    "note": {"text": "on site now", "internal": False},
+    "time": {"work_date": "2026-12-01", "hours": "1.50", "summary": "diagnosis", "billable": True},
+    "charge": {"name": "cable", "quantity": "2.00", "unit_price": "5.00", "unit_cost": "3.00", "billable": True},
+    "attachment": {"filename": "log.txt", "media_type": "text/plain", "size": 2, "data": "aGk="},
+}
+
+
+def _entry(kind: str, **data: Any) -> dict[str, Any]:
+    return {
+        "entry_key": f"service:{kind}:1",
+        "op": "upsert",
+        "kind": kind,
+        "data": {**GOOD_ENTRIES[kind], **data},
+        "origin": {"side": "service", "org": "Peer", "user": "Sam", "at": "2026-12-01T10:00:00+00:00"},
+    }
+
+
+def _offer(**changes: Any) -> dict[str, Any]:
+    offer = {"title": "Printer jam", "description": "Tray 2", "priority": "High", "due": "2026-12-24"}
+    return {
+        "offer": {**offer, **changes.pop("offer", {})},
+        "terms": {"rate_type": "hourly", "outsource_rate": "50.00", **changes.pop("terms", {})},
+        "ticket_number": "FAB-1",
+        "acceptance_deadline": None,
+        **changes,
+    }
+
+
+#: (label, kind, payload, the field the 400 must name) for a partner's message about an accepted
+#: engagement (entries, actions) or a new one (offers): every kind of field broken in turn
+MALFORMED_MESSAGES: list[tuple[str, str, Any, str]] = [
+    ("action: unknown action", "action", {"action": "explode"}, "payload.action"),
+    ("action: action missing", "action", {"reason": "no"}, "payload.action"),
+    ("action: action a list", "action", {"action": ["cancel"]}, "payload.action"),
+    ("action: reason a list", "action", {"action": "cancel", "reason": ["a", "b"]}, "payload.reason"),
+    ("action: reason 1 MB", "action", {"action": "cancel", "reason": HUGE}, "payload.reason"),
+    ("action: actor a number", "action", {"action": "cancel", "actor": 7}, "payload.actor"),
+    ("action: unknown field", "action", {"action": "cancel", "zz": 1}, "payload.zz"),
+    ("offer: offer missing", "offer", {"terms": {}}, "payload.offer"),
+    ("offer: offer a list", "offer", _offer() | {"offer": ["x"]}, "payload.offer"),
+    ("offer: title a list", "offer", _offer(offer={"title": ["Printer", "jam"]}), "payload.offer.title"),
+    ("offer: title 1 MB", "offer", _offer(offer={"title": HUGE}), "payload.offer.title"),
+    ("offer: bad due date", "offer", _offer(offer={"due": "31/31/2026"}), "payload.offer.due"),
+    ("offer: due a number", "offer", _offer(offer={"due": 20261224}), "payload.offer.due"),
+    ("offer: description 1 MB", "offer", _offer(offer={"description": HUGE}), "payload.offer.description"),
+    ("offer: contact a string", "offer", _offer(offer={"contact": "Pat"}), "payload.offer.contact"),
+    ("offer: negative rate", "offer", _offer(terms={"outsource_rate": "-50"}), "payload.terms.outsource_rate"),
+    ("offer: hours a word", "offer", _offer(terms={"authorised_hours": "lots"}), "payload.terms.authorised_hours"),
+    ("offer: instructions 1 MB", "offer", _offer(terms={"instructions": HUGE}), "payload.terms.instructions"),
+    ("offer: bad deadline", "offer", _offer(acceptance_deadline="tomorrow"), "payload.acceptance_deadline"),
+    ("offer: ticket number a dict", "offer", _offer(ticket_number={"n": 1}), "payload.ticket_number"),
+    ("entry: unknown op", "entry", _entry("note") | {"op": "explode"}, "payload.op"),
+    ("entry: unknown kind", "entry", _entry("note") | {"kind": "invoice"}, "payload.kind"),
+    (
+        "entry: entry key missing",
+        "entry",
+        {k: v for k, v in _entry("note").items() if k != "entry_key"},
+        "payload.entry_key",
+    ),
+    ("entry: entry key 1 MB", "entry", _entry("note") | {"entry_key": HUGE}, "payload.entry_key"),
+    ("entry: data a list", "entry", _entry("note") | {"data": ["x"]}, "payload.data"),
+    ("entry: origin a string", "entry", _entry("note") | {"origin": "me"}, "payload.origin"),
+    ("entry: origin time garbage", "entry", _entry("note") | {"origin": {"at": "noon"}}, "payload.origin.at"),
+    ("note: text missing", "entry", _entry("note") | {"data": {"internal": False}}, "payload.data.text"),
+    ("note: text a list", "entry", _entry("note", text=["a"]), "payload.data.text"),
+    ("note: 2 MB", "entry", _entry("note", text="x" * 2 * 2**20), "payload.data.text"),
+    ("note: internal maybe", "entry", _entry("note", internal="maybe"), "payload.data.internal"),
+    ("note: unknown field", "entry", _entry("note", zz=1), "payload.data.zz"),
+    ("time: hours -7.50", "entry", _entry("time", hours="-7.50"), "payload.data.hours"),
+    ("time: hours 25", "entry", _entry("time", hours=25), "payload.data.hours"),
+    ("time: hours a word", "entry", _entry("time", hours="lots"), "payload.data.hours"),
+    ("time: hours NaN", "entry", _entry("time", hours="NaN"), "payload.data.hours"),
+    ("time: bad date", "entry", _entry("time", work_date="31/31/2026"), "payload.data.work_date"),
+    ("time: summary 1 MB", "entry", _entry("time", summary=HUGE), "payload.data.summary"),
+    ("charge: quantity -3", "entry", _entry("charge", quantity="-3"), "payload.data.quantity"),
+    ("charge: unit cost -99,999,999", "entry", _entry("charge", unit_cost="-99999999"), "payload.data.unit_cost"),
+    ("charge: unit price 1e999", "entry", _entry("charge", unit_price="1e999"), "payload.data.unit_price"),
+    ("charge: name a list", "entry", _entry("charge", name=["cable"]), "payload.data.name"),
+    ("attachment: data not base64", "entry", _entry("attachment", data="not base64!"), "payload.data.data"),
+    ("attachment: over the limit", "entry", _entry("attachment", data="eHh4" * 334), "payload.data.data"),
+    ("attachment: size negative", "entry", _entry("attachment", size=-1), "payload.data.size"),
+]
+
+
 #: raw bodies that are not JSON, or not UTF-8
 RAW_BODIES: list[tuple[str, bytes, str | None]] = [
     ("malformed JSON", b'{"name": ', "application/json"),

@@ -32,6 +32,7 @@ from tests.blueprints.api_helpers import add_engagement, add_outbox_message, add
 from tests.blueprints.fuzz_cases import (
     BASE_BODIES,
     HUGE,
+    MALFORMED_MESSAGES,
     RAW_BODIES,
     SURROGATE,
     TALLY,
@@ -151,6 +152,26 @@ def test_bad_json_bodies_are_refused_and_write_nothing(app: Flask, world: dict[s
             if SURROGATE in label or "surrogate" in label:
                 assert "Unicode" in body["message"], body
         assert table_rows(app) == rows, endpoint
+
+
+@pytest.mark.parametrize(
+    ("label", "kind", "payload", "field"), MALFORMED_MESSAGES, ids=[m[0] for m in MALFORMED_MESSAGES]
+)
+def test_a_partners_malformed_message_is_400_naming_the_field_and_writes_nothing(
+    app: Flask, world: dict[str, Any], monkeypatch: Any, label: str, kind: str, payload: Any, field: str
+) -> None:
+    """Offers, actions and entries of every kind, each with one field broken: the peer gets a 400
+    that names the field (its delivery job dead-letters it), and nothing is stored."""
+    monkeypatch.setitem(app.extensions["outsource"].config, "OUTSOURCE_MAX_ATTACHMENT_BYTES", 1000)
+    uid = "fresh-offer-uid" if kind == "offer" else world["uid"]
+    message = {"id": "m-1", "seq": 1, "kind": kind, "engagement_uid": uid, "payload": payload}
+    rows = table_rows(app)
+    path = "/outsource/federation/v1/messages"
+    response = _call(app.test_client(), "POST", path, json.dumps(message).encode(), "application/json")
+    body = _refused(response, f"partner message {label}")
+    assert response.status_code == 400 and body["error"] == "validation_failed", body
+    assert field in body["message"], body
+    assert table_rows(app) == rows
 
 
 def test_unknown_ids_and_names_are_404(app: Flask, world: dict[str, Any]) -> None:

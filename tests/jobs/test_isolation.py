@@ -102,11 +102,33 @@ def test_the_partner_page_and_the_blue_bar_show_the_poll_error(
     assert "RuntimeError: partner adapter bug" in partners
 
 
-def test_a_poisoned_message_is_rolled_back_and_the_next_partner_still_polled(
+def test_a_malformed_message_is_refused_alone_and_named_on_the_partner(
     app: Flask, partner_id: int, second_partner_id: int
 ) -> None:
     poisoned = memory_partner(app, partner_id)
     poisoned.feed.extend([offer("fine-before"), offer("poisoned", acceptance_deadline="garbage")])
+    memory_partner(app, second_partner_id).feed.append(offer("from-fabrikam"))
+    poll(app)
+    assert engagement(app, "from-fabrikam") is not None
+    assert engagement(app, "fine-before") is not None and engagement(app, "poisoned") is None
+    error = partner_row(app, partner_id).last_poll_error
+    assert error is not None and "acceptance_deadline" in error
+
+
+def test_an_unexpected_error_while_applying_rolls_back_the_batch_and_the_next_partner_still_polled(
+    app: Flask, partner_id: int, second_partner_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from outsource_plugin.jobs import poll as poll_job
+
+    def poisoned_apply(state: Any, partner: Partner, change: RemoteChange) -> Any:
+        if change.engagement_uid == "poisoned":
+            raise RuntimeError("garbage in the host's own code")
+        return apply(state, partner, change)
+
+    apply = poll_job.apply_change
+    monkeypatch.setattr(poll_job, "apply_change", poisoned_apply)
+    poisoned = memory_partner(app, partner_id)
+    poisoned.feed.extend([offer("fine-before"), offer("poisoned")])
     memory_partner(app, second_partner_id).feed.append(offer("from-fabrikam"))
     poll(app)
     assert engagement(app, "from-fabrikam") is not None
@@ -115,7 +137,7 @@ def test_a_poisoned_message_is_rolled_back_and_the_next_partner_still_polled(
     first = partner_row(app, partner_id)
     assert first.poll_cursor is None and first.last_poll_error and "garbage" in first.last_poll_error
 
-    poisoned.feed[1] = offer("poisoned", acceptance_deadline=None)
+    monkeypatch.setattr(poll_job, "apply_change", apply)
     poll(app)
     assert engagement(app, "fine-before") is not None and engagement(app, "poisoned") is not None
     assert partner_row(app, partner_id).last_poll_error is None
