@@ -42,6 +42,9 @@ def change_from_message(item: dict[str, Any]) -> RemoteChange:
     """A pushed or pulled message as a neutral change; raises ValueError on nonsense."""
     kind = MessageKind(item["kind"])
     payload = dict(item.get("payload") or {})
+    seen = payload.get("seen")
+    if seen is not None and (type(seen) is not int or seen < 0):
+        raise ValueError(f"seen must be a feed number, not {seen!r}")
     common: dict[str, Any] = {
         "engagement_uid": str(item["engagement_uid"]),
         "change_id": str(item["id"]),
@@ -57,6 +60,7 @@ def change_from_message(item: dict[str, Any]) -> RemoteChange:
         reason=payload.get("reason"),
         actor=payload.get("actor"),
         ticket_number=payload.get("ticket_number"),
+        data=payload,
         **common,
     )
 
