@@ -102,7 +102,8 @@ def test_service_drops_a_lead_note_made_before_the_lead_saw_the_submit_whatever_
         sync(app)
         before = read_position(app, partner_id)  # the lead has read our accept, not our submit
         act(api, ticket, "submit")
-        partner.add_entry(uid, EntryKind.NOTE, lead_note(f"concurrent {skew}"), side="lead", seen=before, at=utcnow() + skew)
+        concurrent = lead_note(f"concurrent {skew}")
+        partner.add_entry(uid, EntryKind.NOTE, concurrent, side="lead", seen=before, at=utcnow() + skew)
         sync(app)
         assert f"concurrent {skew}" not in bodies(api, ticket), f"lead clock {skew} off: the note crossed the submit"
         partner.act(uid, Action.REJECT, reason="again", seen=read_position(app, partner_id))
