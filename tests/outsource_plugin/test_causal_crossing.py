@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
 from examples.helpdesk.models import Customer, db
 from outsource_plugin.entries import EntryKind
+from outsource_plugin.federation import change_from_message
 from outsource_plugin.models import Engagement, EntryLink, OutboxMessage, utcnow
 from outsource_plugin.workflow import Action
 from tests.conftest import Api, memory_partner
@@ -152,3 +154,17 @@ def test_our_messages_carry_our_read_position_and_our_boundary_is_remembered(
         assert engagement.boundary_seq == messages[-1].seq
         link = db.session.scalars(select(EntryLink).where(EntryLink.owner == "service")).one()
         assert link.first_seq == messages[1].seq
+
+
+@pytest.mark.parametrize("seen", ["3", -1, True, 2.5])
+def test_a_peer_message_with_a_malformed_seen_is_refused(seen: object) -> None:
+    """The federation API answers such a push 400 (``malformed message payload``) and writes nothing."""
+    message = {"id": "m1", "seq": 1, "kind": "entry", "engagement_uid": "u1", "payload": {"seen": seen}}
+    with pytest.raises(ValueError, match="seen must be a feed number"):
+        change_from_message(message)
+
+
+def test_a_peer_action_carries_its_seen() -> None:
+    payload = {"action": "submit", "actor": "Pat", "seen": 7}
+    change = change_from_message({"id": "m2", "seq": 2, "kind": "action", "engagement_uid": "u1", "payload": payload})
+    assert change.action is Action.SUBMIT and change.data["seen"] == 7
