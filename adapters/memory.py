@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
 from marshmallow import Schema, fields
@@ -95,21 +96,35 @@ class MemoryAdapter(PartnerAdapter):
         status = self.statuses.get(ref.uid)
         return RemoteState(status=status.value if status else None, entries=tuple(held.values()))
 
-    def add_entry(self, uid: str, kind: EntryKind, values: dict[str, Any], *, side: str = "service") -> RemoteChange:
-        """Queue an entry made by the partner's user; it reaches us with the next poll."""
-        key = f"{side}:{kind.value}:mem-{next(self._ids)}"
+    def add_entry(
+        self,
+        uid: str,
+        kind: EntryKind,
+        values: dict[str, Any],
+        *,
+        side: str = "service",
+        seen: int | None = None,
+        at: datetime | None = None,
+        key: str | None = None,
+    ) -> RemoteChange:
+        """Queue an entry made (or, with ``key``, edited) by the partner's user; it reaches us with the next poll.
+
+        ``seen`` plays a peer's read position of our feed, and ``at`` the partner's clock.
+        """
+        key = key or f"{side}:{kind.value}:mem-{next(self._ids)}"
         self.own_entries.setdefault(uid, {})[key] = EntryFacts(key, kind.value, side, digest(kind, values))
+        stamp = (at or utcnow()).isoformat()
+        data: dict[str, Any] = {
+            "entry_key": key,
+            "op": "upsert",
+            "kind": kind.value,
+            "data": to_wire(kind, values),
+            "origin": {"side": side, "org": "memory", "user": "partner user", "at": stamp},
+        }
+        if seen is not None:
+            data["seen"] = seen
         change = RemoteChange(
-            kind=ChangeKind.ENTRY,
-            engagement_uid=uid,
-            change_id=f"mem-change-{next(self._ids)}",
-            data={
-                "entry_key": key,
-                "op": "upsert",
-                "kind": kind.value,
-                "data": to_wire(kind, values),
-                "origin": {"side": side, "org": "memory", "user": "partner user", "at": utcnow().isoformat()},
-            },
+            kind=ChangeKind.ENTRY, engagement_uid=uid, change_id=f"mem-change-{next(self._ids)}", data=data
         )
         self.feed.append(change)
         return change

@@ -23,12 +23,13 @@ from outsource_plugin.models import (
     AuditEvent,
     Engagement,
     MessageKind,
+    OutboxMessage,
     Partner,
     new_id,
     utcnow,
 )
 from outsource_plugin.schemas import merge_terms
-from outsource_plugin.workflow import REASON_REQUIRED, Action, Side, Status, target
+from outsource_plugin.workflow import REASON_REQUIRED, TRANSITIONS, Action, Side, Status, SyncState, sync_state, target
 
 if TYPE_CHECKING:
     from outsource_plugin.extension import OutsourceState
@@ -37,6 +38,14 @@ if TYPE_CHECKING:
 LOCAL_ONLY = frozenset({Action.CONFIGURE, Action.EDIT, Action.REMOVE})
 #: actions that the plugin raises for both sides rather than one partner
 SYSTEM_ACTIONS = frozenset({Action.AUTO_DECLINE, Action.TICKET_COMPLETE})
+#: acts after which the side that took them syncs no more (submit, approve, complete, the cascade):
+#: whether an entry crosses is decided against them (``outsource_plugin.sync``)
+BOUNDARY_ACTIONS = frozenset(
+    action
+    for row in TRANSITIONS.values()
+    for (action, _side), to in row.items()
+    if sync_state(to) in (SyncState.SUSPENDED, SyncState.ENDED)
+)
 
 
 @dataclass(frozen=True)
@@ -145,7 +154,9 @@ def perform(
     if after is Status.COMPLETE:
         add_completion_charge(state, engagement)
     if relay:
-        _relay(state.session, engagement, action, actor, reason, before)
+        message = _relay(state.session, engagement, action, actor, reason, before)
+        if action in BOUNDARY_ACTIONS:
+            engagement.boundary_seq = message.seq
     return engagement
 
 
@@ -328,7 +339,7 @@ def _open_service_ticket(state: OutsourceState, engagement: Engagement, customer
 
 def _relay(
     session: Session, engagement: Engagement, action: Action, actor: Actor, reason: str | None, before: Status | None
-) -> None:
+) -> OutboxMessage:
     if action is Action.SEND:
         payload: dict[str, Any] = {
             "offer": engagement.offer or {},
@@ -338,9 +349,8 @@ def _relay(
             if engagement.acceptance_deadline
             else None,
         }
-        outbox.enqueue(session, engagement, MessageKind.OFFER, payload)
-        return
-    outbox.enqueue(
+        return outbox.enqueue(session, engagement, MessageKind.OFFER, payload)
+    return outbox.enqueue(
         session,
         engagement,
         MessageKind.ACTION,

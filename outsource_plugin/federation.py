@@ -70,6 +70,7 @@ def change_from_message(item: Any) -> RemoteChange:
         reason=action.get("reason"),
         actor=action.get("actor"),
         ticket_number=action.get("ticket_number"),
+        data=payload,
         **common,
     )
 

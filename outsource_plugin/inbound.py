@@ -20,7 +20,7 @@ from outsource_plugin.errors import InvalidPartnerMessage, TransitionRefused
 from outsource_plugin.logs import log_context
 from outsource_plugin.messages import checked_change
 from outsource_plugin.models import Engagement, Partner, utcnow
-from outsource_plugin.sync import apply_entry
+from outsource_plugin.sync import apply_entry, hold_concurrent_entries
 from outsource_plugin.workflow import TRANSITIONS, Action, Side, Status
 
 if TYPE_CHECKING:
@@ -45,6 +45,8 @@ def apply_change(state: OutsourceState, partner: Partner, change: RemoteChange) 
             apply_entry(state, partner, engagement, dict(change.data))
     else:
         engagement = receive_action(state, partner, change)
+        if engagement is not None:
+            hold_concurrent_entries(state, engagement, change)
     if engagement is not None:
         engagement.last_sync_at = utcnow()  # a change from the partner arrived: the link works
     return engagement

@@ -134,6 +134,8 @@ class EntryPayload(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in EntryKind]))
     data = fields.Dict(keys=fields.String(), load_default=dict)
     origin = fields.Nested(OriginSchema, required=True)
+    #: how far the sender had read our feed (peers): decides what crosses a boundary (``sync``)
+    seen = fields.Integer(strict=True, validate=validate.Range(min=0))
 
 
 class OfferSchema(StrictSchema):
@@ -158,6 +160,8 @@ class OfferPayload(StrictSchema):
     terms = fields.Nested(TermsSchema, load_default=dict)
     ticket_number = _text(SHORT)
     acceptance_deadline = fields.DateTime(allow_none=True)
+    #: how far the sender had read our feed (peers): decides what crosses a boundary (``sync``)
+    seen = fields.Integer(strict=True, validate=validate.Range(min=0))
 
 
 class ActionPayload(StrictSchema):
@@ -166,6 +170,8 @@ class ActionPayload(StrictSchema):
     actor = _text(NAME)
     from_status = fields.String(allow_none=True, validate=validate.OneOf([s.value for s in Status]))
     ticket_number = _text(validate.Length(max=128))
+    #: how far the sender had read our feed (peers): decides what crosses a boundary (``sync``)
+    seen = fields.Integer(strict=True, validate=validate.Range(min=0))
 
 
 def checked(schema: Schema, data: Any, where: str) -> dict[str, Any]:
@@ -199,6 +205,8 @@ def checked_change(change: RemoteChange, *, max_attachment_bytes: int) -> Remote
         # an action message that could not be read: its payload says what is wrong
         checked(ActionPayload(), dict(change.data), "payload")
     fields_of = {"reason": change.reason, "actor": change.actor, "ticket_number": change.ticket_number}
+    if "seen" in change.data:
+        fields_of["seen"] = change.data["seen"]
     action = change.action.value if change.action is not None else None
     checked(ActionPayload(), {"action": action, **fields_of}, "payload")
     return change

@@ -155,6 +155,9 @@ class Engagement(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sync_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: the feed number of our latest own act that suspended or ended sync (submit, approve,
+    #: complete, the completion cascade): the partner's entries made before it saw that act stay out
+    boundary_seq: Mapped[int | None] = mapped_column(Integer)
     last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_sync_error: Mapped[str | None] = mapped_column(Text)
     #: the host's id of the "Outsourcing cost" charge added at completion (lead only): a
@@ -265,6 +268,9 @@ class EntryLink(Base):
     owner: Mapped[Side] = mapped_column(_enum(Side, "outsource_side"))
     #: added while sync was suspended: never crosses, not even after it resumes
     in_suspension: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: our entries: the feed number of the first message that carried it to the partner; a partner
+    #: act that suspends or ends sync without having read that far makes it a suspension-window entry
+    first_seq: Mapped[int | None] = mapped_column(Integer)
     #: the other side has (or is owed) a copy
     sent: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -41,14 +41,21 @@ def enqueue(session: Session, engagement: Engagement, kind: MessageKind, payload
 
     The counter is bumped with one UPDATE ... RETURNING, whose row lock is
     held until commit: feed numbers therefore commit in order, with no gaps.
+    The same row holds how far we have read the partner's numbered feed, and
+    the message carries it as ``seen``: the partner learns which of its own
+    acts we knew of when we made this change (``outsource_plugin.sync``
+    decides crossing by it). A partner whose feed is not numbered (a foreign
+    system's timestamp cursor) gets no ``seen``.
     """
-    seq = session.execute(
+    seq, cursor = session.execute(
         update(Partner)
         .where(Partner.id == engagement.partner_id)
         .values(outbound_seq=Partner.outbound_seq + 1)
-        .returning(Partner.outbound_seq)
+        .returning(Partner.outbound_seq, Partner.poll_cursor)
         .execution_options(synchronize_session=False)
-    ).scalar_one()
+    ).one()
+    if cursor is None or cursor.isdigit():
+        payload = {**payload, "seen": int(cursor or 0)}
     message = OutboxMessage(
         partner_id=engagement.partner_id,
         seq=seq,

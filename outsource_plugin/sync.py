@@ -13,6 +13,34 @@ entry messages to the host. Both sides apply the same rules:
   arrives at the lead arrives as internal;
 - the lead's time reaches the partner as a note;
 - nothing that arrived by sync is ever sent back.
+
+Which side of a suspension or an end an entry falls on is decided causally,
+by what each side had read of the other's feed, never by comparing the two
+hosts' clocks:
+
+- every message we queue for a peer carries ``seen``, how far we had read the
+  partner's feed at that moment (``outsource_plugin.outbox``);
+- our own boundary acts, the ones after which we sync no more (submit,
+  approve, complete, the completion cascade), are numbered in our feed, and
+  the engagement remembers the latest (``boundary_seq``);
+- a partner's new entry lands only if the partner had seen our latest
+  boundary act (``seen >= boundary_seq``); otherwise it was made while we had
+  already suspended or ended sync, and it never lands. A change to an entry
+  we already hold lands whatever it had seen: that entry crossed before our
+  act, the partner keeps it as a pre-suspension entry, and both copies must
+  stay alike;
+- when the partner's boundary act arrives with ``seen = N``, each of our
+  entries whose first message is numbered above N never reached the partner
+  before it acted: it joins the suspension window (``in_suspension``), stays
+  editable by us, and never crosses, not even after a reject resumes sync.
+  Entries whose first message is N or below crossed: they are
+  pre-suspension entries, read-only while suspended.
+
+Both sides apply the same two rules, so they agree on every entry whatever
+their clocks say. Messages without ``seen`` (a foreign system's poll, a peer's
+message queued before this rule existed) and suspensions from before it (no
+``boundary_seq``) fall back to the partner's timestamp: such an entry lands
+while sync is active, or if it was stamped before we suspended or ended it.
 """
 
 from __future__ import annotations
@@ -23,9 +51,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from outsource_plugin import outbox
-from outsource_plugin.adapters.base import Capability
+from outsource_plugin.adapters.base import Capability, RemoteChange
 from outsource_plugin.adapters.registry import adapter_class
-from outsource_plugin.engagements import Actor, current_engagement, perform, ticket_completed
+from outsource_plugin.engagements import BOUNDARY_ACTIONS, Actor, current_engagement, perform, ticket_completed
 from outsource_plugin.entries import PRIVATE_KINDS, WORK_KINDS, EntryKind, from_wire, is_kept_local, keep_local, to_wire
 from outsource_plugin.errors import ReadOnlyEntry
 from outsource_plugin.host import EntryChange, EntryOp, HostChanges
@@ -194,7 +222,7 @@ def _enqueue(
     state: OutsourceState, engagement: Engagement, link: EntryLink, kind: EntryKind, op: str, values: dict[str, Any]
 ) -> None:
     user = state.host.current_user()
-    outbox.enqueue(
+    message = outbox.enqueue(
         state.session,
         engagement,
         MessageKind.ENTRY,
@@ -211,6 +239,8 @@ def _enqueue(
             },
         },
     )
+    if link.first_seq is None:
+        link.first_seq = message.seq
 
 
 def time_as_note(values: dict[str, Any]) -> str:
@@ -226,15 +256,25 @@ def time_as_note(values: dict[str, Any]) -> str:
     )
 
 
-def _crosses(engagement: Engagement, payload: dict[str, Any]) -> bool:
-    """Whether an entry change made while the partner's side was syncing lands here.
+def _crosses(engagement: Engagement, payload: dict[str, Any], held: bool) -> bool:
+    """Whether a partner's entry change lands here (the rule in the module docstring).
 
-    Each side only sends what it made while its sync was active. A change can
-    still be in flight when this side suspends or ends the sync (it submitted,
-    approved, completed): it lands if it was made before that moment, so that a
-    note written while In Progress is never lost to a race.
+    ``held``: we hold a live copy of the entry, so it crossed before any act of
+    ours that the partner had not seen.
     """
     state = sync_state(engagement.status)
+    if state is SyncState.NONE:
+        return False
+    seen = payload.get("seen")
+    boundary = engagement.boundary_seq
+    if not isinstance(seen, int) or (boundary is None and state is not SyncState.ACTIVE):
+        return _stamped_before_boundary(engagement, payload, state)
+    return held or boundary is None or seen >= boundary
+
+
+def _stamped_before_boundary(engagement: Engagement, payload: dict[str, Any], state: SyncState) -> bool:
+    """The fallback without causal facts: the change lands while sync is active, or if the
+    partner stamped it before we suspended or ended sync (its clock against ours)."""
     if state is SyncState.ACTIVE:
         return True
     closed_at = {SyncState.SUSPENDED: engagement.suspended_at, SyncState.ENDED: engagement.sync_ended_at}.get(state)
@@ -254,6 +294,20 @@ def _made_at(payload: dict[str, Any]) -> datetime | None:
     except ValueError:
         return None
     return made if made.tzinfo is not None else None
+
+
+def hold_concurrent_entries(state: OutsourceState, engagement: Engagement, change: RemoteChange) -> None:
+    """The partner suspended or ended sync having read our feed up to ``seen``: our entries
+    whose first message it had not read were made concurrently with its act, and join the
+    suspension window on our side too, as the partner never lets them land."""
+    seen = change.data.get("seen")
+    if change.action not in BOUNDARY_ACTIONS or not isinstance(seen, int):
+        return
+    concurrent = select(EntryLink).where(
+        EntryLink.engagement_uid == engagement.uid, EntryLink.owner == engagement.role, EntryLink.first_seq > seen
+    )
+    for link in state.session.scalars(concurrent):
+        link.in_suspension = True
 
 
 def _work_started(state: OutsourceState, engagement: Engagement) -> None:
@@ -280,7 +334,14 @@ def _link_by_local(state: OutsourceState, uid: str, kind: EntryKind, local_id: s
 
 def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement, payload: dict[str, Any]) -> bool:
     """Apply a partner's entry change; False when the rules say it must not land."""
-    if not _crosses(engagement, payload) or engagement.ticket_id is None:
+    session = state.session
+    link = session.scalars(
+        select(EntryLink).where(
+            EntryLink.engagement_uid == engagement.uid, EntryLink.entry_key == str(payload["entry_key"])
+        )
+    ).first()
+    held = link is not None and not link.deleted
+    if not _crosses(engagement, payload, held) or engagement.ticket_id is None:
         return False
     if payload["op"] == REFUSED:
         refused_by_partner(state, partner, engagement, payload)
@@ -292,12 +353,6 @@ def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement,
         kind, values = EntryKind.NOTE, {"text": time_as_note(values), "internal": False}
     if kind not in state.host.entry_kinds:
         return False
-    session = state.session
-    link = session.scalars(
-        select(EntryLink).where(
-            EntryLink.engagement_uid == engagement.uid, EntryLink.entry_key == str(payload["entry_key"])
-        )
-    ).first()
     if payload["op"] == "delete":
         if link is not None and not link.deleted and link.local_id:
             # the copy's own kind: a lead's time entry lives here as a note

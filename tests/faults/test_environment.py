@@ -99,17 +99,11 @@ def test_database_unavailable_to_a_worker(jobless_pair: Pair, fault_report: Faul
 
 
 @contextmanager
-def clock_ahead(host: Host, seconds: int) -> Iterator[None]:
-    """Restart ``host`` with its clock ``seconds`` ahead (libfaketime), and on true time after."""
-    assert FAKETIME.exists(), "libfaketime is missing: install Debian's faketime package (make system-deps)"
+def restarted(host: Host, settings: dict[str, str]) -> Iterator[None]:
+    """Restart ``host`` with ``settings`` added to its environment, and without them after."""
     saved = host.extra_env
     host.stop()
-    host.extra_env = {
-        **saved,
-        "LD_PRELOAD": str(FAKETIME),
-        "FAKETIME": f"+{seconds}s",
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-    }
+    host.extra_env = {**saved, **settings}
     try:
         host.start()
         yield
@@ -117,6 +111,21 @@ def clock_ahead(host: Host, seconds: int) -> Iterator[None]:
         host.stop()
         host.extra_env = saved
         host.start()
+
+
+@contextmanager
+def clock_ahead(host: Host, seconds: int, settings: dict[str, str] | None = None) -> Iterator[None]:
+    """Restart ``host`` with its clock ``seconds`` ahead (behind when negative; libfaketime) and
+    ``settings`` added, and on true time after."""
+    assert FAKETIME.exists(), "libfaketime is missing: install Debian's faketime package (make system-deps)"
+    faked = {
+        **(settings or {}),
+        "LD_PRELOAD": str(FAKETIME),
+        "FAKETIME": f"{seconds:+d}s",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+    with restarted(host, faked):
+        yield
 
 
 def clock_of(ledger: Ledger, side: str) -> timedelta:

@@ -79,14 +79,27 @@ def test_service_killed_with_an_unsent_note_sends_it_once_after_restart(scenario
     no_dead_letters(s)
 
 
-def test_a_service_note_in_flight_when_the_lead_completes_is_not_lost(scenario: Scenario, healed: Pair) -> None:
+def test_a_service_note_in_flight_when_the_lead_completes_stays_on_the_service(
+    scenario: Scenario, healed: Pair
+) -> None:
+    """The service wrote it before it heard of the complete, and the lead completed without it:
+    it belongs to after the end on both sides (crossing is causal), so it never lands on the lead."""
     s = accepted(scenario)
     pair, ledger = s.pair, Ledger(s)
     pair.to_service.down = pair.to_lead.down = True
-    ledger.note(SERVICE, "written before completion")
+    mark = ledger.note(SERVICE, "written before the service heard of the completion", crosses=False)
     s.lead_action("complete")
     pair.to_service.down = pair.to_lead.down = False
     assert_converged(ledger, "complete")
+    eventually(lambda: owes_nothing(s.service, pair.service_partner_id))  # the lead took (and dropped) the note
+    assert ledger.tokens_on(LEAD)[mark] == 0 and ledger.tokens_on(SERVICE)[mark] == 1
+    no_dead_letters(s)
+
+
+def owes_nothing(api: Client, partner_id: int) -> bool:
+    """The host's outbox holds nothing pending for the partner: the partner has taken it all."""
+    partners = api.call("GET", f"{API}/health").json()["partners"]
+    return all(p["pending"] == 0 for p in partners if p["id"] == partner_id)
 
 
 def test_503_then_429_are_retried_and_retry_after_is_honoured(scenario: Scenario, healed: Pair) -> None:

@@ -8,7 +8,9 @@ status action: the service submits, the lead rejects, approves or sets Complete 
 (each where SPEC allows it, skipped otherwise).
 After each status action the test waits for both sides to agree, so the rules give one
 answer for every entry: it crosses if, and only if, it was written while the engagement
-was Accepted or In Progress (and is not a lead internal note). Then:
+was Accepted or In Progress (and is not a lead internal note), and, when it was written by
+the side that did not act, had reached the acting side before the act (crossing is causal:
+one still in flight is concurrent with the act and stays on its owner's side). Then:
 
 - synced entry sets converge: each entry once on its side, once on the other if it crosses;
 - nothing written during a suspension ever crosses, not even after the sync resumes;
@@ -18,7 +20,7 @@ was Accepted or In Progress (and is not a lead internal note). Then:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -94,15 +96,28 @@ class Run:
         actor, allowed_in, then, status = ACTIONS[name]
         if self.phase != allowed_in:
             return False
-        self.pair.to_service.down = self.pair.to_lead.down = False  # an outage ends before a status change
+        # the links held around the act, so the model can read what the actor had received by then
+        self.pair.to_service.down = self.pair.to_lead.down = True
         body = {"reason": "Not quite done yet"} if name == "reject" else {}
         if actor == LEAD:
             self.s.lead_action(name, **body)
         else:
             self.s.service_action(name, **body)
+        self.concurrent_stay_apart(actor)
+        self.pair.to_service.down = self.pair.to_lead.down = False  # an outage ends with the status change
         agreed_status(self.s, status)
         self.phase = then
         return True
+
+    def concurrent_stay_apart(self, actor: str) -> None:
+        """The other side's entries that had not reached the actor when it acted (the links are
+        held, so none arrives since) are concurrent with its act: they never cross (SPEC's
+        suspension window; nothing after Complete)."""
+        received = self.ledger.tokens_on(actor)
+        self.ledger.written = [
+            replace(w, crosses=False) if w.side != actor and w.crosses and not received[w.token] else w
+            for w in self.ledger.written
+        ]
 
     def fault(self, kind: str, towards: str) -> None:
         proxy = self.pair.to_service if towards == SERVICE else self.pair.to_lead
