@@ -52,6 +52,8 @@ DEFAULT_STATUS_MAP = {
     "Resolved": Action.SUBMIT.value,
     "Closed": Action.TICKET_COMPLETE.value,
 }
+#: the most Redmine's REST API answers in one request (its ``limit`` is capped at 100)
+PAGE = 100
 
 
 class RedmineConfig(ForeignConfig):
@@ -213,8 +215,18 @@ class RedmineAdapter(PartnerAdapter):
             text = entry_text(kind, data, origin, edited=earlier)
         self._send("PUT", f"/issues/{issue_id}.json", {"issue": {"notes": f"{text}\n\n{key}", "private_notes": False}})
 
+    def _time_entries(self, issue_id: str) -> list[dict[str, Any]]:
+        """Every time entry of the issue: Redmine answers at most ``PAGE`` a request, so read page after page."""
+        entries: list[dict[str, Any]] = []
+        while True:
+            answer = self._get("/time_entries.json", issue_id=issue_id, limit=PAGE, offset=len(entries))
+            page = list(answer.get("time_entries") or [])
+            entries += page
+            if not page or len(entries) >= int(answer.get("total_count") or 0):
+                return entries
+
     def _push_time(self, issue_id: str, entry_key: str, key: str, op: str, data: dict[str, Any]) -> None:
-        entries = self._get("/time_entries.json", issue_id=issue_id, limit=100)["time_entries"]
+        entries = self._time_entries(issue_id)
         if any(key in str(e.get("comments") or "") for e in entries):
             return
         ours = [e for e in entries if f"[outsource:{entry_key} " in str(e.get("comments") or "")]
@@ -312,7 +324,7 @@ class RedmineAdapter(PartnerAdapter):
             user = str((attachment.get("author") or {}).get("name") or "partner")
             change = entry_change(uid, key, "attachment", data, org=org, user=user, at=at)
             events.append(Event(at, int(attachment["id"]) * 10 + 3, key, change))
-        for entry in self._get("/time_entries.json", issue_id=issue_id, limit=100)["time_entries"]:
+        for entry in self._time_entries(issue_id):
             if has_marker(entry.get("comments")):
                 continue
             at = parse_time(entry.get("updated_on") or entry["created_on"])

@@ -93,11 +93,12 @@ class RequestTrackerAdapter(PartnerAdapter):
         response = self.http(method, self._url(path), json=body, params=params or None, headers=headers)
         return json_body(response) if response.content.strip() else None
 
-    def _pages(self, path: str, **params: Any) -> list[dict[str, Any]]:
+    def _pages(self, path: str, query: list[dict[str, str]] | None = None, **params: Any) -> list[dict[str, Any]]:
+        """Every item of a REST2 collection, page after page; ``query`` (JSON search conditions) is POSTed."""
         items: list[dict[str, Any]] = []
         page = 1
         while True:
-            answer = self._call("GET", path, page=page, per_page=PAGE, **params)
+            answer = self._call("POST" if query else "GET", path, query, page=page, per_page=PAGE, **params)
             items += answer.get("items") or []
             if page >= int(answer.get("pages") or 1):
                 return items
@@ -106,12 +107,16 @@ class RequestTrackerAdapter(PartnerAdapter):
     def _contents(self, ticket: str) -> list[dict[str, Any]]:
         return self._pages(f"/ticket/{ticket}/attachments", fields="Filename,ContentType,TransactionId,Content")
 
-    def _bodies(self, ticket: str) -> str:
-        """Every message body of the ticket, to look for our markers in."""
-        return "\n".join(str(a.get("Content") or "") for a in self._contents(ticket) if _is_body(a))
+    def _marked(self, ticket: str, text: str) -> list[str]:
+        """The ticket's message bodies that contain ``text`` (a marker, or its entry's part of one).
 
-    def _written(self, ticket: str, key: str) -> bool:
-        return key in self._bodies(ticket)
+        RT searches them (``Content LIKE``), so a delivery reads only the few
+        bodies it wrote before, not every body of a long ticket. RT's ``LIKE``
+        ignores case and treats ``_`` as a wildcard: what it finds is checked here.
+        """
+        condition = {"field": "Content", "operator": "LIKE", "value": text}
+        found = self._pages(f"/ticket/{ticket}/attachments", [condition], fields="Filename,ContentType,Content")
+        return [str(a["Content"]) for a in found if _is_body(a) and text in str(a.get("Content") or "")]
 
     def _comment(self, ticket: str, text: str, **extra: Any) -> None:
         self._call("POST", f"/ticket/{ticket}/comment", {"Content": text, "ContentType": "text/plain", **extra})
@@ -165,7 +170,7 @@ class RequestTrackerAdapter(PartnerAdapter):
         status = str(self.config[setting])
         key = marker(f"action:{action.value}:{status}", message.message_id)
         current = str(self._call("GET", f"/ticket/{ticket}")["Status"])
-        if not self._written(ticket, key):
+        if not self._marked(ticket, key):
             reason = message.payload.get("reason")
             actor = message.payload.get("actor") or "The lead partner"
             text = f"{actor}: {action.value.replace('_', ' ')}." + (f"\nReason: {reason}" if reason else "")
@@ -182,14 +187,14 @@ class RequestTrackerAdapter(PartnerAdapter):
         payload = message.payload
         kind, entry_key = str(payload["kind"]), str(payload["entry_key"])
         key = marker(entry_key, message.message_id)
-        bodies = self._bodies(ticket)
-        if key in bodies:
+        earlier = self._marked(ticket, f"[outsource:{entry_key} ")
+        if any(key in body for body in earlier):
             return
         data, origin = payload.get("data") or {}, payload.get("origin") or {}
         if payload["op"] == "delete":
             self._comment(ticket, f"The lead partner removed its {kind} (it was sent earlier).\n\n{key}")
             return
-        edited = f"[outsource:{entry_key} " in bodies
+        edited = bool(earlier)
         extra: dict[str, Any] = {}
         if kind == "time" and not edited:
             extra["TimeTaken"] = str(int(Decimal(str(data.get("hours") or 0)) * 60))
