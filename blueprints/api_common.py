@@ -9,6 +9,7 @@ from flask import Blueprint, request
 from flask.sansio.blueprints import BlueprintSetupState
 from werkzeug.routing import IntegerConverter
 
+from outsource_plugin.blueprints.limits import json_limit, limit_body
 from outsource_plugin.errors import NotAuthenticated, NotFound, OutsourceError, ValidationFailed
 from outsource_plugin.extension import OutsourceState, current_outsource
 from outsource_plugin.host import HostUser, TicketInfo
@@ -36,6 +37,7 @@ class RowIdConverter(IntegerConverter):
 
 
 api = Blueprint("outsource_api", __name__, template_folder="templates")
+limit_body(api, json_limit)
 
 
 @api.record_once

@@ -13,6 +13,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select, update
 
 from outsource_plugin.adapters.registry import adapter_class
+from outsource_plugin.blueprints.limits import limit_body, partner_limit
 from outsource_plugin.entry_facts import local_facts
 from outsource_plugin.errors import NotAuthenticated, NotFound, ValidationFailed
 from outsource_plugin.extension import current_outsource
@@ -23,6 +24,7 @@ from outsource_plugin.schemas import load
 from outsource_plugin.signing import LINK, verify
 
 federation = Blueprint("outsource_federation", __name__)
+limit_body(federation, partner_limit)
 
 
 @federation.before_request
