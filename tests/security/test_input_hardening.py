@@ -10,6 +10,7 @@ error, and the customer's text stays out of the log.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import pytest
@@ -144,6 +145,27 @@ def test_a_configure_that_lost_the_race_is_a_clean_409(
     body = assert_error(response, 409, "conflict")
     assert "already" in body["message"]
     assert table_rows(app) == rows
+    assert _open_engagements(app) == {ticket: 1}
+
+
+def test_two_configures_at_once_give_one_engagement_and_a_clean_409(app: Flask, partner_id: int) -> None:
+    """Real concurrency: whichever way the two requests interleave, one wins and one is a 409."""
+    ticket = add_ticket(app)
+    start = threading.Barrier(2)
+    answers: list[Any] = []
+
+    def configure() -> None:
+        client = Api(app.test_client())
+        start.wait(timeout=30)
+        answers.append(client.post(f"/tickets/{ticket}/outsource", json={"partner_id": partner_id}))
+
+    threads = [threading.Thread(target=configure) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(a.status_code for a in answers) == [201, 409], [a.get_json() for a in answers]
+    assert_error(next(a for a in answers if a.status_code == 409), 409)
     assert _open_engagements(app) == {ticket: 1}
 
 
