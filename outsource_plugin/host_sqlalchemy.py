@@ -49,10 +49,15 @@ def _as_date(value: Any) -> date | None:
     return value if isinstance(value, date) else None
 
 
+def _int_bits(column_type: Any) -> int:
+    """Value bits of an integer key column: BIGINT holds 63, INTEGER (PostgreSQL's 32-bit) 31."""
+    return 63 if isinstance(column_type, BigInteger) else 31
+
+
 def _canonical(column_type: Any, python_type: type, value: str) -> str | None:
     """``value`` if it is the one spelling of a key of this column type, else None."""
     if python_type is int:
-        bits = 63 if isinstance(column_type, BigInteger) else 31
+        bits = _int_bits(column_type)
         if not (value.isascii() and value.isdigit()) or len(value) > 19 or str(int(value)) != value:
             return None
         return value if int(value) < 2**bits else None
@@ -76,11 +81,19 @@ def _column(model: type, attribute: str) -> tuple[Any, type]:
 
 def _key(model: type, attribute: str, value: str) -> Any:
     """A string id turned into the type of the model's key column (int, UUID, str); None when it
-    is not that type's one spelling, so that a bad id is "not found", not a database error."""
+    cannot be one, so that a bad id is "not found", not a database error. Lenient on purpose: ids
+    from outside are checked at the edge (``canonical_ticket_id``), and rows stored before that
+    keep reaching their ticket."""
     column_type, python_type = _column(model, attribute)
-    if _canonical(column_type, python_type, value) is None:
+    try:
+        key = python_type(value)
+    except (TypeError, ValueError):
         return None
-    return python_type(value)
+    if isinstance(key, int):
+        bits = _int_bits(column_type)
+        if not -(2**bits) <= key < 2**bits:
+            return None
+    return key
 
 
 class SQLAlchemyHost:
