@@ -9,6 +9,7 @@ from flask import Blueprint, request
 from flask.sansio.blueprints import BlueprintSetupState
 from werkzeug.routing import IntegerConverter
 
+from outsource_plugin.blueprints.limits import json_limit, limit_body
 from outsource_plugin.errors import NotAuthenticated, NotFound, OutsourceError, ValidationFailed
 from outsource_plugin.extension import OutsourceState, current_outsource
 from outsource_plugin.host import HostUser, TicketInfo
@@ -21,26 +22,50 @@ MAX_ROW_ID = 2**31 - 1
 ID = "rowid"
 
 
+def row_id(value: str) -> int | None:
+    """A row id as a URL spells it, or None: plain ASCII digits only (no sign, no leading zero,
+    no other script's digits, which ``int()`` would take) and within a 32-bit column."""
+    if not (value.isascii() and value.isdigit()) or len(value) > len(str(MAX_ROW_ID)) or str(int(value)) != value:
+        return None
+    number = int(value)
+    return number if number <= MAX_ROW_ID else None
+
+
 class RowIdConverter(IntegerConverter):
-    """Digits only, and a number past any row id is a 404 for every method.
+    """One spelling per row id, and a number past any row id is a 404 for every method.
 
     Werkzeug's own ``int(max=...)`` skips the rule instead, and a path that no
     rule matches for this method but one does for another is answered 405.
     """
 
     def to_python(self, value: str) -> int:
-        number = int(value)
-        if number > MAX_ROW_ID:
-            raise werkzeug.exceptions.NotFound(f"no such id {value}: ids are at most {MAX_ROW_ID}")
+        number = row_id(value)
+        if number is None:
+            raise werkzeug.exceptions.NotFound(f"no such id {value[:40]}: ids are plain digits, at most {MAX_ROW_ID}")
         return number
 
 
 api = Blueprint("outsource_api", __name__, template_folder="templates")
+limit_body(api, json_limit)
 
 
 @api.record_once
 def _register_converter(setup: BlueprintSetupState) -> None:
     setup.app.url_map.converters.setdefault(ID, RowIdConverter)
+
+
+def canonical_ticket_id(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """A ticket id in a URL, checked once at the edge by the host adapter: any spelling but the
+    host's one (``05``, ``+5``, other scripts' digits...) is a 404, so a ticket never gets a second id."""
+    if values is None or "ticket_id" not in values:
+        return
+    canonical = state().host.canonical_ticket_id(values["ticket_id"])
+    if canonical is None:
+        raise NotFound(f"ticket {values['ticket_id'][:40]!r} does not exist")
+    values["ticket_id"] = canonical
+
+
+api.url_value_preprocessor(canonical_ticket_id)
 
 
 class UnsupportedMediaType(OutsourceError):

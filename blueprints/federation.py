@@ -13,16 +13,18 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select, update
 
 from outsource_plugin.adapters.registry import adapter_class
+from outsource_plugin.blueprints.limits import limit_body, partner_limit
 from outsource_plugin.entry_facts import local_facts
-from outsource_plugin.errors import NotAuthenticated, NotFound, ValidationFailed
+from outsource_plugin.errors import NotAuthenticated, NotFound
 from outsource_plugin.extension import current_outsource
 from outsource_plugin.federation import MessageSchema, change_from_message, message_json
 from outsource_plugin.inbound import applied_sequence, apply_change, find_engagement
 from outsource_plugin.models import Engagement, MessageKind, MessageState, OutboxMessage, Partner, SeenRequest, utcnow
-from outsource_plugin.schemas import load
+from outsource_plugin.schemas import FeedSchema, load
 from outsource_plugin.signing import LINK, verify
 
 federation = Blueprint("outsource_federation", __name__)
+limit_body(federation, partner_limit)
 
 
 @federation.before_request
@@ -108,11 +110,8 @@ def changes() -> ResponseReturnValue:
     state = current_outsource()
     session = state.session
     partner: Partner = g.outsource_partner
-    try:
-        after = max(0, int(request.args.get("after", "0")))
-        limit = min(500, max(1, int(request.args.get("limit", "200"))))
-    except ValueError as err:
-        raise ValidationFailed("after and limit must be whole numbers", details={"after": ["not a number"]}) from err
+    query = load(FeedSchema(), request.args.to_dict())
+    after, limit = query["after"], query["limit"]
     rows = session.scalars(
         select(OutboxMessage)
         .where(OutboxMessage.partner_id == partner.id, OutboxMessage.seq > after)

@@ -30,7 +30,7 @@ from outsource_plugin.partners import choosable_partners
 from outsource_plugin.permissions import Permission
 from outsource_plugin.present import engagement_json, user_actions
 from outsource_plugin.questions import ask_question, can_ask
-from outsource_plugin.schemas import ActionSchema, ConfigureSchema, load
+from outsource_plugin.schemas import ActionSchema, ChoosePartnerSchema, ConfigureSchema, QuestionSchema, load
 from outsource_plugin.workflow import USER_ACTIONS, Action, Status
 
 
@@ -53,11 +53,12 @@ def outsource_ticket(ticket_id: str) -> ResponseReturnValue:
         engagement.status if engagement else None, engagement, user.permission, ticket.is_complete
     ):
         raise Conflict("this ticket's outsourcing cannot be configured now: it is already sent or accepted")
-    chosen = request.args.get("partner_id", type=int)
-    if chosen is None and editing and "change" not in request.args:
+    query = load(ChoosePartnerSchema(), request.args.to_dict())
+    chosen = query["partner_id"]
+    if chosen is None and editing and query["change"] is None:
         chosen = engagement.partner_id if engagement else None
     if chosen is None:
-        search = request.args.get("q", "")
+        search = query["q"]
         return render(
             "outsource/choose_partner.html",
             ticket=ticket,
@@ -261,9 +262,8 @@ def question_post(engagement_id: int) -> ResponseReturnValue:
     user = caller(Permission.OUTSOURCE)
     engagement = get_engagement(state().session, engagement_id)
     refuse_on_complete_ticket(engagement.ticket_id)
-    ask_question(
-        state(), engagement, request.form.get("text", ""), Actor(user.name), internal="internal" in request.form
-    )
+    form = load(QuestionSchema(), {"text": request.form.get("text", ""), "internal": "internal" in request.form})
+    ask_question(state(), engagement, form["text"], Actor(user.name), internal=form["internal"])
     state().session.commit()
     flash(f"Your question was added as a note; it reaches {engagement.partner.name} with the next sync.")
     return redirect(ticket_url(engagement.ticket_id, engagement))

@@ -13,8 +13,9 @@ from werkzeug.datastructures import MultiDict
 
 from outsource_plugin.blueprints.api_common import ID as ID
 from outsource_plugin.blueprints.api_common import caller as caller
-from outsource_plugin.blueprints.api_common import state
+from outsource_plugin.blueprints.api_common import canonical_ticket_id, state
 from outsource_plugin.blueprints.csrf import protect
+from outsource_plugin.blueprints.limits import json_limit, limit_body
 from outsource_plugin.errors import Conflict, ValidationFailed
 from outsource_plugin.models import Engagement
 from outsource_plugin.permissions import Permission
@@ -27,7 +28,9 @@ pages = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
+limit_body(pages, json_limit)
 protect(pages)
+pages.url_value_preprocessor(canonical_ticket_id)
 
 
 def render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:

@@ -36,6 +36,12 @@ SETTINGS: tuple[Setting, ...] = (
         25 * 1024 * 1024,
         "Largest attachment that is synced; the demo host refuses a larger upload with 413.",
     ),
+    Setting(
+        "OUTSOURCE_MAX_JSON_BYTES",
+        2 * 1024 * 1024,
+        "Largest request body the plugin's API and pages take (413 beyond, before it is read); the partner API "
+        "takes this plus a base64 attachment at OUTSOURCE_MAX_ATTACHMENT_BYTES. Holds whatever MAX_CONTENT_LENGTH is.",
+    ),
     Setting("OUTSOURCE_SIGNATURE_TOLERANCE", 300, "Seconds a signed partner request's clock may differ."),
     Setting("OUTSOURCE_HTTP_TIMEOUT", 10.0, "Seconds before a call to a partner system times out."),
     Setting(

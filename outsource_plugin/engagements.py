@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from outsource_plugin import outbox, signals
@@ -101,6 +102,16 @@ def configure(
     )
     session.add(engagement)
     _transition(state, engagement, Action.CONFIGURE, Side.LEAD, actor)
+    try:
+        session.flush()
+    except IntegrityError as err:
+        # another configure of this ticket committed between our look-up and this insert:
+        # the database's one-open-engagement index refused the second
+        session.rollback()
+        raise Conflict(
+            f"ticket {ticket_id} already has an open outsourcing engagement",
+            details={"ticket_id": ["already outsourced: reload to see its engagement"]},
+        ) from err
     return engagement
 
 

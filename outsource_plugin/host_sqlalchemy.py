@@ -7,6 +7,7 @@ configuration, not changes to the host's tables.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -48,17 +49,48 @@ def _as_date(value: Any) -> date | None:
     return value if isinstance(value, date) else None
 
 
-def _key(model: type, attribute: str, value: str) -> Any:
-    """A string id turned into the type of the model's key column (int, UUID, str);
-    None when it cannot be one, so that a bad id is "not found", not a database error."""
+def _int_bits(column_type: Any) -> int:
+    """Value bits of an integer key column: BIGINT holds 63, INTEGER (PostgreSQL's 32-bit) 31."""
+    return 63 if isinstance(column_type, BigInteger) else 31
+
+
+def _canonical(column_type: Any, python_type: type, value: str) -> str | None:
+    """``value`` if it is the one spelling of a key of this column type, else None."""
+    if python_type is int:
+        bits = _int_bits(column_type)
+        if not (value.isascii() and value.isdigit()) or len(value) > 19 or str(int(value)) != value:
+            return None
+        return value if int(value) < 2**bits else None
+    if python_type is uuid.UUID:
+        try:
+            return value if str(uuid.UUID(value)) == value else None
+        except ValueError:
+            return None
+    length = getattr(column_type, "length", None)
+    return value if value and (length is None or len(value) <= length) else None
+
+
+def _column(model: type, attribute: str) -> tuple[Any, type]:
     column_type = getattr(getattr(model, attribute), "type", None)
-    python_type = getattr(column_type, "python_type", str)
+    try:
+        python_type = column_type.python_type if column_type is not None else str
+    except NotImplementedError:
+        python_type = str
+    return column_type, python_type
+
+
+def _key(model: type, attribute: str, value: str) -> Any:
+    """A string id turned into the type of the model's key column (int, UUID, str); None when it
+    cannot be one, so that a bad id is "not found", not a database error. Lenient on purpose: ids
+    from outside are checked at the edge (``canonical_ticket_id``), and rows stored before that
+    keep reaching their ticket."""
+    column_type, python_type = _column(model, attribute)
     try:
         key = python_type(value)
     except (TypeError, ValueError):
         return None
     if isinstance(key, int):
-        bits = 63 if isinstance(column_type, BigInteger) else 31
+        bits = _int_bits(column_type)
         if not -(2**bits) <= key < 2**bits:
             return None
     return key
@@ -119,6 +151,15 @@ class SQLAlchemyHost:
             name=str(_read(user, self._user_name)),
             permission=Permission(self._permission(user)),
         )
+
+    def canonical_ticket_id(self, raw: str) -> str | None:
+        """Driven by the ticket key's column type: int keys are ASCII digits without sign, leading
+        zeros or spaces, within the column's range; UUID keys lowercase and hyphenated; string
+        keys as they are. A computed id (a callable field) is the host's own: taken as it is."""
+        spec = self.ticket_fields["id"]
+        if not isinstance(spec, str):
+            return raw
+        return _canonical(*_column(self.ticket_model, spec), raw)
 
     def _load(self, ticket_id: str) -> Any:
         spec = self.ticket_fields["id"]

@@ -13,13 +13,13 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, text
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from outsource_plugin.secretbox import seal, unseal
-from outsource_plugin.workflow import Action, Side, Status
+from outsource_plugin.workflow import OPEN_STATUSES, Action, Side, Status
 
 
 def utcnow() -> datetime:
@@ -115,6 +115,10 @@ STATUS_TIMESTAMP = {
 }
 
 
+#: the rows a ticket may have only one of per role: its open engagements (SPEC: at most one)
+OPEN_ENGAGEMENT = text(f"status IN ({', '.join(repr(s.value) for s in sorted(OPEN_STATUSES))})")
+
+
 class Engagement(Base):
     """One outsourcing attempt, seen from this host's side (``role``)."""
 
@@ -124,6 +128,15 @@ class Engagement(Base):
         Index("ix_outsource_engagement_ticket", "ticket_id", "role", "id"),
         Index("ix_outsource_engagement_partner", "partner_id", "status"),
         Index("ix_outsource_engagement_deadline", "status", "acceptance_deadline"),
+        # in the database too, not only in code: two configures at once cannot both insert
+        Index(
+            "uq_outsource_engagement_open_ticket",
+            "ticket_id",
+            "role",
+            unique=True,
+            postgresql_where=OPEN_ENGAGEMENT,
+            sqlite_where=OPEN_ENGAGEMENT,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

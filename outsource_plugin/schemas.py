@@ -6,9 +6,10 @@ silently ignored setting.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from outsource_plugin.errors import ValidationFailed
 from outsource_plugin.names import clean_name
@@ -75,6 +76,13 @@ class ActionSchema(StrictSchema):
     customer_ref = fields.String(validate=validate.Length(min=1, max=64), load_default=None, allow_none=True)
 
 
+class QuestionSchema(StrictSchema):
+    """A question to the lead partner; ``ask_question`` checks that it is there and not too long."""
+
+    text = fields.String(load_default="")
+    internal = fields.Boolean(load_default=False)
+
+
 class PartnerSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     adapter = fields.String(required=True, validate=validate.Length(min=1, max=64))
@@ -98,16 +106,36 @@ class PageSchema(StrictSchema):
     )
 
 
+class ChoosePartnerSchema(Schema):
+    """The partner-choice page's query: a partner id within the column, a search, "change"."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    partner_id = fields.Integer(load_default=None, validate=_ROW_ID)
+    q = fields.String(load_default="", validate=validate.Length(max=200))
+    change = fields.String(load_default=None)
+
+
+class FeedSchema(StrictSchema):
+    """A partner's cursor into our change feed: a sequence number fits the 32-bit column."""
+
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=500))
+
+
 def load(schema: Schema, data: Any) -> dict[str, Any]:
     """Validate ``data``, turning marshmallow's complaints into a 400 that names each field."""
     if not isinstance(data, dict):
         raise ValidationFailed("the body must be a JSON object", details={"_schema": ["expected an object"]})
-    broken = _not_unicode(data)
-    if broken:
-        raise ValidationFailed(
-            f"invalid input: {', '.join(broken)} is not valid Unicode",
-            details={name: ["contains a lone surrogate (\\ud800-\\udfff): not valid Unicode"] for name in broken},
-        )
+    # each field is named, never quoted: the text is the customer's, and stays out of answers and logs
+    for bad, problem, message in (
+        (_lone_surrogate, "is not valid Unicode", "contains a lone surrogate (\\ud800-\\udfff): not valid Unicode"),
+        (_has_nul, "contains a NUL character", "contains a NUL character (\\x00), which no text column stores"),
+    ):
+        named = _strings_where(data, bad)
+        if named:
+            raise ValidationFailed(f"invalid input: {', '.join(named)} {problem}", details=_nested(named, message))
     try:
         result: dict[str, Any] = schema.load(data)
     except ValidationError as err:
@@ -116,23 +144,50 @@ def load(schema: Schema, data: Any) -> dict[str, Any]:
     return result
 
 
-def _not_unicode(value: Any, prefix: str = "") -> list[str]:
-    """Dotted names of the keys and strings in ``value`` that JSON's ``\\ud800`` escapes made
-    lone surrogates: no database or partner can store them, so they are refused here."""
+def _nested(names: list[str], message: str) -> dict[str, Any]:
+    """Dotted field names as marshmallow shapes its messages: ``{"terms": {"instructions": [...]}}``."""
+    details: dict[str, Any] = {}
+    for name in names:
+        *parents, leaf = name.split(".")
+        node = details
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[leaf] = [message]
+    return details
+
+
+def _has_nul(text: str) -> bool:
+    """PostgreSQL stores no NUL in text; it would be a database error with the text in the log."""
+    return "\x00" in text
+
+
+def _lone_surrogate(text: str) -> bool:
+    """JSON's ``\\ud800`` escapes make lone surrogates: no database or partner can store them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _strings_where(value: Any, bad: Callable[[str], bool], prefix: str = "") -> list[str]:
+    """Dotted names of the keys and strings in ``value`` for which ``bad`` holds."""
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return [prefix or "_body"]
-        return []
+        return [prefix or "_body"] if bad(value) else []
     if isinstance(value, dict):
         found: list[str] = []
         for key, item in value.items():
             name = f"{prefix}.{key}" if prefix else str(key)
-            found.extend(_not_unicode(key, name) or _not_unicode(item, name))
+            if isinstance(key, str) and bad(key):
+                # the key itself is the customer's text: name the object that holds it
+                found.append(prefix or "_body")
+                continue
+            found.extend(_strings_where(item, bad, name))
         return found
     if isinstance(value, list):
-        return [name for item in value for name in _not_unicode(item, prefix)]
+        return [name for item in value for name in _strings_where(item, bad, prefix)]
     return []
 
 

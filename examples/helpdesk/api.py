@@ -32,6 +32,7 @@ from werkzeug.exceptions import HTTPException
 
 from examples.helpdesk.auth import check_csrf, current_user, signed_by_token
 from examples.helpdesk.models import Attachment, Charge, Customer, Note, Ticket, TimeEntry, User, db
+from outsource_plugin.blueprints.api_common import row_id
 from outsource_plugin.costs import cost_hidden
 from outsource_plugin.engagements import ensure_deletable
 from outsource_plugin.entries import EntryKind
@@ -113,6 +114,25 @@ def _outsource_error(err: OutsourceError) -> ResponseReturnValue:
 def _http_error(err: HTTPException) -> ResponseReturnValue:
     body = {"error": (err.name or "error").lower().replace(" ", "_"), "message": err.description}
     return jsonify(body), err.code or 500
+
+
+def canonical_ids(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """Ids in the demo's URLs have one spelling each: a ticket's is the one the plugin's host
+    adapter gives (so ``05`` is not ticket 5 and cannot slip past the delete check), other rows'
+    are plain digits within the id column. Any other spelling, or a larger number, is a 404."""
+    if values is None:
+        return
+    for name, value in list(values.items()):
+        if not name.endswith("_id"):
+            continue
+        canonical = current_outsource().host.canonical_ticket_id(value) if name == "ticket_id" else value
+        number = row_id(canonical) if canonical is not None else None
+        if number is None:
+            raise NotFound(f"no {name.removesuffix('_id')} {value[:40]!r}")
+        values[name] = number
+
+
+helpdesk_api.url_value_preprocessor(canonical_ids)
 
 
 @helpdesk_api.before_request
@@ -210,12 +230,12 @@ def ticket_create() -> ResponseReturnValue:
     return jsonify(ticket_json(ticket)), 201
 
 
-@helpdesk_api.get("/tickets/<int:ticket_id>")
+@helpdesk_api.get("/tickets/<ticket_id>")
 def ticket_read(ticket_id: int) -> ResponseReturnValue:
     return jsonify(ticket_json(_ticket(ticket_id), entries=True))
 
 
-@helpdesk_api.patch("/tickets/<int:ticket_id>")
+@helpdesk_api.patch("/tickets/<ticket_id>")
 def ticket_update(ticket_id: int) -> ResponseReturnValue:
     ticket = _ticket(ticket_id)
     data = load(TicketSchema(partial=True), _body())
@@ -228,7 +248,7 @@ def ticket_update(ticket_id: int) -> ResponseReturnValue:
     return jsonify(ticket_json(ticket))
 
 
-@helpdesk_api.delete("/tickets/<int:ticket_id>")
+@helpdesk_api.delete("/tickets/<ticket_id>")
 def ticket_delete(ticket_id: int) -> ResponseReturnValue:
     ticket = _ticket(ticket_id)
     ensure_deletable(db.session(), str(ticket_id))
@@ -239,7 +259,7 @@ def ticket_delete(ticket_id: int) -> ResponseReturnValue:
     return "", 204
 
 
-@helpdesk_api.post("/tickets/<int:ticket_id>/<kind>")
+@helpdesk_api.post("/tickets/<ticket_id>/<kind>")
 def entry_create(ticket_id: int, kind: str) -> ResponseReturnValue:
     user: User = current_user()  # type: ignore[assignment]
     ticket = _ticket(ticket_id)
@@ -257,7 +277,7 @@ def entry_create(ticket_id: int, kind: str) -> ResponseReturnValue:
     return jsonify({"id": entry.id}), 201
 
 
-@helpdesk_api.patch("/tickets/<int:ticket_id>/<kind>/<int:entry_id>")
+@helpdesk_api.patch("/tickets/<ticket_id>/<kind>/<entry_id>")
 def entry_update(ticket_id: int, kind: str, entry_id: int) -> ResponseReturnValue:
     model, schema = _entry_kind(kind)
     entry = _entry(model, ticket_id, entry_id)
@@ -267,7 +287,7 @@ def entry_update(ticket_id: int, kind: str, entry_id: int) -> ResponseReturnValu
     return jsonify({"id": entry.id})
 
 
-@helpdesk_api.delete("/tickets/<int:ticket_id>/<kind>/<int:entry_id>")
+@helpdesk_api.delete("/tickets/<ticket_id>/<kind>/<entry_id>")
 def entry_delete(ticket_id: int, kind: str, entry_id: int) -> ResponseReturnValue:
     model = Attachment if kind == "attachments" else _entry_kind(kind)[0]
     db.session.delete(_entry(model, ticket_id, entry_id))
@@ -312,7 +332,7 @@ def _attachment_create(ticket: Ticket) -> ResponseReturnValue:
     return jsonify({"id": attachment.id, "size": attachment.size}), 201
 
 
-@helpdesk_api.get("/attachments/<int:attachment_id>")
+@helpdesk_api.get("/attachments/<attachment_id>")
 def attachment_read(attachment_id: int) -> ResponseReturnValue:
     attachment = db.session.get(Attachment, attachment_id)
     if attachment is None:

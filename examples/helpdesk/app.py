@@ -33,6 +33,7 @@ from examples.helpdesk.auth import auth, csrf_token, current_user
 from examples.helpdesk.models import Attachment, Charge, Customer, Note, Ticket, TimeEntry, db
 from outsource_plugin import EntryKind, EntryMap, Outsourcing, Permission, SQLAlchemyHost
 from outsource_plugin.blueprints.headers import add_security_headers
+from outsource_plugin.blueprints.limits import partner_limit
 from outsource_plugin.config import SETTINGS
 
 DEFAULT_STATUSES = "New,In Progress,Waiting Customer,Complete"
@@ -208,8 +209,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app.config.setdefault("OUTSOURCE_TICKET_URL", "/tickets/{ticket_id}")
     Outsourcing(app, host=host)
-    # the largest body: an attachment at the plugin's limit, base64 in a partner message, plus room
-    app.config.setdefault("MAX_CONTENT_LENGTH", app.config["OUTSOURCE_MAX_ATTACHMENT_BYTES"] * 4 // 3 + 2**20)
+    # the largest body: a partner message with an attachment at the plugin's limit. Flask defines
+    # the key (as None, no limit), so a setdefault would leave it unset.
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = partner_limit(app.config)
 
     from examples.helpdesk.api import helpdesk_api
     from examples.helpdesk.cli import helpdesk_cli

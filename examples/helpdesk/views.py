@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from examples.helpdesk.api import ENTRY_KINDS
+from examples.helpdesk.api import ENTRY_KINDS, NoteSchema, TicketSchema, canonical_ids
 from examples.helpdesk.auth import check_csrf, current_user
 from examples.helpdesk.models import Attachment, Note, Ticket, TimeEntry, db
 from outsource_plugin.errors import ReadOnlyEntry, ValidationFailed
@@ -19,6 +19,7 @@ from outsource_plugin.messages import MAX_NOTE_LENGTH
 from outsource_plugin.schemas import load
 
 helpdesk = Blueprint("helpdesk", __name__, template_folder="templates")
+helpdesk.url_value_preprocessor(canonical_ids)
 
 
 @helpdesk.before_request
@@ -42,23 +43,24 @@ def ticket_create() -> ResponseReturnValue:
     if not title:
         flash("A ticket needs a title.", "error")
         return redirect(url_for("helpdesk.index"))
-    ticket = Ticket(
-        title=title[:300],
-        description=request.form.get("description", ""),
-        status=current_app.config["HELPDESK_STATUSES"][0],
-    )
+    try:
+        values = load(TicketSchema(), {"title": title[:300], "description": request.form.get("description", "")})
+    except ValidationFailed as err:
+        flash(f"That ticket is not valid: {err.message}.", "error")
+        return redirect(url_for("helpdesk.index"))
+    ticket = Ticket(**values, status=current_app.config["HELPDESK_STATUSES"][0])
     db.session.add(ticket)
     db.session.commit()
     return redirect(url_for("helpdesk.ticket_page", ticket_id=ticket.id))
 
 
-@helpdesk.get("/tickets/<int:ticket_id>")
+@helpdesk.get("/tickets/<ticket_id>")
 def ticket_page(ticket_id: int) -> ResponseReturnValue:
     ticket = db.session.get(Ticket, ticket_id) or abort(404)
     return render_template("ticket.html", ticket=ticket, statuses=current_app.config["HELPDESK_STATUSES"])
 
 
-@helpdesk.post("/tickets/<int:ticket_id>/status")
+@helpdesk.post("/tickets/<ticket_id>/status")
 def ticket_status(ticket_id: int) -> ResponseReturnValue:
     ticket = db.session.get(Ticket, ticket_id) or abort(404)
     status = request.form.get("status", "")
@@ -69,7 +71,7 @@ def ticket_status(ticket_id: int) -> ResponseReturnValue:
     return _back(ticket_id)
 
 
-@helpdesk.post("/tickets/<int:ticket_id>/entries/<kind>")
+@helpdesk.post("/tickets/<ticket_id>/entries/<kind>")
 def entry_create(ticket_id: int, kind: str) -> ResponseReturnValue:
     ticket = db.session.get(Ticket, ticket_id) or abort(404)
     user = current_user()
@@ -138,7 +140,7 @@ def _attachment_create(ticket: Ticket) -> ResponseReturnValue:
     return _back(ticket.id)
 
 
-@helpdesk.post("/tickets/<int:ticket_id>/notes/<int:note_id>")
+@helpdesk.post("/tickets/<ticket_id>/notes/<note_id>")
 def note_edit(ticket_id: int, note_id: int) -> ResponseReturnValue:
     """Edit a note's text. A note the sync rules make read-only is refused at commit: say so."""
     note = db.session.get(Note, note_id)
@@ -150,6 +152,11 @@ def note_edit(ticket_id: int, note_id: int) -> ResponseReturnValue:
         return _back(ticket_id)
     if len(body) > MAX_NOTE_LENGTH:
         flash(f"A note may be at most {MAX_NOTE_LENGTH} characters.", "error")
+        return _back(ticket_id)
+    try:
+        body = load(NoteSchema(partial=True), {"body": body})["body"]
+    except ValidationFailed as err:
+        flash(f"The note was not changed: {err.message}.", "error")
         return _back(ticket_id)
     note.body = body
     note.internal = "internal" in request.form

@@ -30,6 +30,8 @@ HUGE = "x" * 2**20
 #: a row id no row has
 UNKNOWN_ID = 2147483000
 SURROGATE = "\ud800"
+#: PostgreSQL stores no NUL in text: a 400 naming the field, never a database error
+NUL = "\x00"
 
 #: a valid body per endpoint that takes one (placeholders filled from the test's rows)
 BASE_BODIES: dict[str, dict[str, Any]] = {
@@ -120,6 +122,7 @@ def bad_bodies(endpoint: str, base: dict[str, Any]) -> list[tuple[str, Any]]:
         if isinstance(field, fields.String):
             out.append((f"{key}: 1 MB", {**base, key: HUGE}))
             out.append((f"{key}: lone surrogate", {**base, key: f"a{SURROGATE}b"}))
+            out.append((f"{key}: NUL", {**base, key: f"a{NUL}b"}))
     return out
 
 
@@ -237,6 +240,7 @@ def form_cases(world: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]
     for label, form in [
         ("name missing", {"adapter": "memory"}),
         ("name 1 MB", {"adapter": "memory", "name": HUGE}),
+        ("name with NUL", {"adapter": "memory", "name": f"Fab{NUL}rikam"}),
         ("unknown adapter", {"adapter": "carrier-pigeon", "name": "F"}),
         ("peer without settings", {"adapter": "peer", "name": "F"}),
         ("peer bad url", {"adapter": "peer", "name": "F", "config.base_url": "nope", "config.link_id": "a b"}),
@@ -259,6 +263,9 @@ def form_cases(world: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]
     question = f"/outsource/engagements/{world['asking']}/question"
     yield "question: blank", question, {"text": "  "}
     yield "question: 1 MB", question, {"text": HUGE}
+    yield "question: NUL", question, {"text": f"why{NUL}?"}
+    yield "action: reason with NUL", f"{actions}/decline", {"reason": f"too{NUL}far"}
+    yield "outsource ticket: instructions with NUL", outsource, {"partner_id": partner, "instructions": f"a{NUL}b"}
     host = f"/tickets/{ticket}"
     yield "host status: unknown", f"{host}/status", {"status": "Exploded"}
     yield "host status: 1 MB", f"{host}/status", {"status": HUGE}
@@ -274,6 +281,9 @@ def form_cases(world: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]
     yield "host time: hours huge", f"{host}/entries/time", {"hours": "9" * 40}
     yield "host time: summary 1 MB", f"{host}/entries/time", {"hours": "1", "summary": HUGE}
     yield "host note: 1 MB", f"{host}/entries/note", {"body": HUGE}
+    yield "host note: NUL", f"{host}/entries/note", {"body": f"a{NUL}b"}
+    yield "host note edit: NUL", f"{host}/notes/{world['entry_id']}", {"body": f"a{NUL}b"}
+    yield "host ticket: title with NUL", "/tickets", {"title": f"a{NUL}b"}
     yield "host note edit: 1 MB", f"{host}/notes/{world['entry_id']}", {"body": HUGE}
     yield "host note edit: blank", f"{host}/notes/{world['entry_id']}", {"body": ""}
     yield "host note edit: unknown note", f"{host}/notes/{UNKNOWN_ID}", {"body": "x"}

@@ -319,7 +319,36 @@ READ_CASES = [
     refused("dead letter: not dead", "POST", "/deadletters/{pending_message}/retry", 404, "not_found", {}),
 ]
 
-CASES = [*MALFORMED, *CONFIGURE_CASES, *EDIT_CASES, *ACTION_CASES, *PARTNER_CASES, *READ_CASES]
+#: issue 13: a ticket has one id (other spellings are 404), ids past the column are 404, NUL is a 400
+HARDENING_CASES = [
+    *(
+        refused(
+            f"configure: ticket id spelled {spelled}",
+            "POST",
+            f"/tickets/{spelled}/outsource",
+            404,
+            "not_found",
+            configure(),
+        )
+        for spelled in ("0{fresh}", "+{fresh}", "%20{fresh}", "{fresh}%20", "{fresh}.0", "\u0665", "\uff19")
+    ),
+    refused("ticket state: id past any column", "GET", "/tickets/99999999999999999999/outsource", 404, "not_found"),
+    refused("ticket state: id past a 32-bit column", "GET", "/tickets/2147483648/outsource", 404, "not_found"),
+    refused("engagement: id past a 32-bit column", "GET", "/engagements/2147483648", 404, "not_found"),
+    refused("engagement: id with a leading zero", "GET", "/engagements/0{unsent}", 404, "not_found"),
+    bad("configure: instructions with NUL", "POST", CONFIGURE, configure(instructions="a\x00b"), "terms.instructions"),
+    bad("action: reason with NUL", "POST", SERVICE_ACTION, act("decline", reason="far\x00away"), "reason"),
+    bad("partner: name with NUL", "POST", "/partners", {"name": "Fab\x00rikam", "adapter": "memory"}, "name"),
+    bad(
+        "partner: config key with NUL",
+        "POST",
+        "/partners",
+        {"name": "F", "adapter": "memory", "config": {"a\x00": 1}},
+        "config",
+    ),
+]
+
+CASES = [*MALFORMED, *CONFIGURE_CASES, *EDIT_CASES, *ACTION_CASES, *PARTNER_CASES, *READ_CASES, *HARDENING_CASES]
 
 
 @pytest.fixture

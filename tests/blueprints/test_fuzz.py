@@ -151,6 +151,8 @@ def test_bad_json_bodies_are_refused_and_write_nothing(app: Flask, world: dict[s
             body = _refused(response, f"{method} {path} {label}")
             if SURROGATE in label or "surrogate" in label:
                 assert "Unicode" in body["message"], body
+            if label.endswith(": NUL"):
+                assert "NUL" in body["message"], body
         assert table_rows(app) == rows, endpoint
 
 
