@@ -15,7 +15,6 @@ from outsource_plugin.logs import log_context
 from outsource_plugin.metrics import record_delivery
 from outsource_plugin.models import Engagement, MessageState, OutboxMessage, Partner, utcnow
 from outsource_plugin.outbox import backoff, claim, release
-from outsource_plugin.refusals import REFUSED
 
 log = logging.getLogger(__name__)
 
@@ -92,16 +91,18 @@ def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:
         )
         return _failed(state, message, partner, engagement, error, None)
     release(message)
+    fixed, message.last_error = message.last_error, None
     message.state = MessageState.DELIVERED
     message.delivered_at = utcnow()
-    message.last_error = None
     if engagement is not None:
         if result.remote_ref and not engagement.remote_ref:
             engagement.remote_ref = result.remote_ref
         if result.remote_ticket_number:
             engagement.remote_ticket_number = result.remote_ticket_number
         engagement.last_sync_at = utcnow()
-        if message.payload.get("op") != REFUSED:  # a refusal reports an error: its delivery does not clear it
+        if fixed is not None and engagement.last_sync_error == fixed:
+            # only the error this message caused is over: one recorded meanwhile (the partner
+            # refusing this very attachment, say) must stay visible
             engagement.last_sync_error = None
     return Outcome.DELIVERED
 

@@ -34,7 +34,7 @@ def apply_change(state: OutsourceState, partner: Partner, change: RemoteChange) 
 
     The change is checked first (``InvalidPartnerMessage``), so a malformed one writes nothing.
     """
-    change = checked_change(change, max_attachment_bytes=int(state.config["OUTSOURCE_MAX_ATTACHMENT_BYTES"]))
+    change = checked_change(change)
     if change.sequence is not None and not claim_sequence(state.session, partner, change.sequence):
         return None
     if change.kind is ChangeKind.OFFER:

@@ -16,11 +16,12 @@ import binascii
 from dataclasses import replace
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, fields, validate
 
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
 from outsource_plugin.entries import EntryKind, to_wire
 from outsource_plugin.errors import InvalidPartnerMessage, ValidationFailed
+from outsource_plugin.refusals import REFUSED
 from outsource_plugin.schemas import StrictSchema, TermsSchema, field_names, load
 from outsource_plugin.workflow import Action, Status
 
@@ -96,7 +97,8 @@ class ChargeData(StrictSchema):
 
 
 class AttachmentData(StrictSchema):
-    """An attachment; its bytes at most ``OUTSOURCE_MAX_ATTACHMENT_BYTES``, given to the constructor."""
+    """An attachment. One over ``OUTSOURCE_MAX_ATTACHMENT_BYTES`` is well formed: the sync engine
+    refuses it as a sync error on both sides (``refusals``), which a 400 here would hide."""
 
     filename = _text(validate.Length(min=1, max=255), required=True)
     media_type = _text(validate.Length(max=127))
@@ -104,17 +106,9 @@ class AttachmentData(StrictSchema):
     data = Base64Bytes(required=True)
     internal = fields.Boolean()
 
-    def __init__(self, *, max_bytes: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.max_bytes = max_bytes
-
-    @validates("data")
-    def _fits(self, value: bytes, **_: Any) -> None:
-        if len(value) > self.max_bytes:
-            raise ValidationError(f"larger than attachments may be ({self.max_bytes} bytes)")
-
 
 ENTRY_DATA: dict[EntryKind, type[StrictSchema]] = {
+    EntryKind.ATTACHMENT: AttachmentData,
     EntryKind.NOTE: NoteData,
     EntryKind.TIME: TimeData,
     EntryKind.CHARGE: ChargeData,
@@ -130,7 +124,9 @@ class OriginSchema(StrictSchema):
 
 class EntryPayload(StrictSchema):
     entry_key = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    op = fields.String(required=True, validate=validate.OneOf(["upsert", "delete"]))
+    #: ``refused``: the partner could not sync one of our entries (``refusals``), and says why
+    op = fields.String(required=True, validate=validate.OneOf(["upsert", "delete", REFUSED]))
+    reason = _text(validate.Length(max=MAX_REASON_LENGTH))
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in EntryKind]))
     data = fields.Dict(keys=fields.String(), load_default=dict)
     origin = fields.Nested(OriginSchema, required=True)
@@ -190,7 +186,7 @@ def action_payload(payload: Any) -> dict[str, Any]:
     return {**loaded, "action": Action(loaded["action"])}
 
 
-def checked_change(change: RemoteChange, *, max_attachment_bytes: int) -> RemoteChange:
+def checked_change(change: RemoteChange) -> RemoteChange:
     """The change with its data checked and put in wire form; raises InvalidPartnerMessage.
 
     Whatever adapter it came from, a change reaches the sync engine and the
@@ -200,7 +196,7 @@ def checked_change(change: RemoteChange, *, max_attachment_bytes: int) -> Remote
         schema = OfferPayload()
         return replace(change, data=schema.dump(checked(schema, dict(change.data), "payload")))
     if change.kind is ChangeKind.ENTRY:
-        return replace(change, data=_entry(dict(change.data), max_attachment_bytes))
+        return replace(change, data=_entry(dict(change.data)))
     if change.action is None:
         # an action message that could not be read: its payload says what is wrong
         checked(ActionPayload(), dict(change.data), "payload")
@@ -212,7 +208,7 @@ def checked_change(change: RemoteChange, *, max_attachment_bytes: int) -> Remote
     return change
 
 
-def _entry(payload: dict[str, Any], max_bytes: int) -> dict[str, Any]:
+def _entry(payload: dict[str, Any]) -> dict[str, Any]:
     """An entry message with its values checked against their kind's schema, in wire form.
 
     An attachment's size is what arrived, and a time entry without a resource
@@ -220,10 +216,12 @@ def _entry(payload: dict[str, Any], max_bytes: int) -> dict[str, Any]:
     """
     loaded = checked(EntryPayload(), payload, "payload")
     kind = EntryKind(loaded["kind"])
-    schema = AttachmentData(max_bytes=max_bytes) if kind is EntryKind.ATTACHMENT else ENTRY_DATA[kind]()
+    schema = ENTRY_DATA[kind]()
     values = checked(schema, loaded["data"], "payload.data") if loaded["op"] == "upsert" else {}
     if kind is EntryKind.ATTACHMENT and values:
         values["size"] = len(values["data"])
     if kind is EntryKind.TIME and values and not values.get("resource"):
         values["resource"] = loaded["origin"].get("user") or "partner"
+    if loaded["op"] == REFUSED:
+        return payload  # only its reason and key are read (``refusals.refused_by_partner``)
     return {**payload, "data": to_wire(kind, values)}

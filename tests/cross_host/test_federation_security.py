@@ -311,7 +311,7 @@ def test_a_malformed_message_is_400_naming_the_field_and_writes_nothing(service:
     path = f"{FEDERATION}/messages"
     lead, secret = service.pair.lead.base, service.pair.secret
     # the host's attachment limit is the default 25 MB: the fuzz suite's 1000-byte case fits it
-    shapes = [m for m in MALFORMED_MESSAGES if "over the limit" not in m[0]]
+    shapes = list(MALFORMED_MESSAGES)
     for label, kind, payload, field in shapes:
         uid = uuid.uuid4().hex if kind == "offer" else offered.uid or ""
 

@@ -174,7 +174,7 @@ def test_a_peer_message_with_a_malformed_seen_is_refused(kind: str, seen: object
         "payload": {**payload.get(kind, {}), "seen": seen},
     }
     with pytest.raises(InvalidPartnerMessage, match=r"payload\.seen"):
-        checked_change(change_from_message(message), max_attachment_bytes=1000)
+        checked_change(change_from_message(message))
 
 
 def test_a_peer_action_carries_its_seen() -> None:

@@ -9,9 +9,10 @@ import pytest
 from flask import Flask
 
 from examples.helpdesk.models import Attachment, Note, db
-from outsource_plugin.adapters.base import ChangeKind, RemoteChange
+from outsource_plugin.adapters.base import ChangeKind, DeliveryResult, Outbound, RemoteChange
 from outsource_plugin.entries import EntryKind
 from outsource_plugin.extension import current_outsource
+from outsource_plugin.jobs.poll import poll_all
 from outsource_plugin.models import Engagement, EntryLink
 from tests.conftest import Api, memory_partner
 from tests.outsource_plugin.engagement_helpers import accepted, sync, upload
@@ -77,6 +78,26 @@ def test_our_attachment_over_the_limit_is_not_sent_and_the_partner_is_told(
     assert refusal["op"] == "refused" and "data" not in refusal["data"]
 
 
+REASON = "Attachment 'photo.jpg' (64 bytes) from Northwind was not received: it is over the size limit of 10 bytes."
+
+
+def refusal(uid: str, sent: dict[str, Any]) -> RemoteChange:
+    """The partner's answer to one of our attachment messages (``sent``): not received."""
+    return RemoteChange(
+        kind=ChangeKind.ENTRY,
+        engagement_uid=uid,
+        change_id=f"refusal-{sent['entry_key']}",
+        data={
+            "entry_key": sent["entry_key"],
+            "op": "refused",
+            "kind": "attachment",
+            "data": {"filename": "photo.jpg", "size": 64},
+            "reason": REASON,
+            "origin": {"side": "service", "org": "memory", "at": sent["origin"]["at"]},
+        },
+    )
+
+
 def test_the_partner_refusing_our_attachment_is_our_sync_error_too(
     app: Flask, api: Api, ticket_id: str, partner_id: int
 ) -> None:
@@ -84,25 +105,32 @@ def test_the_partner_refusing_our_attachment_is_our_sync_error_too(
     upload(api, ticket_id, "photo.jpg", b"\xff" * 64)
     sync(app)
     [sent] = sent_entries(app, partner_id, uid)
-    reason = "Attachment 'photo.jpg' (64 bytes) from Northwind was not received: it is over the size limit of 10 bytes."
-    memory_partner(app, partner_id).feed.append(
-        RemoteChange(
-            kind=ChangeKind.ENTRY,
-            engagement_uid=uid,
-            change_id="refusal-1",
-            data={
-                "entry_key": sent["entry_key"],
-                "op": "refused",
-                "kind": "attachment",
-                "data": {"filename": "photo.jpg", "size": 64},
-                "reason": reason,
-                "origin": {"side": "service", "org": "memory", "at": sent["origin"]["at"]},
-            },
-        )
-    )
+    memory_partner(app, partner_id).feed.append(refusal(uid, sent))
     sync(app)
-    assert last_sync_error(app, uid) == f"Contoso: {reason}"
-    assert (f"Contoso: {reason}", True) in notes(app, ticket_id)
+    assert last_sync_error(app, uid) == f"Contoso: {REASON}"
+    assert (f"Contoso: {REASON}", True) in notes(app, ticket_id)
     with app.app_context():
         link = db.session.query(EntryLink).filter_by(engagement_uid=uid, entry_key=sent["entry_key"]).one()
         assert link.sent is False
+
+
+def test_a_refusal_applied_while_its_attachment_is_being_delivered_stays_visible(
+    app: Flask, api: Api, ticket_id: str, partner_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The partner may refuse (and we may poll its refusal) before our push is recorded as
+    delivered: recording the delivery must not wipe the error out."""
+    uid = accepted(app, api, ticket_id, partner_id)
+    partner = memory_partner(app, partner_id)
+    deliver = partner.deliver
+
+    def deliver_and_refuse(message: Outbound) -> DeliveryResult:
+        result = deliver(message)
+        if message.kind == "entry" and message.payload["kind"] == "attachment":
+            partner.feed.append(refusal(uid, dict(message.payload)))
+            poll_all(current_outsource())  # our poller, meanwhile, in another worker
+        return result
+
+    monkeypatch.setattr(partner, "deliver", deliver_and_refuse)
+    upload(api, ticket_id, "photo.jpg", b"\xff" * 64)
+    sync(app)
+    assert last_sync_error(app, uid) == f"Contoso: {REASON}"

@@ -14,7 +14,10 @@ from flask import Flask
 from outsource_plugin import signals
 from outsource_plugin.extension import current_outsource
 from outsource_plugin.models import AuditEvent
+from outsource_plugin.permissions import Permission
 from outsource_plugin.workflow import Action, Side, Status
+from tests.blueprints.api_helpers import add_engagement, add_ticket
+from tests.blueprints.page_helpers import page_client, post
 from tests.conftest import memory_partner
 from tests.outsource_plugin.engagement_helpers import status, sync
 
@@ -67,6 +70,17 @@ def test_a_received_offer_is_audited_and_signalled_as_its_status_change(app: Fla
             None,
             Status.ASSIGNED,
         )
+
+
+def test_a_question_is_signalled_with_the_documented_kwargs(app: Flask, partner_id: int) -> None:
+    ticket_id = add_ticket(app)
+    engagement_id = add_engagement(app, partner_id, status=Status.IN_PROGRESS, role=Side.SERVICE, ticket_id=ticket_id)
+    with recorded(signals.question_asked) as sent:
+        client = page_client(app, Permission.OUTSOURCE)
+        post(client, f"/outsource/engagements/{engagement_id}/question", {"text": "Which door?"})
+    [kw] = sent
+    assert set(kw) == documented(signals.question_asked)
+    assert kw["ticket_id"] == ticket_id and kw["text"] == "Question: Which door?"
 
 
 def test_every_signal_documents_the_kwargs_it_is_sent_with() -> None:
