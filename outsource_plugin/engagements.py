@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 LOCAL_ONLY = frozenset({Action.CONFIGURE, Action.EDIT, Action.REMOVE})
 #: actions that the plugin raises for both sides rather than one partner
 SYSTEM_ACTIONS = frozenset({Action.AUTO_DECLINE, Action.TICKET_COMPLETE})
+#: a side's own act lost a crossing: the note on its ticket is the action's reason, which says why
+COMPENSATIONS = frozenset({Action.WITHDRAW, Action.LAPSE, Action.OVERRULE})
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ def perform(
     ticket_number: str | None = None,
 ) -> Engagement:
     """Apply one action to an engagement, with its effects on this host and the partner."""
+    _lock_status(state.session, engagement)
     before = engagement.status
     after = target(before, action, side)
     if action in REASON_REQUIRED and not (reason and reason.strip()):
@@ -147,6 +150,19 @@ def perform(
     if relay:
         _relay(state.session, engagement, action, actor, reason, before)
     return engagement
+
+
+def _lock_status(session: Session, engagement: Engagement) -> None:
+    """Re-read the status under lock, the partner's row first (see ``outbox.lock_feed``).
+
+    A request reads the engagement before it acts. Had the partner's crossing act been
+    applied in between, deciding on the stale status would overwrite it (PostgreSQL reads
+    committed rows) and the two sides would split for good; re-read, the crossing is seen
+    and settled by the workflow's ``CROSSED`` rule when each side hears of the other's act.
+    """
+    outbox.lock_feed(session, engagement.partner_id)
+    session.flush()
+    session.refresh(engagement, ["status"], with_for_update=True)
 
 
 def _partner_must_hear(before: Status | None, after: Status | None, action: Action, actor: Actor) -> bool:
@@ -240,16 +256,16 @@ def _record_details(
         engagement.accepted_by = actor.name
         if ticket_number:
             engagement.remote_ticket_number = ticket_number
-    elif action in (Action.DECLINE, Action.AUTO_DECLINE):
+    elif action in (Action.DECLINE, Action.AUTO_DECLINE, Action.LAPSE):
         engagement.decline_reason = reason
-    elif action is Action.CANCEL:
+    elif action in (Action.CANCEL, Action.WITHDRAW):
         engagement.cancel_reason = reason
     elif action is Action.SUBMIT:
         engagement.suspended_at = now
     elif action is Action.REJECT:
         engagement.reject_reason = reason
         engagement.suspended_at = None
-    elif action in (Action.APPROVE, Action.COMPLETE, Action.TICKET_COMPLETE):
+    elif action in (Action.APPROVE, Action.COMPLETE, Action.TICKET_COMPLETE, Action.OVERRULE):
         engagement.sync_ended_at = now
     note = _note_for(engagement, action, actor, reason)
     if note and engagement.ticket_id:
@@ -261,6 +277,8 @@ def _record_details(
 def _note_for(engagement: Engagement, action: Action, actor: Actor, reason: str | None) -> str | None:
     """The ticket note a transition leaves, so the ticket's own history tells the story."""
     partner = engagement.partner.name
+    if action in COMPENSATIONS:
+        return reason
     if action is Action.CANCEL and not actor.remote:
         return f"Outsourcing to {partner} was canceled."
     if action in (Action.DECLINE, Action.AUTO_DECLINE) and engagement.role is Side.LEAD:

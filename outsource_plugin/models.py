@@ -157,6 +157,9 @@ class Engagement(Base):
     sync_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_sync_error: Mapped[str | None] = mapped_column(Text)
+    #: when a relayed act of the partner lost a crossing here (``workflow.CROSSED``): what the
+    #: partner wrote after it, on its losing branch, is not applied here
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -99,7 +99,8 @@ def test_tables_made_by_create_all_are_adopted_with_their_data(engine: Engine) -
             {"now": "2026-01-01 00:00:00"},
         )
     migrate.upgrade(engine)
-    assert _revision(engine) == migrate.BASELINE
+    # stamped at the baseline, then upgraded past it to the head
+    assert _revision(engine) == migrate.head_revision()
     with engine.connect() as connection:
         assert connection.execute(text("SELECT name FROM outsource_partner")).scalars().all() == ["Old"]
 
