@@ -43,6 +43,8 @@ class Move:
     fire: Callable[[Scenario, Client], bool]
     #: a note written right after the act on the acting side; it must not cross if the act lost
     follow_up: Callable[[Scenario, Client, Any], None] | None = None
+    #: where that note takes the act's status when the act won (a note starts the work)
+    noted: str | None = None
 
 
 class RaceScenario(Scenario):
@@ -107,7 +109,7 @@ def _note(side: str) -> Callable[[Scenario, Client, Any], None]:
 
 CANCEL = Move("cancel", "canceled", WINS, _lead_action("cancel"))
 AUTO_DECLINE = Move("auto_decline", "declined", WINS, _deadline)
-ACCEPT = Move("accept", "accepted", LOSES, _service_action("accept"), _note("service"))
+ACCEPT = Move("accept", "accepted", LOSES, _service_action("accept"), _note("service"), "in_progress")
 DECLINE = Move("decline", "declined", LOSES, _service_action("decline", reason="no capacity"))
 SUBMIT = Move("submit", "waiting_approval", LOSES, _service_action("submit"), _note("service"))
 COMPLETE = Move("complete", "complete", WINS, _lead_action("complete"))
@@ -209,7 +211,8 @@ def _race(pair: Pair, start: str, first: Move, second: Move, run: int) -> None:
     effective = [m for m, f in zip(moves, fired, strict=True) if _took_effect(s, m, f)]
     assert effective, (first.name, second.name, fired)
     winner = max(effective, key=lambda m: m.rank)
-    assert lead["status"] == service["status"] == winner.to, (first.name, second.name, fired, lead, service)
+    settled = winner.noted or winner.to
+    assert lead["status"] == service["status"] == settled, (first.name, second.name, fired, lead, service)
     assert lead["last_sync_error"] is None and service["last_sync_error"] is None, (lead, service)
     for move in effective:
         if move.follow_up is None or move is winner:
