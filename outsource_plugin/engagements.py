@@ -133,7 +133,7 @@ def perform(
     ticket_number: str | None = None,
 ) -> Engagement:
     """Apply one action to an engagement, with its effects on this host and the partner."""
-    _lock_status(state.session, engagement)
+    lock_status(state.session, engagement)
     before = engagement.status
     after = target(before, action, side)
     if action in REASON_REQUIRED and not (reason and reason.strip()):
@@ -152,13 +152,15 @@ def perform(
     return engagement
 
 
-def _lock_status(session: Session, engagement: Engagement) -> None:
+def lock_status(session: Session, engagement: Engagement) -> None:
     """Re-read the status under lock, the partner's row first (see ``outbox.lock_feed``).
 
     A request reads the engagement before it acts. Had the partner's crossing act been
     applied in between, deciding on the stale status would overwrite it (PostgreSQL reads
     committed rows) and the two sides would split for good; re-read, the crossing is seen
     and settled by the workflow's ``CROSSED`` rule when each side hears of the other's act.
+    A follow-up the plugin raises itself (start of work, the completion cascade) locks
+    first and checks the status it is about, so that it never fails the host's own change.
     """
     outbox.lock_feed(session, engagement.partner_id)
     session.flush()
@@ -356,6 +358,7 @@ def _relay(
 def ticket_completed(state: OutsourceState, ticket_id: str) -> None:
     """The completion cascade: a Complete ticket completes its open engagement on both sides."""
     for engagement in ticket_engagements(state.session, ticket_id):
+        lock_status(state.session, engagement)  # the partner's completion may have just committed
         if engagement.is_open:
             perform(state, engagement, Action.TICKET_COMPLETE, Side.SYSTEM, Actor("system"))
 

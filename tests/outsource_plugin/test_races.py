@@ -22,8 +22,10 @@ from outsource_plugin.adapters.base import ChangeKind, RemoteChange
 from outsource_plugin.engagements import Actor, perform
 from outsource_plugin.errors import TransitionRefused
 from outsource_plugin.extension import current_outsource
+from outsource_plugin.host import HostChanges
 from outsource_plugin.inbound import Receipt, apply_change
 from outsource_plugin.models import AuditEvent, Engagement, OutboxMessage, new_id, utcnow
+from outsource_plugin.sync import on_host_changes
 from outsource_plugin.workflow import TRANSITIONS, Action, Side, Status
 
 L, S, SYS = Side.LEAD, Side.SERVICE, Side.SYSTEM
@@ -258,3 +260,22 @@ def test_the_partners_entries_after_its_superseded_act_stay_on_its_side(app: Fla
     service_copy = _copy(app, service_id)
     assert service_copy.status is Status.COMPLETE and service_copy.superseded_at is not None
     assert not [n for n in _notes(app, service_copy.ticket_id) if "written after our reject" in n]
+
+
+@pytest.mark.parametrize("change", ["completed", "reassigned"])
+def test_the_plugins_follow_ups_go_by_the_committed_status(app: Flask, partner_id: int, change: str) -> None:
+    """The host's request read the service engagement as Accepted; the lead's cancel withdrew it
+    before the request's ticket completion (or reassignment) reached the plugin. The cascade and
+    the start of work follow the committed status and do not fail the host's change."""
+    service_id = _engagement(app, partner_id, S, Status.ACCEPTED)
+    assert _hear(app, service_id, {"action": "cancel"}) is Receipt.APPLIED
+    with app.app_context():
+        state = current_outsource()
+        engagement = state.session.get(Engagement, service_id)
+        assert engagement is not None and engagement.ticket_id is not None
+        set_committed_value(engagement, "status", Status.ACCEPTED)  # what the host's request read
+        messages = state.session.query(OutboxMessage).count()
+        on_host_changes(state, HostChanges(**{change: [engagement.ticket_id]}))
+        state.session.commit()
+        assert state.session.query(OutboxMessage).count() == messages
+    assert _copy(app, service_id).status is Status.CANCELED
