@@ -358,6 +358,8 @@ def _relay(
 def ticket_completed(state: OutsourceState, ticket_id: str) -> None:
     """The completion cascade: a Complete ticket completes its open engagement on both sides."""
     for engagement in ticket_engagements(state.session, ticket_id):
+        if not engagement.is_open:
+            continue  # a closed engagement never opens again
         lock_status(state.session, engagement)  # the partner's completion may have just committed
         if engagement.is_open:
             perform(state, engagement, Action.TICKET_COMPLETE, Side.SYSTEM, Actor("system"))

@@ -56,7 +56,7 @@ def on_host_changes(state: OutsourceState, changes: HostChanges) -> None:
 def _locked(state: OutsourceState, engagement: Engagement | None) -> Engagement | None:
     """The engagement with its status re-read under lock: the partner's crossing act may have
     just committed (a cancel that withdrew the offer), and what to send follows the status."""
-    if engagement is not None:
+    if engagement is not None and engagement.is_open:  # a closed one never opens again
         lock_status(state.session, engagement)
     return engagement
 
