@@ -18,7 +18,7 @@ from outsource_plugin.entry_facts import local_facts
 from outsource_plugin.errors import NotAuthenticated, NotFound
 from outsource_plugin.extension import current_outsource
 from outsource_plugin.federation import MessageSchema, change_from_message, message_json
-from outsource_plugin.inbound import applied_sequence, apply_change, find_engagement
+from outsource_plugin.inbound import Receipt, applied_sequence, apply_change, find_engagement
 from outsource_plugin.models import Engagement, MessageKind, MessageState, OutboxMessage, Partner, SeenRequest, utcnow
 from outsource_plugin.schemas import FeedSchema, load
 from outsource_plugin.signing import LINK, verify
@@ -65,7 +65,10 @@ def ping() -> ResponseReturnValue:
 
 @federation.post("/messages")
 def receive() -> ResponseReturnValue:
-    """Apply a pushed message if it is the next one; a repeat is answered as done."""
+    """Apply a pushed message if it is the next one; a repeat is answered as done.
+
+    An action that crossed one of ours in flight and lost is answered ``superseded``
+    (200: the message is done, the feed moves on; see ``workflow.CROSSED``)."""
     state = current_outsource()
     session = state.session
     partner: Partner = g.outsource_partner
@@ -86,9 +89,11 @@ def receive() -> ResponseReturnValue:
         session.commit()
         return jsonify({"status": "duplicate", "applied": applied})
     _remember_request()
-    apply_change(state, partner, change)
+    receipt = apply_change(state, partner, change)
     session.commit()
-    return jsonify({"status": "applied", "applied": data["seq"]})
+    if receipt is Receipt.DUPLICATE:  # a poll applied it a moment ago
+        return jsonify({"status": receipt.value, "applied": applied_sequence(session, partner)})
+    return jsonify({"status": receipt.value, "applied": data["seq"]})
 
 
 def _check_party(partner: Partner, uid: str, kind: str) -> None:

@@ -161,7 +161,8 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "outsource_federation.ping": Operation("Check the partnership's link and secret.", out.PingOut, errors=(401,)),
     "outsource_federation.receive": Operation(
-        "Push the next numbered message; a repeat is answered as a duplicate, a gap with 409.",
+        "Push the next numbered message; a repeat is answered as a duplicate, a gap with 409, "
+        "an action that crossed one of ours in flight and lost as superseded.",
         out.ReceivedOut,
         body=MessageSchema,
         errors=(400, 401, 404, 409, 413),

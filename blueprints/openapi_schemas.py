@@ -176,7 +176,11 @@ class PingOut(Schema):
 
 
 class ReceivedOut(Schema):
-    status = fields.String(required=True, validate=validate.OneOf(["applied", "duplicate"]))
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(["applied", "duplicate", "superseded"]),
+        metadata={"description": "superseded: an action that crossed one of ours in flight and lost (docs/races.md)."},
+    )
     applied = fields.Integer(required=True, metadata={"description": "The last sequence number applied."})
 
 

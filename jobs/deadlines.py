@@ -9,6 +9,7 @@ from outsource_plugin.engagements import Actor, perform
 from outsource_plugin.extension import OutsourceState
 from outsource_plugin.federation import forget_old_requests
 from outsource_plugin.models import Engagement, utcnow
+from outsource_plugin.outbox import lock_feed
 from outsource_plugin.workflow import Action, Side, Status
 
 
@@ -37,16 +38,23 @@ def _next_expired(session: Session) -> Engagement | None:
     """One expired offer, locked until this transaction commits.
 
     One at a time, re-read under the lock: several workers run this job, and
-    an offer must be declined once. PostgreSQL skips rows another worker holds;
-    SQLite's write transactions already run one at a time.
+    an offer must be declined once. Its partner's row is locked first, as every
+    transition does (``outbox.lock_feed``), so the job and the partner's crossing
+    accept wait on each other in one order, never in a cycle. PostgreSQL skips
+    rows another worker holds; SQLite's write transactions already run one at a time.
     """
+    expired = (
+        Engagement.role == Side.LEAD,
+        Engagement.status == Status.ASSIGNED,
+        Engagement.acceptance_deadline < utcnow(),
+    )
+    partner_id = session.scalar(select(Engagement.partner_id).where(*expired).order_by(Engagement.id).limit(1))
+    if partner_id is None:
+        return None
+    lock_feed(session, partner_id)
     query = (
         select(Engagement)
-        .where(
-            Engagement.role == Side.LEAD,
-            Engagement.status == Status.ASSIGNED,
-            Engagement.acceptance_deadline < utcnow(),
-        )
+        .where(*expired, Engagement.partner_id == partner_id)
         .order_by(Engagement.id)
         .limit(1)
         .execution_options(populate_existing=True)

@@ -47,6 +47,8 @@ BOUNDARY_ACTIONS = frozenset(
     for (action, _side), to in row.items()
     if sync_state(to) in (SyncState.SUSPENDED, SyncState.ENDED)
 )
+#: a side's own act lost a crossing: the note on its ticket is the action's reason, which says why
+COMPENSATIONS = frozenset({Action.WITHDRAW, Action.LAPSE, Action.OVERRULE})
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,7 @@ def perform(
     ticket_number: str | None = None,
 ) -> Engagement:
     """Apply one action to an engagement, with its effects on this host and the partner."""
+    lock_status(state.session, engagement)
     before = engagement.status
     after = target(before, action, side)
     if action in REASON_REQUIRED and not (reason and reason.strip()):
@@ -169,6 +172,21 @@ def perform(
         if action in BOUNDARY_ACTIONS:
             engagement.boundary_seq = message.seq
     return engagement
+
+
+def lock_status(session: Session, engagement: Engagement) -> None:
+    """Re-read the status under lock, the partner's row first (see ``outbox.lock_feed``).
+
+    A request reads the engagement before it acts. Had the partner's crossing act been
+    applied in between, deciding on the stale status would overwrite it (PostgreSQL reads
+    committed rows) and the two sides would split for good; re-read, the crossing is seen
+    and settled by the workflow's ``CROSSED`` rule when each side hears of the other's act.
+    A follow-up the plugin raises itself (start of work, the completion cascade) locks
+    first and checks the status it is about, so that it never fails the host's own change.
+    """
+    outbox.lock_feed(session, engagement.partner_id)
+    session.flush()
+    session.refresh(engagement, ["status"], with_for_update=True)
 
 
 def _partner_must_hear(before: Status | None, after: Status | None, action: Action, actor: Actor) -> bool:
@@ -281,16 +299,16 @@ def _record_details(
         engagement.accepted_by = actor.name
         if ticket_number:
             engagement.remote_ticket_number = ticket_number
-    elif action in (Action.DECLINE, Action.AUTO_DECLINE):
+    elif action in (Action.DECLINE, Action.AUTO_DECLINE, Action.LAPSE):
         engagement.decline_reason = reason
-    elif action is Action.CANCEL:
+    elif action in (Action.CANCEL, Action.WITHDRAW):
         engagement.cancel_reason = reason
     elif action is Action.SUBMIT:
         engagement.suspended_at = now
     elif action is Action.REJECT:
         engagement.reject_reason = reason
         engagement.suspended_at = None
-    elif action in (Action.APPROVE, Action.COMPLETE, Action.TICKET_COMPLETE):
+    elif action in (Action.APPROVE, Action.COMPLETE, Action.TICKET_COMPLETE, Action.OVERRULE):
         engagement.sync_ended_at = now
     note = _note_for(engagement, action, actor, reason)
     if note and engagement.ticket_id:
@@ -302,6 +320,8 @@ def _record_details(
 def _note_for(engagement: Engagement, action: Action, actor: Actor, reason: str | None) -> str | None:
     """The ticket note a transition leaves, so the ticket's own history tells the story."""
     partner = engagement.partner.name
+    if action in COMPENSATIONS:
+        return reason
     if action is Action.CANCEL and not actor.remote:
         return f"Outsourcing to {partner} was canceled."
     if action in (Action.DECLINE, Action.AUTO_DECLINE) and engagement.role is Side.LEAD:
@@ -378,6 +398,9 @@ def _relay(
 def ticket_completed(state: OutsourceState, ticket_id: str) -> None:
     """The completion cascade: a Complete ticket completes its open engagement on both sides."""
     for engagement in ticket_engagements(state.session, ticket_id):
+        if not engagement.is_open:
+            continue  # a closed engagement never opens again
+        lock_status(state.session, engagement)  # the partner's completion may have just committed
         if engagement.is_open:
             perform(state, engagement, Action.TICKET_COMPLETE, Side.SYSTEM, Actor("system"))
 

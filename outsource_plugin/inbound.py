@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from enum import Enum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, update
@@ -21,7 +22,7 @@ from outsource_plugin.logs import log_context
 from outsource_plugin.messages import checked_change
 from outsource_plugin.models import Engagement, Partner, utcnow
 from outsource_plugin.sync import apply_entry, hold_concurrent_entries
-from outsource_plugin.workflow import TRANSITIONS, Action, Side, Status
+from outsource_plugin.workflow import TRANSITIONS, Action, Side, Status, crossed
 
 if TYPE_CHECKING:
     from outsource_plugin.extension import OutsourceState
@@ -29,27 +30,39 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def apply_change(state: OutsourceState, partner: Partner, change: RemoteChange) -> Engagement | None:
+class Receipt(str, Enum):
+    """What became of one change from the partner; the federation API answers with it."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    #: the partner's act crossed one of ours in flight and lost (``workflow.CROSSED``)
+    SUPERSEDED = "superseded"
+
+
+def apply_change(state: OutsourceState, partner: Partner, change: RemoteChange) -> Receipt:
     """Apply one change; a numbered change is applied only if it is the next in the feed.
 
     The change is checked first (``InvalidPartnerMessage``), so a malformed one writes nothing.
     """
     change = checked_change(change)
     if change.sequence is not None and not claim_sequence(state.session, partner, change.sequence):
-        return None
+        return Receipt.DUPLICATE
     if change.kind is ChangeKind.OFFER:
-        return receive_offer(state, partner, change)
+        receive_offer(state, partner, change)
+        return Receipt.APPLIED
+    engagement = find_engagement(state, partner, change.engagement_uid)
+    receipt = Receipt.APPLIED
     if change.kind is ChangeKind.ENTRY:
-        engagement = find_engagement(state, partner, change.engagement_uid)
-        if engagement is not None:
+        # after a superseded act, the partner's entries come from its losing branch: they stay there
+        if engagement is not None and engagement.superseded_at is None:
             apply_entry(state, partner, engagement, dict(change.data))
     else:
-        engagement = receive_action(state, partner, change)
-        if engagement is not None:
+        receipt = receive_action(state, partner, engagement, change)
+        if engagement is not None and receipt is Receipt.APPLIED:
             hold_concurrent_entries(state, engagement, change)
     if engagement is not None:
         engagement.last_sync_at = utcnow()  # a change from the partner arrived: the link works
-    return engagement
+    return receipt
 
 
 def refuse_change(state: OutsourceState, partner: Partner, change: RemoteChange, err: InvalidPartnerMessage) -> None:
@@ -121,14 +134,17 @@ def receive_offer(state: OutsourceState, partner: Partner, change: RemoteChange)
     return engagement
 
 
-def receive_action(state: OutsourceState, partner: Partner, change: RemoteChange) -> Engagement | None:
+def receive_action(
+    state: OutsourceState, partner: Partner, engagement: Engagement | None, change: RemoteChange
+) -> Receipt:
     """Apply the partner's outsource action to our copy of the engagement.
 
-    A repeat of an action already applied is ignored; an action our table
-    refuses is recorded on the engagement as a sync error, not raised, so one
-    bad change does not stall the partner's whole feed.
+    A repeat of an action already applied is ignored. An action that crossed one
+    of ours in flight is settled by the workflow's ``CROSSED`` rule: ours lost and
+    we compensate, or theirs lost and it is superseded. Any other action our table
+    refuses is recorded on the engagement as a sync error, not raised, so one bad
+    change does not stall the partner's whole feed.
     """
-    engagement = find_engagement(state, partner, change.engagement_uid)
     if engagement is None or change.action is None:
         log.warning(
             "partner %s sent %s for an unknown engagement",
@@ -136,11 +152,14 @@ def receive_action(state: OutsourceState, partner: Partner, change: RemoteChange
             change.change_id,
             extra={**log_context(partner=partner), "engagement_uid": change.engagement_uid},
         )
-        return None
+        return Receipt.APPLIED
     action = change.action
     side = Side.SYSTEM if action in SYSTEM_ACTIONS else engagement.role.other
     if _already_applied(engagement.status, action, side) or _overtaken(engagement.status, action):
-        return engagement
+        return Receipt.APPLIED
+    did_cross, compensation = crossed(engagement.status, action, side)
+    if did_cross:
+        return _settle(state, partner, engagement, change, compensation)
     try:
         perform(
             state,
@@ -153,7 +172,40 @@ def receive_action(state: OutsourceState, partner: Partner, change: RemoteChange
         )
     except TransitionRefused as err:
         engagement.last_sync_error = f"partner change {change.change_id} refused: {err.message}"
-    return engagement
+    return Receipt.APPLIED
+
+
+def _settle(
+    state: OutsourceState, partner: Partner, engagement: Engagement, change: RemoteChange, compensation: Action | None
+) -> Receipt:
+    """One side of a crossing: our act lost (compensate, with a note saying so) or theirs did."""
+    if compensation is None:
+        engagement.superseded_at = utcnow()
+        log.info(
+            "partner %s's %s crossed our %s and was superseded",
+            partner.id,
+            change.action,
+            engagement.status.value,
+            extra={**log_context(partner=partner), "engagement_uid": engagement.uid},
+        )
+        return Receipt.SUPERSEDED
+    why = _lost_because(partner, engagement.status, compensation)
+    perform(state, engagement, compensation, Side.SYSTEM, Actor("system", remote=True), reason=why)
+    return Receipt.APPLIED
+
+
+def _lost_because(partner: Partner, status: Status, compensation: Action) -> str:
+    """What the note on our ticket says when our act lost a crossing with the partner's."""
+    ours = "decline" if status is Status.DECLINED else "acceptance"
+    if compensation is Action.OVERRULE:
+        return f"{partner.name} set the work Complete before your submission reached them: the outsourcing is Complete."
+    if compensation is Action.LAPSE:
+        return (
+            f"The acceptance deadline of {partner.name}'s offer passed before your acceptance reached them: "
+            "the offer was auto-declined and this service ticket is withdrawn."
+        )
+    withdrawn = ": this service ticket is withdrawn." if ours == "acceptance" else "."
+    return f"{partner.name} canceled this offer before your {ours} reached them{withdrawn}"
 
 
 def _already_applied(status: Status, action: Action, side: Side) -> bool:

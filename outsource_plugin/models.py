@@ -176,6 +176,9 @@ class Engagement(Base):
     #: the host's id of the "Outsourcing cost" charge added at completion (lead only): a
     #: financial figure, which hosts hide below Allow All (``costs.is_cost_charge``)
     cost_charge_id: Mapped[str | None] = mapped_column(String(64))
+    #: when a relayed act of the partner lost a crossing here (``workflow.CROSSED``): what the
+    #: partner wrote after it, on its losing branch, is not applied here
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -53,7 +53,14 @@ from sqlalchemy import select
 from outsource_plugin import outbox
 from outsource_plugin.adapters.base import Capability, RemoteChange
 from outsource_plugin.adapters.registry import adapter_class
-from outsource_plugin.engagements import BOUNDARY_ACTIONS, Actor, current_engagement, perform, ticket_completed
+from outsource_plugin.engagements import (
+    BOUNDARY_ACTIONS,
+    Actor,
+    current_engagement,
+    lock_status,
+    perform,
+    ticket_completed,
+)
 from outsource_plugin.entries import PRIVATE_KINDS, WORK_KINDS, EntryKind, from_wire, is_kept_local, keep_local, to_wire
 from outsource_plugin.errors import ReadOnlyEntry
 from outsource_plugin.host import EntryChange, EntryOp, HostChanges
@@ -74,12 +81,20 @@ def on_host_changes(state: OutsourceState, changes: HostChanges) -> None:
     for change in changes.entries:
         if not is_kept_local(state.session, change.entry):
             if change.ticket_id not in current:
-                current[change.ticket_id] = current_engagement(state.session, change.ticket_id)
+                current[change.ticket_id] = _locked(state, current_engagement(state.session, change.ticket_id))
             capture_entry(state, change, current[change.ticket_id])
     for ticket_id in changes.reassigned:
-        engagement = current_engagement(state.session, ticket_id)
+        engagement = _locked(state, current_engagement(state.session, ticket_id))
         if engagement is not None:
             _work_started(state, engagement)
+
+
+def _locked(state: OutsourceState, engagement: Engagement | None) -> Engagement | None:
+    """The engagement with its status re-read under lock: the partner's crossing act may have
+    just committed (a cancel that withdrew the offer), and what to send follows the status."""
+    if engagement is not None and engagement.is_open:  # a closed one never opens again
+        lock_status(state.session, engagement)
+    return engagement
 
 
 def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engagement | None) -> None:

@@ -4,6 +4,32 @@ Everything that decides whether an outsource action may happen lives here, as
 plain data, so that the API's ``allowed_actions``, the Outsource menu and the
 documentation are all read off the same table. A (status, action, side) that
 is not in the table is refused and leaves the engagement untouched.
+
+Crossing actions. Each side applies its own action at once and relays it, so
+two actions can cross in flight: the lead cancels while the service accepts.
+``CROSSED`` settles every such pair as data, and both hosts read the same
+rule, so they end in the same status (docs/races.md tells the story):
+
+======================  ===============================  ==================================
+From                    Pair                             Winner
+======================  ===============================  ==================================
+Assigned                cancel / accept, decline         the lead's record: cancel
+Assigned                auto-decline / accept, decline   the lead's record: auto-decline
+Assigned                cancel / auto-decline            one host: the first to commit
+Assigned                accept / decline                 one host: the first to commit
+Accepted, In Progress   complete / submit                Complete
+Accepted, In Progress   ticket complete / submit         Complete
+Accepted, In Progress   complete / ticket complete       Complete (both lead there)
+Waiting Approval        reject / ticket complete         Complete
+Waiting Approval        approve / ticket complete        Complete (both lead there)
+Waiting Approval        reject / approve                 one host: the first to commit
+======================  ===============================  ==================================
+
+The side whose act lost learns it when the winner's act reaches it: it applies
+a compensating system action (``WITHDRAW``, ``LAPSE``, ``OVERRULE``) with a
+note on its ticket. The side whose act won answers the loser's relayed act as
+superseded and keeps its status; entries the loser made after its losing act
+stay on the loser's side.
 """
 
 from __future__ import annotations
@@ -41,6 +67,11 @@ class Action(str, Enum):
     APPROVE = "approve"
     COMPLETE = "complete"
     TICKET_COMPLETE = "ticket_complete"
+    #: compensations (system): the lead's cancel, auto-decline or completion crossed the
+    #: service's own act in flight, and the service side follows the lead's record
+    WITHDRAW = "withdraw"
+    LAPSE = "lapse"
+    OVERRULE = "overrule"
     #: not transitions: audit-history records of entries sent by ``flask outsource backfill``
     #: and of reconciliation's repairs (the status stays as it was)
     BACKFILL = "backfill"
@@ -70,7 +101,16 @@ OPEN_STATUSES = frozenset(
     {Status.UNSENT, Status.ASSIGNED, Status.ACCEPTED, Status.IN_PROGRESS, Status.WAITING_APPROVAL}
 )
 
+#: where an acceptance that lost the race may have got to before the lead's act reached it
+_LAPSABLE = (Status.ACCEPTED, Status.IN_PROGRESS, Status.WAITING_APPROVAL)
+#: what the service may relay on an acceptance that lost the race
+_OFFER_BRANCH = (Action.ACCEPT, Action.SUBMIT, Action.TICKET_COMPLETE)
+
 _CASCADE = {(Action.TICKET_COMPLETE, SYS): Status.COMPLETE}
+#: the service's acceptance (or decline) lost to the lead's cancel: the service ticket is withdrawn
+_WITHDRAWN = {(Action.WITHDRAW, SYS): Status.CANCELED}
+#: the service's acceptance lost to the lead's auto-decline
+_LAPSED = {(Action.LAPSE, SYS): Status.DECLINED}
 
 #: status (None: the ticket has no open engagement) -> (action, side) -> new status
 #: (None: the engagement is deleted). Final statuses have explicit empty rows.
@@ -90,24 +130,50 @@ TRANSITIONS: dict[Status | None, dict[tuple[Action, Side], Status | None]] = {
         **_CASCADE,
     },
     Status.CANCELED: {(Action.CONFIGURE, L): Status.UNSENT},
-    Status.DECLINED: {(Action.CONFIGURE, L): Status.UNSENT},
+    Status.DECLINED: {(Action.CONFIGURE, L): Status.UNSENT, **_WITHDRAWN},
     Status.ACCEPTED: {
         (Action.START_WORK, S): Status.IN_PROGRESS,
         (Action.SUBMIT, S): Status.WAITING_APPROVAL,
         (Action.COMPLETE, L): Status.COMPLETE,
         **_CASCADE,
+        **_WITHDRAWN,
+        **_LAPSED,
     },
     Status.IN_PROGRESS: {
         (Action.SUBMIT, S): Status.WAITING_APPROVAL,
         (Action.COMPLETE, L): Status.COMPLETE,
         **_CASCADE,
+        **_WITHDRAWN,
+        **_LAPSED,
     },
     Status.WAITING_APPROVAL: {
         (Action.REJECT, L): Status.IN_PROGRESS,
         (Action.APPROVE, L): Status.COMPLETE,
+        (Action.OVERRULE, SYS): Status.COMPLETE,
         **_CASCADE,
+        **_WITHDRAWN,
+        **_LAPSED,
     },
     Status.COMPLETE: {},
+}
+
+#: How a partner's relayed action that our status refuses is settled, when that is because
+#: one of our own acts crossed it in flight: (our status, the partner's action) -> the
+#: compensating system action we apply (our act lost), or None (the partner's act lost: it is
+#: superseded, changes nothing here, and the partner's entries after it stay on its side).
+#: The lead's record decides the offer's fate; Complete beats every other open-status act.
+CROSSED: dict[tuple[Status, Action], Action | None] = {
+    # on the service side: our acceptance, decline or submission lost
+    **{(s, Action.CANCEL): Action.WITHDRAW for s in _LAPSABLE},
+    (Status.DECLINED, Action.CANCEL): Action.WITHDRAW,
+    **{(s, Action.AUTO_DECLINE): Action.LAPSE for s in _LAPSABLE},
+    (Status.WAITING_APPROVAL, Action.COMPLETE): Action.OVERRULE,
+    # on the lead side: the service's act on the offer lost to our cancel or auto-decline
+    **{(s, a): None for s in (Status.CANCELED, Status.DECLINED) for a in _OFFER_BRANCH},
+    (Status.CANCELED, Action.DECLINE): None,
+    # either side: completion (ours, or our ticket's cascade) beat the partner's submit or reject
+    (Status.COMPLETE, Action.SUBMIT): None,
+    (Status.COMPLETE, Action.REJECT): None,
 }
 
 #: Actions refused without a non-empty reason.
@@ -126,6 +192,16 @@ USER_ACTIONS = (
     Action.REJECT,
     Action.COMPLETE,
 )
+
+
+def crossed(status: Status, action: Action, side: Side) -> tuple[bool, Action | None]:
+    """Whether the partner's ``action`` crossed one of ours, and how it is settled (see ``CROSSED``).
+
+    Only an action the table refuses in ``status`` can have crossed: one it allows simply applies.
+    """
+    if (action, side) in TRANSITIONS[status] or (status, action) not in CROSSED:
+        return False, None
+    return True, CROSSED[(status, action)]
 
 
 def target(status: Status | None, action: Action, side: Side) -> Status | None:

@@ -101,6 +101,7 @@ def test_tables_made_by_create_all_are_adopted_with_their_data(engine: Engine) -
             {"now": "2026-01-01 00:00:00"},
         )
     migrate.upgrade(engine)
+    # stamped at the baseline, then upgraded past it to the head
     assert _revision(engine) == migrate.head_revision()
     assert migrate.schema_differences(engine) == []
     with engine.connect() as connection:

@@ -8,6 +8,7 @@ import pytest
 
 from outsource_plugin.errors import TransitionRefused
 from outsource_plugin.workflow import (
+    CROSSED,
     OPEN_STATUSES,
     TRANSITIONS,
     Action,
@@ -16,12 +17,16 @@ from outsource_plugin.workflow import (
     Status,
     SyncState,
     allowed,
+    crossed,
     folders_for,
     sync_state,
     target,
 )
 
 L, S, SYS = Side.LEAD, Side.SERVICE, Side.SYSTEM
+
+#: where a service's acceptance that lost a crossing may have got to
+ACCEPTED_ON = (Status.ACCEPTED, Status.IN_PROGRESS, Status.WAITING_APPROVAL)
 
 #: The SPEC's table, written out row by row, independent of the module's own encoding.
 SPEC_ROWS = {
@@ -43,6 +48,10 @@ SPEC_ROWS = {
     (Status.ACCEPTED, Action.COMPLETE, L): Status.COMPLETE,
     (Status.IN_PROGRESS, Action.COMPLETE, L): Status.COMPLETE,
     **{(s, Action.TICKET_COMPLETE, SYS): Status.COMPLETE for s in OPEN_STATUSES},
+    # compensations (docs/races.md): the service side follows the lead's act that crossed its own
+    **{(s, Action.WITHDRAW, SYS): Status.CANCELED for s in (*ACCEPTED_ON, Status.DECLINED)},
+    **{(s, Action.LAPSE, SYS): Status.DECLINED for s in ACCEPTED_ON},
+    (Status.WAITING_APPROVAL, Action.OVERRULE, SYS): Status.COMPLETE,
 }
 
 STATUSES: list[Status | None] = [None, *Status]
@@ -97,3 +106,48 @@ def test_service_side_has_no_unsent_folder() -> None:
     assert Folder.UNSENT in folders_for(L)
     assert Folder.UNSENT not in folders_for(S)
     assert len(folders_for(L)) == 7
+
+
+#: docs/races.md, written out: (our status, the partner's action) -> our compensation, or None (superseded)
+RACE_RULES: dict[tuple[Status, Action], Action | None] = {
+    **{(s, Action.CANCEL): Action.WITHDRAW for s in (*ACCEPTED_ON, Status.DECLINED)},
+    **{(s, Action.AUTO_DECLINE): Action.LAPSE for s in ACCEPTED_ON},
+    (Status.WAITING_APPROVAL, Action.COMPLETE): Action.OVERRULE,
+    **{
+        (s, a): None
+        for s in (Status.CANCELED, Status.DECLINED)
+        for a in (Action.ACCEPT, Action.SUBMIT, Action.TICKET_COMPLETE)
+    },
+    (Status.CANCELED, Action.DECLINE): None,
+    (Status.COMPLETE, Action.SUBMIT): None,
+    (Status.COMPLETE, Action.REJECT): None,
+}
+
+
+def _partner_side(action: Action) -> Side:
+    if action in (Action.AUTO_DECLINE, Action.TICKET_COMPLETE):
+        return SYS
+    return L if action in (Action.CANCEL, Action.COMPLETE, Action.REJECT, Action.APPROVE) else S
+
+
+def test_crossed_holds_exactly_the_race_rules() -> None:
+    assert CROSSED == RACE_RULES
+
+
+@pytest.mark.parametrize(("ours", "action"), list(RACE_RULES), ids=lambda v: v.value)
+def test_a_crossing_is_only_what_the_table_refuses_and_compensates_by_a_row(ours: Status, action: Action) -> None:
+    side = _partner_side(action)
+    with pytest.raises(TransitionRefused):
+        target(ours, action, side)
+    assert crossed(ours, action, side) == (True, RACE_RULES[(ours, action)])
+    compensation = RACE_RULES[(ours, action)]
+    if compensation is not None:
+        # the loser ends where the winner's act led the winner
+        winner_from = Status.IN_PROGRESS if action is Action.COMPLETE else Status.ASSIGNED
+        assert target(ours, compensation, SYS) is target(winner_from, action, side)
+
+
+@pytest.mark.parametrize(("status", "action", "side"), list(itertools.product(Status, Action, Side)))
+def test_an_allowed_action_never_counts_as_crossed(status: Status, action: Action, side: Side) -> None:
+    if (action, side) in TRANSITIONS[status]:
+        assert crossed(status, action, side) == (False, None)

@@ -338,7 +338,13 @@ def test_a_partner_file_never_opens_as_a_page_of_the_help_desk(
         "size": len(page),
         "data": base64.b64encode(page).decode(),
     }
-    entry = {"entry_key": "partner:attachment:1", "op": "upsert", "kind": "attachment", "data": data}
+    entry = {
+        "entry_key": "partner:attachment:1",
+        "op": "upsert",
+        "kind": "attachment",
+        "data": data,
+        "origin": {"side": "service", "org": "Contoso", "user": "Pat", "at": "2026-12-01T10:00:00+00:00"},
+    }
     _send(app, "nw-files", action_message(1, uid, "accept", ticket_number="NW-1"), message(2, "entry", uid, entry))
     [attachment] = api.get(f"/api/tickets/{lead_ticket}").get_json()["attachments"]
     assert attachment["media_type"] == media_type
