@@ -138,7 +138,7 @@ class Host:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        eventually(lambda: requests.get(f"{self.base}{self.ready_path}", timeout=2).status_code == 200, timeout=30)
+        eventually(lambda: requests.get(f"{self.base}{self.ready_path}", timeout=2).status_code == 200, timeout=90)
 
     def stop(self, *, kill: bool = False) -> None:
         if self.process is None:
