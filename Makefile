@@ -1,9 +1,17 @@
 # make demo: set up everything and serve two demo help desks that outsource to each other.
-# make test: set up everything and run the whole test suite, on SQLite and on PostgreSQL side by side.
+# make test: set up everything and run the whole test suite, on SQLite and on PostgreSQL side by side,
+# and the in-process tier on the oldest supported versions (tests/oldest-versions.txt) in a venv of its own.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The oldest supported versions: every install requirement at its declared lower bound (dev tools float).
+OLDEST_VENV := .venv-oldest
+OLDEST_BIN := $(OLDEST_VENV)/bin
+OLDEST_PINS := tests/oldest-versions.txt
+# The in-process tier: no second host, partner server or browser; a couple of minutes.
+IN_PROCESS_TESTS := tests/test_packaging.py tests/outsource_plugin tests/blueprints tests/security tests/jobs \
+  tests/examples tests/second_host
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 DEMO_DIR ?= var/demo
 # make demo DEMO_PORTS=8000,8001: the lead's and the partner's port; make demo DB=postgres: a PostgreSQL database per host
@@ -11,7 +19,7 @@ DEMO_PORTS ?= 5000,5001
 DB ?= sqlite
 FAKETIME_LIB ?= /usr/lib/$(shell uname -m)-linux-gnu/faketime/libfaketime.so.1
 
-.PHONY: venv system-deps partner-systems lint test test-sqlite test-postgres demo bench clean
+.PHONY: venv venv-oldest system-deps partner-systems lint test test-sqlite test-postgres test-oldest demo bench clean
 
 $(BIN)/activate: setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +28,14 @@ $(BIN)/activate: setup.py pyproject.toml
 	touch $@
 
 venv: $(BIN)/activate
+
+$(OLDEST_BIN)/activate: setup.py pyproject.toml $(OLDEST_PINS)
+	$(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_BIN)/pip install --quiet --upgrade pip
+	$(OLDEST_BIN)/pip install --quiet -c $(OLDEST_PINS) -e '.[dev,postgres,metrics,demo]'
+	touch $@
+
+venv-oldest: $(OLDEST_BIN)/activate
 
 # The browser tests (tests/pages) drive Debian's Chromium, and the clock-skew fault tests (tests/faults) run a
 # host under Debian's libfaketime; install each once when it is missing.
@@ -53,9 +69,14 @@ test-postgres: venv system-deps partner-systems
 	  || { echo "PostgreSQL is not reachable at $(PG_URL): start it (pg_ctlcluster ... start) and run make test again" >&2; exit 1; }
 	OUTSOURCE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -q
 
-# Both passes at once: most of a pass is waiting on poll intervals and real servers, not CPU.
+# The in-process tier on the oldest supported versions, on SQLite: the declared lower bounds are what is tested.
+test-oldest: venv-oldest
+	env -u OUTSOURCE_TEST_DATABASE_URL $(OLDEST_BIN)/python -m pytest -q -p no:cacheprovider $(IN_PROCESS_TESTS)
+
+# The oldest-versions tier first (CPU-bound, a couple of minutes), then both passes at once: most of a
+# pass is waiting on poll intervals and real servers, not CPU.
 # Each line is tagged with its pass; the target fails if either pass fails.
-test: system-deps lint partner-systems
+test: system-deps lint test-oldest partner-systems
 	@( $(MAKE) --no-print-directory test-sqlite 2>&1 | sed -u 's/^/[sqlite] /'; exit $${PIPESTATUS[0]} ) & sqlite=$$!; \
 	( $(MAKE) --no-print-directory test-postgres 2>&1 | sed -u 's/^/[postgres] /'; exit $${PIPESTATUS[0]} ) & postgres=$$!; \
 	wait $$sqlite; sqlite_rc=$$?; wait $$postgres; postgres_rc=$$?; \
@@ -73,4 +94,4 @@ demo: venv
 	$(BIN)/python -m examples.helpdesk.demo --dir $(DEMO_DIR) --ports '$(DEMO_PORTS)' $(if $(filter postgres,$(DB)),--postgres $(PG_URL))
 
 clean:
-	rm -rf $(VENV) var build dist *.egg-info
+	rm -rf $(VENV) $(OLDEST_VENV) var build dist *.egg-info

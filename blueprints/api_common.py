@@ -6,7 +6,7 @@ from typing import Any
 
 import werkzeug.exceptions
 from flask import Blueprint, request
-from flask.sansio.blueprints import BlueprintSetupState
+from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import IntegerConverter
 
 from outsource_plugin.blueprints.limits import json_limit, limit_body

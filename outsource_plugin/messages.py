@@ -55,8 +55,8 @@ def _decimal(bounds: validate.Range, *, required: bool = False) -> fields.Decima
     return fields.Decimal(places=2, as_string=True, required=required, validate=bounds)
 
 
-class Base64Bytes(fields.Field[bytes]):
-    """Bytes as base64 text on the wire."""
+class Base64Bytes(fields.Field):
+    """Bytes as base64 text on the wire. (``fields.Field`` is not generic before marshmallow 3.24.)"""
 
     default_error_messages = {"invalid": "Not valid base64 text."}
 

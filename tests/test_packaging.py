@@ -14,6 +14,8 @@ from packaging.requirements import Requirement
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "outsource_plugin"
+#: the oldest supported version of each install requirement; make test runs the in-process tier on them
+OLDEST_VERSIONS = REPO_ROOT / "tests" / "oldest-versions.txt"
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +143,7 @@ def test_requires_dist(wheel: Path, names: list[str]) -> None:
     base = {r.name.lower(): r for r in requirements if r.marker is None}
 
     assert "flask" in base
-    assert base["flask"].specifier.contains("2.3")
+    assert base["flask"].specifier.contains("2.3.2")
     assert not base["flask"].specifier.contains("2.2.5")
 
     assert "sqlalchemy" in base
@@ -177,3 +179,24 @@ def test_migrations_are_packaged(names: list[str]) -> None:
     assert {"env.py", "script.py.mako", "versions/0001_initial.py"} <= set(expected)
     prefix = f"{PACKAGE}/migrations/"
     assert sorted(n[len(prefix) :] for n in names if n.startswith(prefix)) == expected
+
+
+def test_declared_minimums_are_the_tested_versions(wheel: Path, names: list[str]) -> None:
+    """Each install requirement's lower bound is exactly the version that ``make test`` pins in the
+    oldest-versions venv, so a declared minimum is never a version that no test ran on."""
+    requirements = [Requirement(r) for r in _metadata(wheel, names).get_all("Requires-Dist") or []]
+    declared: dict[str, str] = {}
+    for requirement in (r for r in requirements if r.marker is None):
+        lower = [s.version for s in requirement.specifier if s.operator == ">="]
+        assert len(lower) == 1, f"{requirement} needs exactly one >= lower bound"
+        declared[requirement.name.lower()] = lower[0]
+
+    pinned: dict[str, str] = {}
+    for raw in OLDEST_VERSIONS.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            pin = Requirement(line)
+            (spec,) = pin.specifier
+            assert spec.operator == "==", line
+            pinned[pin.name.lower()] = spec.version
+    assert pinned == declared

@@ -10,15 +10,12 @@ from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, LargeBinary, Numeric, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-
-class Model(DeclarativeBase):
-    pass
-
-
-db = SQLAlchemy(model_class=Model)
+#: Flask-SQLAlchemy's own declarative base: a ``DeclarativeBase`` model_class needs Flask-SQLAlchemy 3.1,
+#: and the plugin supports 3.0.5; annotated ``Mapped[...]`` columns work on either base.
+db = SQLAlchemy()
 
 
 def now() -> datetime:

@@ -189,13 +189,13 @@ def test_page_forms_need_the_csrf_token(app: Flask, ticket_id: str) -> None:
     refused = client.post(f"/tickets/{ticket_id}/status", data={"status": "In Progress"})
     assert refused.status_code == 400
     with app.app_context():
-        assert db.session.get_one(Ticket, int(ticket_id)).status == "New"
+        assert db.get_or_404(Ticket, int(ticket_id)).status == "New"
 
     token = page_csrf(client, f"/tickets/{ticket_id}")
     accepted = client.post(f"/tickets/{ticket_id}/status", data={"status": "In Progress", "csrf_token": token})
     assert accepted.status_code == 302
     with app.app_context():
-        assert db.session.get_one(Ticket, int(ticket_id)).status == "In Progress"
+        assert db.get_or_404(Ticket, int(ticket_id)).status == "In Progress"
 
 
 def test_logout_needs_the_csrf_token(app: Flask) -> None:
@@ -255,7 +255,7 @@ def test_no_outsource_menu_on_a_complete_ticket(app: Flask, api: Api, ticket_id:
 
 def test_partner_supplied_text_is_escaped_in_the_bar(app: Flask, api: Api, ticket_id: str, partner_id: int) -> None:
     with app.app_context():
-        partner = db.session.get_one(Partner, partner_id)
+        partner = db.get_or_404(Partner, partner_id)
         partner.name = f"Evil {XSS}"
         db.session.commit()
     outsource(api, ticket_id, partner_id)
