@@ -183,7 +183,9 @@ def quick_pair(pair: Pair, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             lead.seed()
             lead.start()
             lead_partner = _register(lead.client(), "Contoso Field Services", pair.service.plugin_url, link, secret)
-            service_partner = _register(pair.service_api, "Fabrikam Support", lead.plugin_url, link, secret)
+            # named per instance too: the race tests set up their own Fabrikam on the same Contoso
+            name = f"Fabrikam Support {link.rsplit('-', 1)[1]}"
+            service_partner = _register(pair.service_api, name, lead.plugin_url, link, secret)
             yield Pair(lead, pair.service, pair.to_service, pair.to_lead, lead_partner, service_partner, secret)
         finally:
             if service_partner is not None:
