@@ -22,12 +22,16 @@ session cookie also sends the page's CSRF token as ``X-CSRF-Token`` or a ``csrf_
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from examples.helpdesk.auth import check_csrf, current_user, signed_by_token
@@ -54,6 +58,39 @@ from outsource_plugin.messages import (
 from outsource_plugin.schemas import StrictSchema, load
 
 helpdesk_api = Blueprint("helpdesk_api", __name__)
+log = logging.getLogger(__name__)
+
+
+#: PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a lock race, and
+#: doing it again is the documented answer
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def retry_lost_lock_races(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
+    """Run a JSON write again (up to three times) when the database aborted it to break a deadlock.
+
+    A note committed on an outsourced ticket also locks the partner's row (the plugin numbers the
+    message it sends); a worker applying that partner's message at the same moment can close a
+    cycle with it, and PostgreSQL aborts one side. A JSON body is kept by Flask; an upload is rewound.
+    """
+
+    @wraps(view)
+    def run(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        for attempt in range(3):
+            try:
+                return view(*args, **kwargs)
+            except OperationalError as err:
+                db.session.rollback()
+                if getattr(err.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES or attempt == 2:
+                    raise
+                log.warning(
+                    "%s %s: the database aborted it to break a deadlock; running it again", request.method, request.path
+                )
+                for upload in request.files.values():
+                    upload.stream.seek(0)
+        raise AssertionError("unreachable")
+
+    return run
 
 
 #: ids fit the 32-bit id columns
@@ -219,6 +256,7 @@ def tickets() -> ResponseReturnValue:
 
 
 @helpdesk_api.post("/tickets")
+@retry_lost_lock_races
 def ticket_create() -> ResponseReturnValue:
     data = load(TicketSchema(), _body())
     data.setdefault("status", current_app.config["HELPDESK_STATUSES"][0])
@@ -236,6 +274,7 @@ def ticket_read(ticket_id: int) -> ResponseReturnValue:
 
 
 @helpdesk_api.patch("/tickets/<ticket_id>")
+@retry_lost_lock_races
 def ticket_update(ticket_id: int) -> ResponseReturnValue:
     ticket = _ticket(ticket_id)
     data = load(TicketSchema(partial=True), _body())
@@ -249,6 +288,7 @@ def ticket_update(ticket_id: int) -> ResponseReturnValue:
 
 
 @helpdesk_api.delete("/tickets/<ticket_id>")
+@retry_lost_lock_races
 def ticket_delete(ticket_id: int) -> ResponseReturnValue:
     ticket = _ticket(ticket_id)
     ensure_deletable(db.session(), str(ticket_id))
@@ -260,6 +300,7 @@ def ticket_delete(ticket_id: int) -> ResponseReturnValue:
 
 
 @helpdesk_api.post("/tickets/<ticket_id>/<kind>")
+@retry_lost_lock_races
 def entry_create(ticket_id: int, kind: str) -> ResponseReturnValue:
     user: User = current_user()  # type: ignore[assignment]
     ticket = _ticket(ticket_id)
@@ -278,6 +319,7 @@ def entry_create(ticket_id: int, kind: str) -> ResponseReturnValue:
 
 
 @helpdesk_api.patch("/tickets/<ticket_id>/<kind>/<entry_id>")
+@retry_lost_lock_races
 def entry_update(ticket_id: int, kind: str, entry_id: int) -> ResponseReturnValue:
     model, schema = _entry_kind(kind)
     entry = _entry(model, ticket_id, entry_id)
@@ -288,6 +330,7 @@ def entry_update(ticket_id: int, kind: str, entry_id: int) -> ResponseReturnValu
 
 
 @helpdesk_api.delete("/tickets/<ticket_id>/<kind>/<entry_id>")
+@retry_lost_lock_races
 def entry_delete(ticket_id: int, kind: str, entry_id: int) -> ResponseReturnValue:
     model = Attachment if kind == "attachments" else _entry_kind(kind)[0]
     db.session.delete(_entry(model, ticket_id, entry_id))
