@@ -32,8 +32,13 @@ def lock_feed(session: Session, partner_id: int) -> None:
     and then changes the engagement. Taking the partner row first in both keeps them
     from waiting on each other in a cycle (PostgreSQL aborted a user's submit that met
     the partner's message with "deadlock detected"). SQLite serialises writers anyway.
+
+    The lock is FOR NO KEY UPDATE: writers of the feed still queue behind each other, but a
+    row that merely names the partner (its foreign key is checked with a key-share lock) is
+    not held up. With FOR UPDATE a worker recording a delivery waited on that check while
+    holding the message's row, and a request or a claim holding the feed waited for the row.
     """
-    session.execute(select(Partner.id).where(Partner.id == partner_id).with_for_update())
+    session.execute(select(Partner.id).where(Partner.id == partner_id).with_for_update(key_share=True))
 
 
 def enqueue(session: Session, engagement: Engagement, kind: MessageKind, payload: dict[str, Any]) -> OutboxMessage:
@@ -106,7 +111,7 @@ def claim(session: Session, worker: str, *, limit: int, lease: timedelta, now: d
         .order_by(Partner.id)
     )
     if session.get_bind().dialect.name == "postgresql":
-        free = free.with_for_update(skip_locked=True)
+        free = free.with_for_update(skip_locked=True, key_share=True)  # see lock_feed
     partners = list(session.scalars(free))
     rows = (
         session.execute(

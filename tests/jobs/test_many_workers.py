@@ -292,6 +292,9 @@ def test_many_workers_deliver_everything_once(orgs: tuple[Organisation, Organisa
             ).all()
             assert repeated == [], f"a transition ran twice: {repeated[:5]}"
     _assert_every_entry_crossed(lead, service, linked)
+    for org in orgs:  # a deadlock aborts a request (a 500) or a worker's round: neither is expected
+        logs = "".join(p.read_text(errors="replace") for p in org.host.folder.glob("*.log"))
+        assert "deadlock detected" not in logs, "PostgreSQL broke a deadlock: see the logs in " + str(org.host.folder)
     takeovers = re.findall(r"took over the expired lease of (\d+)", lead.worker_logs() + service.worker_logs())
     assert takeovers, "no worker took over a dead worker's lease"
     FIGURES.update(

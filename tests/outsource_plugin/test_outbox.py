@@ -7,11 +7,12 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from examples.helpdesk.models import db
 from outsource_plugin.models import Engagement, MessageKind, OutboxMessage, Partner, utcnow
-from outsource_plugin.outbox import claim, enqueue, release
+from outsource_plugin.outbox import claim, enqueue, lock_feed, release
 from outsource_plugin.workflow import Side, Status
 
 LEASE = timedelta(seconds=30)
@@ -53,3 +54,46 @@ def test_a_released_lease_is_not_a_takeover(app: Flask, partner_id: int, caplog:
         db.session.commit()
         assert claim(db.session, "worker-b", limit=10, lease=LEASE) == ids
     assert caplog.records == []
+
+
+def referencing(partner_id: int) -> Engagement:
+    """A new row whose foreign key names the partner: inserting it key-share locks the partner's row."""
+    return Engagement(uid="k" * 32, role=Side.LEAD, ticket_id="2", partner_id=partner_id, status=Status.UNSENT)
+
+
+@pytest.mark.postgresql
+def test_a_row_that_names_the_partner_is_written_while_its_feed_is_locked(app: Flask, partner_id: int) -> None:
+    """The feed lock must not stop a foreign-key check on the partner's row.
+
+    Every row that names the partner (an outbox message, an engagement) has its foreign key
+    checked with a key-share lock on the partner's row. A feed lock that blocked it closed a
+    cycle in the many-workers run: a worker recording a delivery held the message's row and
+    waited on that check, while a request or another worker's claim held the feed and waited
+    for the message's row; PostgreSQL aborted one of them ("deadlock detected").
+    """
+    with app.app_context():
+        feed = Session(db.engine)
+        try:
+            lock_feed(feed, partner_id)
+            with Session(db.engine) as other:
+                other.execute(text("SET lock_timeout = '2s'"))
+                other.add(referencing(partner_id))
+                other.flush()
+                other.rollback()
+        finally:
+            feed.close()
+
+
+@pytest.mark.postgresql
+def test_a_claim_takes_a_feed_whose_partner_row_is_being_referenced(app: Flask, partner_id: int) -> None:
+    """A transaction that inserts a row naming the partner holds a key-share lock on it until it
+    commits; a claim must still take that partner's due messages, not skip them as if another
+    worker held the feed."""
+    queue_two(app, partner_id)
+    with app.app_context(), Session(db.engine) as other:
+        other.add(referencing(partner_id))
+        other.flush()
+        try:
+            assert len(claim(db.session, "worker-a", limit=10, lease=LEASE)) == 2
+        finally:
+            other.rollback()
