@@ -7,8 +7,11 @@ level, as designed, but installs them under the single import namespace
 
 from setuptools import setup
 
+#: the core's layer packages (docs/architecture.md), each a folder of outsource_plugin/
+LAYERS = ["cli", "core", "db", "federation", "host", "ops", "sync", "validation"]
 PACKAGES = {
     "outsource_plugin": "outsource_plugin",
+    **{f"outsource_plugin.{layer}": f"outsource_plugin/{layer}" for layer in LAYERS},
     "outsource_plugin.adapters": "adapters",
     "outsource_plugin.blueprints": "blueprints",
     "outsource_plugin.jobs": "jobs",
@@ -25,7 +28,8 @@ setup(
     packages=list(PACKAGES),
     package_dir=PACKAGES,
     package_data={
-        "outsource_plugin": ["py.typed", "migrations/*.py", "migrations/script.py.mako", "migrations/versions/*.py"],
+        "outsource_plugin": ["py.typed"],
+        "outsource_plugin.db": ["migrations/*.py", "migrations/script.py.mako", "migrations/versions/*.py"],
         "outsource_plugin.blueprints": ["templates/outsource/*.html", "static/outsource/*"],
     },
     include_package_data=False,

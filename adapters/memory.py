@@ -27,11 +27,11 @@ from outsource_plugin.adapters.base import (
     RemoteChange,
     RemoteState,
 )
-from outsource_plugin.entries import EntryKind, from_wire, to_wire
-from outsource_plugin.entry_facts import digest
+from outsource_plugin.db.models import utcnow
 from outsource_plugin.errors import AdapterError
-from outsource_plugin.models import utcnow
-from outsource_plugin.refusals import REFUSED
+from outsource_plugin.federation.messages import REFUSED
+from outsource_plugin.host.entries import EntryKind, from_wire, to_wire
+from outsource_plugin.sync.entry_facts import digest
 from outsource_plugin.workflow import TRANSITIONS, Action, Status
 
 

@@ -26,8 +26,8 @@ from outsource_plugin.adapters.base import (
     json_body,
 )
 from outsource_plugin.errors import InvalidPartnerMessage, PermanentAdapterError
-from outsource_plugin.federation import change_from_message
-from outsource_plugin.signing import sign
+from outsource_plugin.federation.feed import change_from_message
+from outsource_plugin.federation.signing import sign
 
 FEED_PAGE = 200
 

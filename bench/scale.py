@@ -25,8 +25,8 @@ from sqlalchemy import func, insert, select, text
 from bench.common import Section, database_label, engine_for, host_pair, summary_ms
 from bench.throughput import host_app
 from examples.helpdesk.models import Ticket, db
+from outsource_plugin.db.models import Engagement, utcnow
 from outsource_plugin.jobs.poll import poll_all
-from outsource_plugin.models import Engagement, utcnow
 from outsource_plugin.workflow import Side, Status, folders_for
 from tests.cross_host.conftest import Pair
 

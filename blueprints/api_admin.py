@@ -10,14 +10,14 @@ from sqlalchemy import select
 
 from outsource_plugin.adapters.registry import adapter_class, describe_all
 from outsource_plugin.blueprints.api_common import ID, api, caller, json_body, state
-from outsource_plugin.dashboard import folder_counts, folder_page
+from outsource_plugin.core.dashboard import folder_counts, folder_page
+from outsource_plugin.core.partners import create_partner, disable_partner, get_partner, update_partner
+from outsource_plugin.core.present import engagement_json, partner_json
+from outsource_plugin.db.models import Partner
+from outsource_plugin.db.outbox import dead_letters, retry_dead_letter
 from outsource_plugin.errors import NotFound
-from outsource_plugin.models import Partner
-from outsource_plugin.outbox import dead_letters, retry_dead_letter
-from outsource_plugin.partners import create_partner, disable_partner, get_partner, update_partner
 from outsource_plugin.permissions import Permission
-from outsource_plugin.present import engagement_json, partner_json
-from outsource_plugin.schemas import PageSchema, load
+from outsource_plugin.validation.schemas import PageSchema, load
 from outsource_plugin.workflow import Folder, Side, folders_for
 
 

@@ -11,9 +11,9 @@ from werkzeug.routing import IntegerConverter
 
 from outsource_plugin.blueprints.limits import json_limit, limit_body
 from outsource_plugin.errors import NotAuthenticated, NotFound, OutsourceError, ValidationFailed
-from outsource_plugin.extension import OutsourceState, current_outsource
-from outsource_plugin.host import HostUser, TicketInfo
+from outsource_plugin.host.protocol import HostUser, TicketInfo
 from outsource_plugin.permissions import Permission, require
+from outsource_plugin.state import OutsourceState, current_outsource
 
 #: the largest row id: ids fit a 32-bit integer column on every database
 MAX_ROW_ID = 2**31 - 1

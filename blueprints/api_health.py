@@ -17,7 +17,7 @@ from flask import Response, jsonify
 from marshmallow import Schema, fields
 
 from outsource_plugin.blueprints.api_common import api, state
-from outsource_plugin.health import check_health
+from outsource_plugin.ops.health import check_health
 from outsource_plugin.permissions import Permission
 
 

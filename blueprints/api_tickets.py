@@ -9,13 +9,13 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from outsource_plugin.blueprints.api_common import ID, api, caller, json_body, state, ticket_or_404
-from outsource_plugin.engagements import Actor, configure, current_engagement, edit, get_engagement, perform
+from outsource_plugin.core.engagements import Actor, configure, current_engagement, edit, get_engagement, perform
+from outsource_plugin.core.present import audit_json, engagement_json, user_actions
+from outsource_plugin.db.models import AuditEvent, Engagement
 from outsource_plugin.errors import Conflict, TransitionRefused
-from outsource_plugin.host import HostUser
-from outsource_plugin.models import AuditEvent, Engagement
+from outsource_plugin.host.protocol import HostUser
 from outsource_plugin.permissions import Permission, refuse_financial
-from outsource_plugin.present import audit_json, engagement_json, user_actions
-from outsource_plugin.schemas import ActionSchema, ConfigureSchema, EditSchema, load
+from outsource_plugin.validation.schemas import ActionSchema, ConfigureSchema, EditSchema, load
 from outsource_plugin.workflow import Action
 
 

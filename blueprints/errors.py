@@ -14,7 +14,7 @@ def register_error_handlers(app: Flask, api_prefixes: tuple[str, ...]) -> None:
 
     @app.errorhandler(OutsourceError)
     def outsource_error(err: OutsourceError) -> tuple[Response | str, int]:
-        from outsource_plugin.extension import current_outsource
+        from outsource_plugin.state import current_outsource
 
         current_outsource().session.rollback()
         if wants_json():

@@ -14,14 +14,22 @@ from sqlalchemy import select, update
 
 from outsource_plugin.adapters.registry import adapter_class
 from outsource_plugin.blueprints.limits import limit_body, partner_limit
-from outsource_plugin.entry_facts import local_facts
+from outsource_plugin.db.models import (
+    Engagement,
+    MessageKind,
+    MessageState,
+    OutboxMessage,
+    Partner,
+    SeenRequest,
+    utcnow,
+)
 from outsource_plugin.errors import NotAuthenticated, NotFound
-from outsource_plugin.extension import current_outsource
-from outsource_plugin.federation import MessageSchema, change_from_message, message_json
-from outsource_plugin.inbound import Receipt, applied_sequence, apply_change, find_engagement
-from outsource_plugin.models import Engagement, MessageKind, MessageState, OutboxMessage, Partner, SeenRequest, utcnow
-from outsource_plugin.schemas import FeedSchema, load
-from outsource_plugin.signing import LINK, verify
+from outsource_plugin.federation.feed import MessageSchema, change_from_message, message_json
+from outsource_plugin.federation.signing import LINK, verify
+from outsource_plugin.state import current_outsource
+from outsource_plugin.sync.entry_facts import local_facts
+from outsource_plugin.sync.inbound import Receipt, applied_sequence, apply_change, find_engagement
+from outsource_plugin.validation.schemas import FeedSchema, load
 
 federation = Blueprint("outsource_federation", __name__)
 limit_body(federation, partner_limit)
@@ -77,9 +85,7 @@ def receive() -> ResponseReturnValue:
     applied = applied_sequence(session, partner)
     if data["seq"] > applied + 1:
         # checked first: the engagement this message is about may come with an earlier one
-        from outsource_plugin.jobs.scheduler import wake_poller
-
-        wake_poller(state)
+        state.poll_now()
         return jsonify(
             {"error": "out_of_order", "message": "an earlier message is missing", "expected": applied + 1}
         ), 409

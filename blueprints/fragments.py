@@ -13,16 +13,16 @@ from flask import Flask, render_template, url_for
 from markupsafe import Markup
 
 from outsource_plugin.blueprints.csrf import csrf_field, csrf_token
-from outsource_plugin.costs import cost_hidden
-from outsource_plugin.engagements import current_engagement
-from outsource_plugin.entries import EntryKind
-from outsource_plugin.extension import current_outsource
-from outsource_plugin.health import engagement_health
-from outsource_plugin.locks import entry_lock
-from outsource_plugin.models import Engagement
+from outsource_plugin.core.costs import cost_hidden
+from outsource_plugin.core.engagements import current_engagement
+from outsource_plugin.core.present import engagement_json, user_actions
+from outsource_plugin.core.questions import can_ask
+from outsource_plugin.db.models import Engagement
+from outsource_plugin.host.entries import EntryKind
+from outsource_plugin.ops.health import engagement_health
 from outsource_plugin.permissions import Permission
-from outsource_plugin.present import engagement_json, user_actions
-from outsource_plugin.questions import can_ask
+from outsource_plugin.state import current_outsource
+from outsource_plugin.sync.locks import entry_lock
 
 
 def _context(ticket: Any) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ from typing import IO, Any
 from flask import Blueprint, current_app, request
 
 from outsource_plugin.errors import PayloadTooLarge
-from outsource_plugin.extension import current_outsource
+from outsource_plugin.state import current_outsource
 
 
 def json_limit(config: dict[str, Any]) -> int:

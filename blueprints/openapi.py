@@ -25,9 +25,9 @@ from outsource_plugin.adapters.registry import adapter_class, adapter_names
 from outsource_plugin.blueprints import openapi_schemas as out
 from outsource_plugin.blueprints.api_common import ID, MAX_ROW_ID, api
 from outsource_plugin.blueprints.api_health import HealthOut
-from outsource_plugin.federation import MessageSchema
-from outsource_plugin.schemas import ActionSchema, ConfigureSchema, EditSchema, PageSchema, PartnerSchema
-from outsource_plugin.signing import LINK, REQUEST_ID, SIGNATURE, TIMESTAMP
+from outsource_plugin.federation.feed import MessageSchema
+from outsource_plugin.federation.signing import LINK, REQUEST_ID, SIGNATURE, TIMESTAMP
+from outsource_plugin.validation.schemas import ActionSchema, ConfigureSchema, EditSchema, PageSchema, PartnerSchema
 from outsource_plugin.workflow import Folder, Side
 
 #: the blueprints whose routes the description covers, and the tag each gets

@@ -1,17 +1,17 @@
 """Marshmallow schemas of what the JSON and partner APIs answer, for the OpenAPI description.
 
-The views build their answers with the functions in ``outsource_plugin.present``
-and ``outsource_plugin.federation``; these schemas say the same shapes once
+The views build their answers with the functions in ``outsource_plugin.core.present``
+and ``outsource_plugin.federation.feed``; these schemas say the same shapes once
 more so that clients (and the schema tests, which check every answer against
 them) know what to expect. Inputs are described by the schemas the views
-really load with (``outsource_plugin.schemas``), so they cannot drift.
+really load with (``outsource_plugin.validation.schemas``), so they cannot drift.
 """
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from outsource_plugin.models import MessageKind
+from outsource_plugin.db.models import MessageKind
 from outsource_plugin.workflow import Folder, Side, Status, SyncState
 
 _STATUSES = [s.value for s in Status]

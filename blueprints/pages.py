@@ -23,14 +23,14 @@ from outsource_plugin.blueprints.pages_common import (
     terms_from_form,
     ticket_url,
 )
-from outsource_plugin.engagements import Actor, configure, current_engagement, edit, get_engagement, perform
+from outsource_plugin.core.engagements import Actor, configure, current_engagement, edit, get_engagement, perform
+from outsource_plugin.core.partners import choosable_partners
+from outsource_plugin.core.present import engagement_json, user_actions
+from outsource_plugin.core.questions import ask_question, can_ask
+from outsource_plugin.db.models import Engagement, Partner
 from outsource_plugin.errors import Conflict, NotFound, ValidationFailed
-from outsource_plugin.models import Engagement, Partner
-from outsource_plugin.partners import choosable_partners
 from outsource_plugin.permissions import Permission
-from outsource_plugin.present import engagement_json, user_actions
-from outsource_plugin.questions import ask_question, can_ask
-from outsource_plugin.schemas import ActionSchema, ChoosePartnerSchema, ConfigureSchema, QuestionSchema, load
+from outsource_plugin.validation.schemas import ActionSchema, ChoosePartnerSchema, ConfigureSchema, QuestionSchema, load
 from outsource_plugin.workflow import USER_ACTIONS, Action, Status
 
 

@@ -12,10 +12,16 @@ from sqlalchemy import select
 
 from outsource_plugin.adapters.registry import adapter_class, adapter_names
 from outsource_plugin.blueprints.pages_common import ID, caller, pages, render, state, terms_fields, terms_from_form
+from outsource_plugin.core.partners import (
+    check_connection,
+    create_partner,
+    disable_partner,
+    get_partner,
+    update_partner,
+)
+from outsource_plugin.db.models import Partner
+from outsource_plugin.db.outbox import dead_letters, retry_dead_letter
 from outsource_plugin.errors import Conflict, ValidationFailed
-from outsource_plugin.models import Partner
-from outsource_plugin.outbox import dead_letters, retry_dead_letter
-from outsource_plugin.partners import check_connection, create_partner, disable_partner, get_partner, update_partner
 from outsource_plugin.permissions import Permission
 
 

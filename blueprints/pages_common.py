@@ -16,10 +16,10 @@ from outsource_plugin.blueprints.api_common import caller as caller
 from outsource_plugin.blueprints.api_common import canonical_ticket_id, state
 from outsource_plugin.blueprints.csrf import protect
 from outsource_plugin.blueprints.limits import json_limit, limit_body
+from outsource_plugin.db.models import Engagement
 from outsource_plugin.errors import Conflict, ValidationFailed
-from outsource_plugin.models import Engagement
 from outsource_plugin.permissions import Permission
-from outsource_plugin.schemas import FINANCIAL_TERMS
+from outsource_plugin.validation.schemas import FINANCIAL_TERMS
 
 pages = Blueprint(
     "outsource_pages",

@@ -6,10 +6,10 @@ from flask import request
 from flask.typing import ResponseReturnValue
 
 from outsource_plugin.blueprints.pages_common import caller, pages, render, state, ticket_url
-from outsource_plugin.dashboard import folder_counts, folder_page
+from outsource_plugin.core.dashboard import folder_counts, folder_page
 from outsource_plugin.errors import NotFound
 from outsource_plugin.permissions import Permission
-from outsource_plugin.schemas import PageSchema, load
+from outsource_plugin.validation.schemas import PageSchema, load
 from outsource_plugin.workflow import Folder, Side, folders_for
 
 ROLE_LABELS = {Side.LEAD: "Tickets I outsourced", Side.SERVICE: "Tickets outsourced to me"}

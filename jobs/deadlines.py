@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outsource_plugin.engagements import Actor, perform
-from outsource_plugin.extension import OutsourceState
-from outsource_plugin.federation import forget_old_requests
-from outsource_plugin.models import Engagement, utcnow
-from outsource_plugin.outbox import lock_feed
+from outsource_plugin.core.engagements import Actor, perform
+from outsource_plugin.db.models import Engagement, utcnow
+from outsource_plugin.db.outbox import lock_feed
+from outsource_plugin.federation.feed import forget_old_requests
+from outsource_plugin.state import OutsourceState
 from outsource_plugin.workflow import Action, Side, Status
 
 

@@ -9,12 +9,12 @@ from datetime import timedelta
 from enum import Enum
 
 from outsource_plugin.adapters.base import Outbound
+from outsource_plugin.db.models import Engagement, MessageState, OutboxMessage, Partner, utcnow
+from outsource_plugin.db.outbox import backoff, claim, release
 from outsource_plugin.errors import PermanentAdapterError, TransientAdapterError
-from outsource_plugin.extension import OutsourceState
-from outsource_plugin.logs import log_context
-from outsource_plugin.metrics import record_delivery
-from outsource_plugin.models import Engagement, MessageState, OutboxMessage, Partner, utcnow
-from outsource_plugin.outbox import backoff, claim, release
+from outsource_plugin.ops.logs import log_context
+from outsource_plugin.ops.metrics import record_delivery
+from outsource_plugin.state import OutsourceState
 
 log = logging.getLogger(__name__)
 

@@ -9,13 +9,13 @@ from sqlalchemy import select
 
 from outsource_plugin import signals
 from outsource_plugin.adapters.base import EngagementRef
+from outsource_plugin.db.models import Engagement, Partner, utcnow
+from outsource_plugin.db.outbox import lock_feed
 from outsource_plugin.errors import AdapterError, InvalidPartnerMessage
-from outsource_plugin.extension import OutsourceState
-from outsource_plugin.inbound import apply_change, refuse_change
-from outsource_plugin.logs import log_context
-from outsource_plugin.metrics import record_poll
-from outsource_plugin.models import Engagement, Partner, utcnow
-from outsource_plugin.outbox import lock_feed
+from outsource_plugin.ops.logs import log_context
+from outsource_plugin.ops.metrics import record_poll
+from outsource_plugin.state import OutsourceState
+from outsource_plugin.sync.inbound import apply_change, refuse_change
 from outsource_plugin.workflow import Side, Status
 
 log = logging.getLogger(__name__)

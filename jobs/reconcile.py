@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from outsource_plugin.extension import OutsourceState
-from outsource_plugin.reconcile import reconcile, syncing_engagements
+from outsource_plugin.state import OutsourceState
+from outsource_plugin.sync.reconcile import reconcile, syncing_engagements
 
 log = logging.getLogger(__name__)
 

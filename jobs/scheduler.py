@@ -14,12 +14,12 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from outsource_plugin.extension import OutsourceState, current_outsource
+from outsource_plugin.db.outbox import WAKE_DELIVERY
 from outsource_plugin.jobs.deadlines import expire_offers
 from outsource_plugin.jobs.deliver import deliver_due
 from outsource_plugin.jobs.poll import poll_all
 from outsource_plugin.jobs.reconcile import reconcile_all
-from outsource_plugin.outbox import WAKE_DELIVERY
+from outsource_plugin.state import OutsourceState, current_outsource
 
 
 def run_once(state: OutsourceState) -> dict[str, int]:
@@ -75,6 +75,8 @@ def start_scheduler(app: Flask) -> BackgroundScheduler:
     _add_jobs(scheduler, app)
     scheduler.start()
     _nudge_delivery_on_commit(app, scheduler)
+    state: OutsourceState = app.extensions["outsource"]
+    state.poll_now = lambda: scheduler.modify_job("poll_all", next_run_time=datetime.now(timezone.utc))
     return scheduler
 
 
@@ -100,9 +102,3 @@ def run_worker(app: Flask) -> None:
     scheduler = BlockingScheduler()
     _add_jobs(scheduler, app)
     scheduler.start()
-
-
-def wake_poller(state: OutsourceState) -> None:
-    """A nudge: run the poll job now rather than at its next interval, if it runs in this process."""
-    if state.scheduler is not None:
-        state.scheduler.modify_job("poll_all", next_run_time=datetime.now(timezone.utc))

@@ -1,58 +1,34 @@
-"""The Flask extension object: ``Outsourcing(app, host=...)`` or ``init_app``."""
+"""The Flask extension object: ``Outsourcing(app, host=...)`` or ``init_app``.
+
+The composition root: it wires the layers together (blueprints, CLI, metrics, jobs, the
+host's change hook), so it imports them all and nothing in the package imports it. The
+state it creates lives in ``outsource_plugin.state``; ``current_outsource`` and
+``OutsourceState`` are re-exported here for hosts that import them from this module.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask, current_app
-from sqlalchemy.orm import Session
 
-from outsource_plugin.adapters.base import PartnerAdapter
-from outsource_plugin.adapters.registry import adapter_class
+from outsource_plugin.blueprints import register_blueprints
+from outsource_plugin.cli import outsource_cli
 from outsource_plugin.config import apply_defaults
-from outsource_plugin.host import HostAdapter, HostChanges
-from outsource_plugin.migrate import upgrade
-from outsource_plugin.models import Partner
-from outsource_plugin.secretbox import check_keys
+from outsource_plugin.db.migrate import upgrade
+from outsource_plugin.db.secretbox import check_keys
+from outsource_plugin.host.protocol import HostAdapter, HostChanges
+from outsource_plugin.jobs.scheduler import start_scheduler
+from outsource_plugin.ops.metrics import init_metrics
+from outsource_plugin.state import OutsourceState, current_outsource
+from outsource_plugin.sync.capture import on_host_changes
 
-
-class OutsourceState:
-    """Everything the plugin keeps for one app, in ``app.extensions["outsource"]``."""
-
-    def __init__(self, app: Flask, host: HostAdapter, config: dict[str, Any]) -> None:
-        self.app = app
-        self.host = host
-        self.config = config
-        self._adapters: dict[int, tuple[str, PartnerAdapter]] = {}
-        self.scheduler: Any = None
-
-    @property
-    def session(self) -> Session:
-        return self.host.session
-
-    def reset_adapters(self) -> None:
-        """Forget cached adapter instances (and any state an in-memory one holds)."""
-        self._adapters.clear()
-
-    def adapter_for(self, partner: Partner) -> PartnerAdapter:
-        """One adapter instance per partner, rebuilt when its settings change."""
-        fingerprint = repr((partner.adapter, sorted(partner.config.items())))
-        cached = self._adapters.get(partner.id)
-        if cached is None or cached[0] != fingerprint:
-            cls = adapter_class(partner.adapter)
-            cached = (
-                fingerprint,
-                cls(partner.id, partner.config, timeout=float(self.config["OUTSOURCE_HTTP_TIMEOUT"])),
-            )
-            self._adapters[partner.id] = cached
-        return cached[1]
+__all__ = ["OutsourceState", "Outsourcing", "current_outsource"]
 
 
 class Outsourcing:
     """Mount outsourcing into a host help desk.
 
     ``host`` is the host adapter: the only way the plugin reaches the host's
-    tickets and users (see ``outsource_plugin.host``).
+    tickets and users (see ``outsource_plugin.host.protocol``).
     """
 
     def __init__(self, app: Flask | None = None, *, host: HostAdapter | None = None) -> None:
@@ -71,10 +47,6 @@ class Outsourcing:
         state = OutsourceState(app, host, config)
         app.extensions["outsource"] = state
 
-        from outsource_plugin.blueprints import register_blueprints
-        from outsource_plugin.cli import outsource_cli
-        from outsource_plugin.metrics import init_metrics
-
         register_blueprints(app, config["OUTSOURCE_URL_PREFIX"])
         init_metrics(app, config)
         host.watch(lambda changes: _on_host_changes(state, changes))
@@ -83,21 +55,9 @@ class Outsourcing:
             with app.app_context():
                 upgrade(host.session.get_bind())
         if config["OUTSOURCE_SCHEDULER"]:
-            from outsource_plugin.jobs.scheduler import start_scheduler
-
             state.scheduler = start_scheduler(app)
 
 
 def _on_host_changes(state: OutsourceState, changes: HostChanges) -> None:
-    from outsource_plugin.sync import on_host_changes
-
     if current_app.extensions.get("outsource") is state:
         on_host_changes(state, changes)
-
-
-def current_outsource() -> OutsourceState:
-    """The plugin's state for the current app; fails clearly before ``init_app``."""
-    state = current_app.extensions.get("outsource")
-    if state is None:
-        raise RuntimeError("Outsourcing has not been initialised on this app: call Outsourcing(app, host=...)")
-    return state

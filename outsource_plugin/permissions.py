@@ -7,7 +7,7 @@ from enum import IntEnum
 from typing import Any
 
 from outsource_plugin.errors import NotAuthenticated, PermissionDenied
-from outsource_plugin.schemas import FINANCIAL_TERMS
+from outsource_plugin.validation.schemas import FINANCIAL_TERMS
 
 
 class Permission(IntEnum):

@@ -23,9 +23,9 @@ from werkzeug.security import generate_password_hash
 from examples.helpdesk import create_app
 from examples.helpdesk.models import Customer, Ticket, User, db
 from outsource_plugin.adapters.memory import MemoryAdapter
-from outsource_plugin.extension import current_outsource
-from outsource_plugin.models import Base, Partner
+from outsource_plugin.db.models import Base, Partner
 from outsource_plugin.permissions import Permission
+from outsource_plugin.state import current_outsource
 
 #: hashed once: the default scrypt hash costs more than a whole test
 PASSWORD_HASH = generate_password_hash("pw")

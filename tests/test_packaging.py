@@ -78,7 +78,10 @@ def test_top_level_txt_names_only_the_package(wheel: Path, names: list[str]) -> 
         assert _read(wheel, top_level).split() == [PACKAGE]
 
 
-@pytest.mark.parametrize("subpackage", ["adapters", "blueprints", "jobs"])
+@pytest.mark.parametrize(
+    "subpackage",
+    ["adapters", "blueprints", "jobs", "cli", "core", "db", "federation", "host", "ops", "sync", "validation"],
+)
 def test_subpackages_are_inside_the_namespace(names: list[str], subpackage: str) -> None:
     assert f"{PACKAGE}/{subpackage}/__init__.py" in names
     modules = [n for n in names if n.startswith(f"{PACKAGE}/{subpackage}/") and n.endswith(".py")]
@@ -174,10 +177,10 @@ def test_extras_postgres_and_dev(wheel: Path, names: list[str]) -> None:
 
 
 def test_migrations_are_packaged(names: list[str]) -> None:
-    migrations = REPO_ROOT / "outsource_plugin" / "migrations"
+    migrations = REPO_ROOT / "outsource_plugin" / "db" / "migrations"
     expected = sorted(str(p.relative_to(migrations)) for p in migrations.rglob("*") if p.suffix in {".py", ".mako"})
     assert {"env.py", "script.py.mako", "versions/0001_initial.py"} <= set(expected)
-    prefix = f"{PACKAGE}/migrations/"
+    prefix = f"{PACKAGE}/db/migrations/"
     assert sorted(n[len(prefix) :] for n in names if n.startswith(prefix)) == expected
 
 

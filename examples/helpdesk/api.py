@@ -37,15 +37,10 @@ from werkzeug.exceptions import HTTPException
 from examples.helpdesk.auth import check_csrf, current_user, signed_by_token
 from examples.helpdesk.models import Attachment, Charge, Customer, Note, Ticket, TimeEntry, User, db
 from outsource_plugin.blueprints.api_common import row_id
-from outsource_plugin.costs import cost_hidden
-from outsource_plugin.engagements import ensure_deletable
-from outsource_plugin.entries import EntryKind
+from outsource_plugin.core.costs import cost_hidden
+from outsource_plugin.core.engagements import ensure_deletable
 from outsource_plugin.errors import NotAuthenticated, NotFound, OutsourceError, PayloadTooLarge, ValidationFailed
-from outsource_plugin.extension import current_outsource
-from outsource_plugin.filenames import safe_filename
-from outsource_plugin.locks import entry_standing
-from outsource_plugin.media_types import download_headers, safe_media_type
-from outsource_plugin.messages import (
+from outsource_plugin.federation.messages import (
     HOURS,
     MAX_DESCRIPTION_LENGTH,
     MAX_NOTE_LENGTH,
@@ -55,7 +50,12 @@ from outsource_plugin.messages import (
     SHORT,
     amount,
 )
-from outsource_plugin.schemas import StrictSchema, load
+from outsource_plugin.host.entries import EntryKind
+from outsource_plugin.state import current_outsource
+from outsource_plugin.sync.locks import entry_standing
+from outsource_plugin.validation.filenames import safe_filename
+from outsource_plugin.validation.media_types import download_headers, safe_media_type
+from outsource_plugin.validation.schemas import StrictSchema, load
 
 helpdesk_api = Blueprint("helpdesk_api", __name__)
 log = logging.getLogger(__name__)

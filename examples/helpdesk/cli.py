@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from examples.helpdesk.models import Customer, Note, Ticket, User, db
-from outsource_plugin.models import Partner
+from outsource_plugin.db.models import Partner
 from outsource_plugin.permissions import Permission
 
 helpdesk_cli = AppGroup("helpdesk", help="The demo help desk.")

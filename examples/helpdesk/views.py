@@ -14,9 +14,9 @@ from examples.helpdesk.api import ENTRY_KINDS, NoteSchema, TicketSchema, canonic
 from examples.helpdesk.auth import check_csrf, current_user
 from examples.helpdesk.models import Attachment, Note, Ticket, TimeEntry, db
 from outsource_plugin.errors import ReadOnlyEntry, ValidationFailed
-from outsource_plugin.filenames import safe_filename
-from outsource_plugin.messages import MAX_NOTE_LENGTH
-from outsource_plugin.schemas import load
+from outsource_plugin.federation.messages import MAX_NOTE_LENGTH
+from outsource_plugin.validation.filenames import safe_filename
+from outsource_plugin.validation.schemas import load
 
 helpdesk = Blueprint("helpdesk", __name__, template_folder="templates")
 helpdesk.url_value_preprocessor(canonical_ids)

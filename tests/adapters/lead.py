@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from examples.helpdesk.models import Ticket, db
 from outsource_plugin.adapters.base import PartnerAdapter
-from outsource_plugin.extension import current_outsource
+from outsource_plugin.db.models import Engagement, MessageKind, MessageState, OutboxMessage, Partner
 from outsource_plugin.jobs.poll import poll_partner
 from outsource_plugin.jobs.scheduler import run_once
-from outsource_plugin.models import Engagement, MessageKind, MessageState, OutboxMessage, Partner
+from outsource_plugin.state import current_outsource
 from tests.adapters.partners import Harness
 from tests.conftest import Api
 

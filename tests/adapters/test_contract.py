@@ -12,8 +12,8 @@ from __future__ import annotations
 from flask import Flask
 
 from outsource_plugin.adapters.base import Capability
+from outsource_plugin.db.models import MessageKind, MessageState
 from outsource_plugin.errors import PermanentAdapterError
-from outsource_plugin.models import MessageKind, MessageState
 from outsource_plugin.workflow import Action
 from tests.adapters.lead import Lead
 from tests.adapters.partners import Harness, same_second

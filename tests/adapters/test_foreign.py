@@ -21,7 +21,7 @@ from outsource_plugin.adapters.foreign import (
 )
 from outsource_plugin.adapters.redmine import RedmineConfig
 from outsource_plugin.errors import ValidationFailed
-from outsource_plugin.schemas import load
+from outsource_plugin.validation.schemas import load
 from outsource_plugin.workflow import Action
 
 T0 = datetime(2026, 11, 27, 0, 53, 9, tzinfo=timezone.utc)

@@ -9,8 +9,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from examples.helpdesk.models import Ticket, db
-from outsource_plugin.models import Base, Engagement, MessageKind, MessageState, OutboxMessage, Partner, new_id
-from outsource_plugin.schemas import FINANCIAL_TERMS
+from outsource_plugin.db.models import Base, Engagement, MessageKind, MessageState, OutboxMessage, Partner, new_id
+from outsource_plugin.validation.schemas import FINANCIAL_TERMS
 from outsource_plugin.workflow import Side, Status
 
 

@@ -19,7 +19,7 @@ from werkzeug.routing import Rule
 
 from examples.helpdesk.api import NoteSchema, TicketSchema
 from outsource_plugin.blueprints.openapi import OPERATIONS
-from outsource_plugin.federation import MessageSchema
+from outsource_plugin.federation.feed import MessageSchema
 
 #: the blueprints whose every route answers JSON
 JSON_BLUEPRINTS = ("outsource_api", "outsource_federation", "helpdesk_api")

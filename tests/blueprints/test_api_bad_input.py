@@ -15,8 +15,8 @@ import pytest
 from flask import Flask
 
 from examples.helpdesk.models import db
-from outsource_plugin.models import MessageState, Partner
-from outsource_plugin.schemas import PageSchema
+from outsource_plugin.db.models import MessageState, Partner
+from outsource_plugin.validation.schemas import PageSchema
 from outsource_plugin.workflow import Side, Status
 from tests.blueprints.api_helpers import (
     add_engagement,

@@ -15,9 +15,9 @@ from flask import Flask
 from sqlalchemy import update
 
 from examples.helpdesk.models import db
-from outsource_plugin.models import Partner
+from outsource_plugin.db.models import Partner
 from outsource_plugin.permissions import Permission
-from outsource_plugin.schemas import FINANCIAL_TERMS
+from outsource_plugin.validation.schemas import FINANCIAL_TERMS
 from outsource_plugin.workflow import Side, Status
 from tests.blueprints.api_helpers import add_engagement, add_ticket, assert_error, financial_keys, table_rows
 from tests.conftest import Api

@@ -23,10 +23,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from examples.helpdesk.models import Attachment, Note, db
-from outsource_plugin.entries import EntryKind, from_wire
-from outsource_plugin.models import Engagement, MessageState, Partner
+from outsource_plugin.db.models import Engagement, MessageState, Partner
+from outsource_plugin.federation.signing import sign
+from outsource_plugin.host.entries import EntryKind, from_wire
 from outsource_plugin.permissions import Permission
-from outsource_plugin.signing import sign
 from outsource_plugin.workflow import Side, Status
 from tests.blueprints.api_helpers import add_engagement, add_outbox_message, add_ticket, table_rows
 from tests.blueprints.fuzz_cases import (

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from examples.helpdesk.models import Customer, Note, Ticket, db
 from outsource_plugin import signals
-from outsource_plugin.models import Engagement, Partner, utcnow
+from outsource_plugin.db.models import Engagement, Partner, utcnow
 from outsource_plugin.permissions import Permission
 from outsource_plugin.workflow import Side, Status
 from tests.blueprints.api_helpers import add_engagement, add_ticket, engagement_status
@@ -196,9 +196,9 @@ def test_bar_shows_financial_terms_only_to_allow_all(app: Flask, ticket_id: str,
 
 
 def test_entry_lock_marks_partner_entries_and_suspended_ones(app: Flask, partner_id: int) -> None:
-    from outsource_plugin.extension import current_outsource
-    from outsource_plugin.locks import entry_lock
-    from outsource_plugin.models import EntryLink
+    from outsource_plugin.db.models import EntryLink
+    from outsource_plugin.state import current_outsource
+    from outsource_plugin.sync.locks import entry_lock
 
     ticket_id = add_ticket(app)
     engagement_id = add_engagement(app, partner_id, status=Status.IN_PROGRESS, ticket_id=ticket_id)

@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from examples.helpdesk.models import db
-from outsource_plugin.models import MessageState, OutboxMessage, Partner
+from outsource_plugin.db.models import MessageState, OutboxMessage, Partner
 from outsource_plugin.permissions import Permission
 from outsource_plugin.workflow import Side, Status
 from tests.blueprints.api_helpers import add_engagement, add_outbox_message, add_ticket

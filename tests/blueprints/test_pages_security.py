@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from examples.helpdesk.models import Note, db
-from outsource_plugin.models import Partner
+from outsource_plugin.db.models import Partner
 from outsource_plugin.permissions import Permission
 from outsource_plugin.workflow import Side, Status
 from tests.blueprints.api_helpers import add_engagement, add_ticket, engagement_status

@@ -16,10 +16,10 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from examples.helpdesk.models import Customer, db
-from outsource_plugin.engagements import Actor, perform
+from outsource_plugin.core.engagements import Actor, perform
+from outsource_plugin.db.models import AuditEvent, Engagement, OutboxMessage, new_id
 from outsource_plugin.errors import TransitionRefused
-from outsource_plugin.extension import current_outsource
-from outsource_plugin.models import AuditEvent, Engagement, OutboxMessage, new_id
+from outsource_plugin.state import current_outsource
 from outsource_plugin.workflow import TRANSITIONS, USER_ACTIONS, Action, Side, Status, target
 from tests.conftest import Api
 

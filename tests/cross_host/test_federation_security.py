@@ -1,6 +1,6 @@
 """The signed partner API of a running host, attacked over raw HTTP.
 
-Every request here is built by hand with ``outsource_plugin.signing.sign`` and
+Every request here is built by hand with ``outsource_plugin.federation.signing.sign`` and
 sent straight to the service host's federation API (not through the fault
 proxy). Each refused request must leave the service exactly as it was: the
 engagement's status, the dashboard counts and the partner feed's sequence
@@ -21,10 +21,10 @@ import requests
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from outsource_plugin.models import Engagement, MessageKind
-from outsource_plugin.outbox import enqueue
-from outsource_plugin.signing import LINK as LINK_HEADER
-from outsource_plugin.signing import REQUEST_ID, SIGNATURE, sign
+from outsource_plugin.db.models import Engagement, MessageKind
+from outsource_plugin.db.outbox import enqueue
+from outsource_plugin.federation.signing import LINK as LINK_HEADER
+from outsource_plugin.federation.signing import REQUEST_ID, SIGNATURE, sign
 from tests.blueprints.fuzz_cases import MALFORMED_MESSAGES
 from tests.cross_host.conftest import LINK, Pair, Scenario
 from tests.cross_host.hosts import eventually, free_port

@@ -18,10 +18,10 @@ from sqlalchemy import func, select
 from examples.helpdesk import create_app
 from examples.helpdesk.cli import DEMO_USERS
 from examples.helpdesk.models import Attachment, Customer, Note, Ticket, User, db
-from outsource_plugin.extension import current_outsource
+from outsource_plugin.db.models import AuditEvent, Engagement, MessageKind, MessageState, OutboxMessage, Partner, utcnow
 from outsource_plugin.jobs.scheduler import run_once
-from outsource_plugin.models import AuditEvent, Engagement, MessageKind, MessageState, OutboxMessage, Partner, utcnow
 from outsource_plugin.permissions import Permission
+from outsource_plugin.state import current_outsource
 from outsource_plugin.workflow import Action, Status
 from tests.conftest import LEVELS, Api, memory_partner
 

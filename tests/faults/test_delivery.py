@@ -13,7 +13,7 @@ import threading
 
 import requests
 
-from outsource_plugin.signing import sign
+from outsource_plugin.federation.signing import sign
 from tests.cross_host.conftest import LINK, Pair, Scenario
 from tests.cross_host.hosts import Captured, eventually
 from tests.faults.conftest import accepted, accepted_without_jobs

@@ -13,9 +13,9 @@ import pytest
 from flask import Flask
 
 from examples.helpdesk.models import Note, db
-from outsource_plugin.extension import current_outsource
+from outsource_plugin.db.models import MessageState, OutboxMessage, Partner
 from outsource_plugin.jobs.deliver import Outcome, deliver_due
-from outsource_plugin.models import MessageState, OutboxMessage, Partner
+from outsource_plugin.state import current_outsource
 from outsource_plugin.workflow import Status
 from tests.blueprints.api_helpers import add_engagement, add_ticket
 from tests.conftest import fresh_database, make_app, memory_partner, reset_data

@@ -18,11 +18,11 @@ from examples.helpdesk.models import db
 from outsource_plugin import signals
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
 from outsource_plugin.adapters.memory import MemoryAdapter
-from outsource_plugin.extension import current_outsource
+from outsource_plugin.db.models import Engagement, MessageKind, MessageState, OutboxMessage, Partner
 from outsource_plugin.jobs.deliver import Outcome, deliver_due
 from outsource_plugin.jobs.poll import poll_all
-from outsource_plugin.models import Engagement, MessageKind, MessageState, OutboxMessage, Partner
 from outsource_plugin.permissions import Permission
+from outsource_plugin.state import current_outsource
 from outsource_plugin.workflow import Status
 from tests.blueprints.api_helpers import add_engagement
 from tests.conftest import Api, memory_partner

@@ -9,9 +9,9 @@ from typing import Any
 from click.testing import Result
 from flask import Flask
 
-from outsource_plugin.extension import current_outsource
+from outsource_plugin.db.models import AuditEvent, Engagement, OutboxMessage
 from outsource_plugin.jobs.scheduler import run_once
-from outsource_plugin.models import AuditEvent, Engagement, OutboxMessage
+from outsource_plugin.state import current_outsource
 from tests.conftest import Api, memory_partner
 
 

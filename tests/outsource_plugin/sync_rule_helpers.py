@@ -17,8 +17,8 @@ from sqlalchemy import select
 from examples.helpdesk.models import Customer, db
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
 from outsource_plugin.adapters.memory import MemoryAdapter
-from outsource_plugin.entries import EntryKind, to_wire
-from outsource_plugin.models import Engagement, utcnow
+from outsource_plugin.db.models import Engagement, utcnow
+from outsource_plugin.host.entries import EntryKind, to_wire
 from tests.conftest import Api, memory_partner
 from tests.outsource_plugin.engagement_helpers import act, status, sync
 

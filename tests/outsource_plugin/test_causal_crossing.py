@@ -15,11 +15,11 @@ from flask import Flask
 from sqlalchemy import select
 
 from examples.helpdesk.models import Customer, db
-from outsource_plugin.entries import EntryKind
+from outsource_plugin.db.models import Engagement, EntryLink, OutboxMessage, utcnow
 from outsource_plugin.errors import InvalidPartnerMessage
-from outsource_plugin.federation import change_from_message
-from outsource_plugin.messages import checked_change
-from outsource_plugin.models import Engagement, EntryLink, OutboxMessage, utcnow
+from outsource_plugin.federation.feed import change_from_message
+from outsource_plugin.federation.messages import checked_change
+from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.workflow import Action
 from tests.conftest import Api, memory_partner
 from tests.outsource_plugin.engagement_helpers import accepted, act, entry_texts, note, status, sync

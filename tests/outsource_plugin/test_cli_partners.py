@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 from flask import Flask
 
-from outsource_plugin.extension import current_outsource
-from outsource_plugin.models import Partner
+from outsource_plugin.db.models import Partner
+from outsource_plugin.state import current_outsource
 from tests.cross_host.hosts import free_port
 from tests.outsource_plugin.engagement_helpers import cli
 

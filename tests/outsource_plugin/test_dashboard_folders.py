@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from outsource_plugin.schemas import PageSchema
+from outsource_plugin.validation.schemas import PageSchema
 from outsource_plugin.workflow import Side, Status
 from tests.blueprints.api_helpers import add_engagement, add_ticket
 from tests.conftest import Api

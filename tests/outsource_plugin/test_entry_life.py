@@ -19,9 +19,9 @@ from sqlalchemy import text
 
 from examples.helpdesk.models import db
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
-from outsource_plugin.entries import EntryKind
-from outsource_plugin.extension import current_outsource
-from outsource_plugin.models import EntryLink
+from outsource_plugin.db.models import EntryLink
+from outsource_plugin.host.entries import EntryKind
+from outsource_plugin.state import current_outsource
 from outsource_plugin.workflow import Action
 from tests.conftest import Api, memory_partner
 from tests.outsource_plugin.engagement_helpers import accepted, act, note, status, sync

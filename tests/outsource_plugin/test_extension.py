@@ -13,7 +13,7 @@ from examples.helpdesk import create_app
 from examples.helpdesk.models import Ticket, User, db
 from outsource_plugin import Outsourcing, Permission, SQLAlchemyHost
 from outsource_plugin.config import SETTINGS
-from outsource_plugin.extension import OutsourceState, current_outsource
+from outsource_plugin.state import OutsourceState, current_outsource
 
 
 def _host() -> SQLAlchemyHost:

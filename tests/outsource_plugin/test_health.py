@@ -18,11 +18,11 @@ from sqlalchemy import create_engine, text, update
 from sqlalchemy.engine import make_url
 
 from examples.helpdesk.models import db
+from outsource_plugin.db.models import Engagement, OutboxMessage, Partner, utcnow
 from outsource_plugin.errors import PermanentAdapterError
-from outsource_plugin.extension import current_outsource
-from outsource_plugin.health import check_health, engagement_health, partner_health
-from outsource_plugin.models import Engagement, OutboxMessage, Partner, utcnow
+from outsource_plugin.ops.health import check_health, engagement_health, partner_health
 from outsource_plugin.permissions import Permission
+from outsource_plugin.state import current_outsource
 from tests.blueprints.page_helpers import html, page_client
 from tests.conftest import Api, fresh_database, make_app, memory_partner
 from tests.outsource_plugin.test_lifecycle import act, outsource, sync

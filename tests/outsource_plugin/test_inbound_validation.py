@@ -21,9 +21,9 @@ from sqlalchemy import select
 
 from examples.helpdesk.models import Charge, Customer, Note, Ticket, TimeEntry, db
 from outsource_plugin import signals
-from outsource_plugin.entries import EntryKind
-from outsource_plugin.models import Engagement, Partner
-from outsource_plugin.signing import sign
+from outsource_plugin.db.models import Engagement, Partner
+from outsource_plugin.federation.signing import sign
+from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.workflow import Side, Status
 from tests.blueprints.api_helpers import add_engagement, add_ticket, table_rows
 from tests.conftest import Api, memory_partner

@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from examples.helpdesk.models import Customer, Ticket, db
 from outsource_plugin.adapters.memory import MemoryAdapter
+from outsource_plugin.db.models import Engagement, MessageState, OutboxMessage, Partner, utcnow
 from outsource_plugin.errors import PermanentAdapterError, TransientAdapterError
-from outsource_plugin.extension import current_outsource
 from outsource_plugin.jobs.scheduler import run_once
-from outsource_plugin.models import Engagement, MessageState, OutboxMessage, Partner, utcnow
 from outsource_plugin.permissions import Permission
 from outsource_plugin.signals import status_changed
+from outsource_plugin.state import current_outsource
 from outsource_plugin.workflow import Action
 from tests.conftest import Api, memory_partner
 

@@ -12,9 +12,9 @@ from flask import Flask
 from sqlalchemy import update
 
 from examples.helpdesk.models import db
+from outsource_plugin.db.models import Engagement, OutboxMessage, Partner, new_id, utcnow
 from outsource_plugin.errors import PermanentAdapterError, TransientAdapterError
-from outsource_plugin.logs import FIELDS, JsonFormatter
-from outsource_plugin.models import Engagement, OutboxMessage, Partner, new_id, utcnow
+from outsource_plugin.ops.logs import FIELDS, JsonFormatter
 from tests.conftest import Api, memory_partner
 from tests.outsource_plugin.test_lifecycle import act, sync
 

@@ -13,9 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 
 from examples.helpdesk.models import db
+from outsource_plugin.db.models import OutboxMessage, utcnow
 from outsource_plugin.errors import ConfigurationError, PermanentAdapterError, TransientAdapterError
-from outsource_plugin.metrics import EXTENSION_KEY, init_metrics
-from outsource_plugin.models import OutboxMessage, utcnow
+from outsource_plugin.ops.metrics import EXTENSION_KEY, init_metrics
 from tests.conftest import Api, fresh_database, make_app, memory_partner, reset_data
 from tests.outsource_plugin.test_lifecycle import act, sync
 

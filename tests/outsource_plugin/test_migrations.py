@@ -10,9 +10,9 @@ from flask import Flask
 from sqlalchemy import Engine, create_engine, inspect, text
 
 from examples.helpdesk.models import User, db
-from outsource_plugin import migrate
+from outsource_plugin.db import migrate
+from outsource_plugin.db.models import Base
 from outsource_plugin.errors import MigrationFailed
-from outsource_plugin.models import Base
 from outsource_plugin.permissions import Permission
 from tests.conftest import fresh_database, make_app
 

@@ -11,8 +11,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from examples.helpdesk.models import db
-from outsource_plugin.models import Engagement, MessageKind, OutboxMessage, Partner, utcnow
-from outsource_plugin.outbox import claim, enqueue, lock_feed, release
+from outsource_plugin.db.models import Engagement, MessageKind, OutboxMessage, Partner, utcnow
+from outsource_plugin.db.outbox import claim, enqueue, lock_feed, release
 from outsource_plugin.workflow import Side, Status
 
 LEASE = timedelta(seconds=30)
@@ -32,7 +32,7 @@ def queue_two(app: Flask, partner_id: int) -> None:
 def test_expired_lease_is_taken_over_and_logged(app: Flask, partner_id: int, caplog: pytest.LogCaptureFixture):
     queue_two(app, partner_id)
     start = utcnow()
-    with app.app_context(), caplog.at_level(logging.WARNING, logger="outsource_plugin.outbox"):
+    with app.app_context(), caplog.at_level(logging.WARNING, logger="outsource_plugin.db.outbox"):
         first = claim(db.session, "worker-a", limit=10, lease=LEASE, now=start)
         assert len(first) == 2
         assert claim(db.session, "worker-b", limit=10, lease=LEASE, now=start + timedelta(seconds=5)) == []
@@ -47,7 +47,7 @@ def test_expired_lease_is_taken_over_and_logged(app: Flask, partner_id: int, cap
 
 def test_a_released_lease_is_not_a_takeover(app: Flask, partner_id: int, caplog: pytest.LogCaptureFixture):
     queue_two(app, partner_id)
-    with app.app_context(), caplog.at_level(logging.WARNING, logger="outsource_plugin.outbox"):
+    with app.app_context(), caplog.at_level(logging.WARNING, logger="outsource_plugin.db.outbox"):
         ids = claim(db.session, "worker-a", limit=10, lease=LEASE)
         for message in db.session.scalars(select(OutboxMessage)):
             release(message)

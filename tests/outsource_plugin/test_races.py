@@ -19,13 +19,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from examples.helpdesk.models import Customer, Note, db
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
-from outsource_plugin.engagements import Actor, perform
+from outsource_plugin.core.engagements import Actor, perform
+from outsource_plugin.db.models import AuditEvent, Engagement, OutboxMessage, new_id, utcnow
 from outsource_plugin.errors import TransitionRefused
-from outsource_plugin.extension import current_outsource
-from outsource_plugin.host import HostChanges
-from outsource_plugin.inbound import Receipt, apply_change
-from outsource_plugin.models import AuditEvent, Engagement, OutboxMessage, new_id, utcnow
-from outsource_plugin.sync import on_host_changes
+from outsource_plugin.host.protocol import HostChanges
+from outsource_plugin.state import current_outsource
+from outsource_plugin.sync.capture import on_host_changes
+from outsource_plugin.sync.inbound import Receipt, apply_change
 from outsource_plugin.workflow import TRANSITIONS, Action, Side, Status
 
 L, S, SYS = Side.LEAD, Side.SERVICE, Side.SYSTEM

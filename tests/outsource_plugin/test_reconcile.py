@@ -11,11 +11,11 @@ from flask import Flask
 from sqlalchemy import delete, select, update
 
 from examples.helpdesk.models import Note, db
-from outsource_plugin.entries import EntryKind
-from outsource_plugin.extension import current_outsource
+from outsource_plugin.db.models import Engagement, EntryLink, Partner
+from outsource_plugin.federation.signing import sign
+from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.jobs.reconcile import reconcile_all
-from outsource_plugin.models import Engagement, EntryLink, Partner
-from outsource_plugin.signing import sign
+from outsource_plugin.state import current_outsource
 from outsource_plugin.workflow import Action, Side, Status
 from tests.conftest import Api, memory_partner
 from tests.outsource_plugin.engagement_helpers import accepted, act, audit, cli, entry_texts, note, status, sync

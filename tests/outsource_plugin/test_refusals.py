@@ -10,10 +10,10 @@ from flask import Flask
 
 from examples.helpdesk.models import Attachment, Note, db
 from outsource_plugin.adapters.base import ChangeKind, DeliveryResult, Outbound, RemoteChange
-from outsource_plugin.entries import EntryKind
-from outsource_plugin.extension import current_outsource
+from outsource_plugin.db.models import Engagement, EntryLink
+from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.jobs.poll import poll_all
-from outsource_plugin.models import Engagement, EntryLink
+from outsource_plugin.state import current_outsource
 from tests.conftest import Api, memory_partner
 from tests.outsource_plugin.engagement_helpers import accepted, sync, upload
 

@@ -12,10 +12,10 @@ from flask import Flask
 from sqlalchemy import text
 
 from examples.helpdesk.models import db
+from outsource_plugin.db.models import Partner
+from outsource_plugin.db.secretbox import MARKER, box, check_keys, derive_key
 from outsource_plugin.errors import SecretKeyError
-from outsource_plugin.models import Partner
-from outsource_plugin.secretbox import MARKER, box, check_keys, derive_key
-from outsource_plugin.signing import sign
+from outsource_plugin.federation.signing import sign
 from tests.conftest import Api
 
 SECRET = "peer-secret-0123456789"

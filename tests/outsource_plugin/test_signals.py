@@ -12,9 +12,9 @@ from blinker import NamedSignal
 from flask import Flask
 
 from outsource_plugin import signals
-from outsource_plugin.extension import current_outsource
-from outsource_plugin.models import AuditEvent
+from outsource_plugin.db.models import AuditEvent
 from outsource_plugin.permissions import Permission
+from outsource_plugin.state import current_outsource
 from outsource_plugin.workflow import Action, Side, Status
 from tests.blueprints.api_helpers import add_engagement, add_ticket
 from tests.blueprints.page_helpers import page_client, post

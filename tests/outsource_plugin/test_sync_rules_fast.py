@@ -18,7 +18,7 @@ from decimal import Decimal
 import pytest
 from flask import Flask
 
-from outsource_plugin.models import utcnow
+from outsource_plugin.db.models import utcnow
 from outsource_plugin.workflow import Action
 from tests.conftest import Api
 from tests.outsource_plugin.sync_rule_helpers import Link, lead_link, service_link

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 
 from examples.helpdesk.models import db
-from outsource_plugin.models import Engagement
+from outsource_plugin.db.models import Engagement
 from outsource_plugin.workflow import Side, Status
 from tests.blueprints.api_helpers import add_engagement, add_outbox_message, add_ticket
 from tests.security.helpers import COUNTS, PEER_LINK, PEER_SECRET, add_peer

@@ -1,6 +1,6 @@
 """What the security tests share: a peer partner, signed federation requests, and the callers.
 
-Requests are signed with the product's own ``outsource_plugin.signing.sign``
+Requests are signed with the product's own ``outsource_plugin.federation.signing.sign``
 and sent through the Flask test client, so the real before-request checks run.
 """
 
@@ -18,8 +18,8 @@ from werkzeug.test import TestResponse
 from werkzeug.wrappers import Request, Response
 
 from examples.helpdesk.models import db
-from outsource_plugin.models import Partner
-from outsource_plugin.signing import sign
+from outsource_plugin.db.models import Partner
+from outsource_plugin.federation.signing import sign
 
 FEDERATION = "/outsource/federation/v1"
 #: the peer partner of the permission and form-token tests

@@ -9,9 +9,9 @@ import pytest
 from flask import Flask
 
 from examples.helpdesk.models import Charge, db
-from outsource_plugin.costs import is_cost_charge
-from outsource_plugin.extension import current_outsource
+from outsource_plugin.core.costs import is_cost_charge
 from outsource_plugin.permissions import Permission
+from outsource_plugin.state import current_outsource
 from outsource_plugin.workflow import Status
 from tests.blueprints.api_helpers import add_engagement
 from tests.blueprints.page_helpers import html, page_client

@@ -18,8 +18,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from examples.helpdesk.models import db
-from outsource_plugin.models import Engagement, MessageState, OutboxMessage
-from outsource_plugin.signing import LINK, REQUEST_ID, SIGNATURE, TIMESTAMP, sign
+from outsource_plugin.db.models import Engagement, MessageState, OutboxMessage
+from outsource_plugin.federation.signing import LINK, REQUEST_ID, SIGNATURE, TIMESTAMP, sign
 from outsource_plugin.workflow import Status
 from tests.blueprints.api_helpers import add_ticket, table_rows
 from tests.conftest import Api

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from examples.helpdesk.models import Ticket, db
-from outsource_plugin import engagements
-from outsource_plugin.models import Engagement, utcnow
+from outsource_plugin.core import engagements
+from outsource_plugin.db.models import Engagement, utcnow
 from outsource_plugin.workflow import OPEN_STATUSES, Side, Status
 from tests.blueprints.api_helpers import add_engagement, add_ticket, assert_error, row_counts, table_rows
 from tests.conftest import Api

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 
-from outsource_plugin.filenames import safe_filename
 from outsource_plugin.permissions import Permission
+from outsource_plugin.validation.filenames import safe_filename
 from tests.blueprints.api_helpers import assert_error, row_counts
 from tests.blueprints.page_helpers import page_client, post
 from tests.conftest import Api

@@ -26,8 +26,8 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from outsource_plugin.blueprints.csrf import SESSION_KEY
+from outsource_plugin.federation.signing import sign
 from outsource_plugin.permissions import Permission
-from outsource_plugin.signing import sign
 from tests.blueprints.api_helpers import (
     assert_error,
     row_counts,

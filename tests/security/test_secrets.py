@@ -21,11 +21,11 @@ from flask import Flask, Response, request_finished
 from sqlalchemy import select
 
 from examples.helpdesk.models import db
-from outsource_plugin.extension import current_outsource
+from outsource_plugin.db.models import Engagement
 from outsource_plugin.jobs.deliver import deliver_due
 from outsource_plugin.jobs.poll import poll_all
-from outsource_plugin.models import Engagement
 from outsource_plugin.permissions import Permission
+from outsource_plugin.state import current_outsource
 from tests.blueprints.api_helpers import add_ticket
 from tests.blueprints.page_helpers import TOKEN, html, page_client, post
 from tests.conftest import Api

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from examples.helpdesk.models import db
-from outsource_plugin.models import Engagement, Partner
+from outsource_plugin.db.models import Engagement, Partner
 from outsource_plugin.permissions import Permission
 from tests.blueprints.page_helpers import page_client, post
 from tests.conftest import Api

@@ -22,10 +22,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from examples.helpdesk.models import Customer, db
-from outsource_plugin.extension import current_outsource
+from outsource_plugin.db.models import Engagement
 from outsource_plugin.jobs.deliver import Outcome, deliver_due
-from outsource_plugin.models import Engagement
 from outsource_plugin.permissions import Permission
+from outsource_plugin.state import current_outsource
 from tests.blueprints.api_helpers import add_ticket
 from tests.blueprints.page_helpers import html, page_client, post
 from tests.conftest import Api

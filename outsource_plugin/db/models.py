@@ -1,0 +1,307 @@
+"""The plugin's own tables, all prefixed ``outsource_``.
+
+They use a declarative base of their own rather than the host's ``db.Model``
+so that mounting the plugin never touches the host's metadata, yet they are
+written through the host's Flask-SQLAlchemy session: a host change and the
+plugin rows it causes commit (or roll back) together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, text
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from outsource_plugin.db.secretbox import seal, unseal
+from outsource_plugin.workflow import OPEN_STATUSES, Action, Side, Status
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+def _enum(cls: type, name: str) -> SAEnum:
+    return SAEnum(cls, name=name, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware on every backend: SQLite drops tzinfo, so UTC is put back on read."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Partner(Base):
+    """An organisation we outsource to or take tickets in from."""
+
+    __tablename__ = "outsource_partner"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    adapter: Mapped[str] = mapped_column(String(64))
+    #: the settings as stored: secrets encrypted (``outsource_plugin.db.secretbox``); read ``config``
+    stored_config: Mapped[dict[str, Any]] = mapped_column("config", JSON, default=dict)
+    default_terms: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: the host customer this partner is invoiced as when it outsources to us
+    customer_ref: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: names this partnership in signed partner requests (both hosts store the same value)
+    link_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: the last sequence number given to a message for this partner
+    outbound_seq: Mapped[int] = mapped_column(Integer, default=0)
+    #: where the last poll of the partner's change feed stopped
+    poll_cursor: Mapped[str | None] = mapped_column(String(200))
+    last_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_poll_error: Mapped[str | None] = mapped_column(Text)
+
+    engagements: Mapped[list[Engagement]] = relationship(back_populates="partner", lazy="raise_on_sql")
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The adapter settings in plaintext; the database only ever sees the secrets encrypted."""
+        return unseal(self.stored_config or {})
+
+    @config.setter
+    def config(self, value: dict[str, Any]) -> None:
+        self.stored_config = seal(value)
+
+
+#: Status -> the Engagement column that records when it was entered.
+STATUS_TIMESTAMP = {
+    Status.UNSENT: "unsent_at",
+    Status.ASSIGNED: "assigned_at",
+    Status.CANCELED: "canceled_at",
+    Status.DECLINED: "declined_at",
+    Status.ACCEPTED: "accepted_at",
+    Status.IN_PROGRESS: "in_progress_at",
+    Status.WAITING_APPROVAL: "waiting_approval_at",
+    Status.COMPLETE: "completed_at",
+}
+
+
+#: the rows a ticket may have only one of per role: its open engagements (SPEC: at most one)
+OPEN_ENGAGEMENT = text(f"status IN ({', '.join(repr(s.value) for s in sorted(OPEN_STATUSES))})")
+
+
+class Engagement(Base):
+    """One outsourcing attempt, seen from this host's side (``role``)."""
+
+    __tablename__ = "outsource_engagement"
+    __table_args__ = (
+        Index("ix_outsource_engagement_folder", "role", "status", "updated_at", "id"),
+        Index("ix_outsource_engagement_ticket", "ticket_id", "role", "id"),
+        Index("ix_outsource_engagement_partner", "partner_id", "status"),
+        Index("ix_outsource_engagement_deadline", "status", "acceptance_deadline"),
+        # in the database too, not only in code: two configures at once cannot both insert
+        Index(
+            "uq_outsource_engagement_open_ticket",
+            "ticket_id",
+            "role",
+            unique=True,
+            postgresql_where=OPEN_ENGAGEMENT,
+            sqlite_where=OPEN_ENGAGEMENT,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: stable id shared with the partner: the lead mints it, the service side keeps it
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_id)
+    role: Mapped[Side] = mapped_column(_enum(Side, "outsource_side"))
+    ticket_id: Mapped[str | None] = mapped_column(String(64))
+    ticket_number: Mapped[str | None] = mapped_column(String(64))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("outsource_partner.id"))
+    status: Mapped[Status] = mapped_column(_enum(Status, "outsource_status"))
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    frozen_terms: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: what the lead sent: title, description, priority, due date, contact
+    offer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    remote_ref: Mapped[str | None] = mapped_column(String(128))
+    remote_ticket_number: Mapped[str | None] = mapped_column(String(128))
+    acceptance_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_by: Mapped[str | None] = mapped_column(String(200))
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    unsent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    in_progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    waiting_approval_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sync_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: the feed number of our latest own act that suspended or ended sync (submit, approve,
+    #: complete, the completion cascade): the partner's entries made before it saw that act stay out
+    boundary_seq: Mapped[int | None] = mapped_column(Integer)
+    last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_sync_error: Mapped[str | None] = mapped_column(Text)
+    #: the host's id of the "Outsourcing cost" charge added at completion (lead only): a
+    #: financial figure, which hosts hide below Allow All (``costs.is_cost_charge``)
+    cost_charge_id: Mapped[str | None] = mapped_column(String(64))
+    #: when a relayed act of the partner lost a crossing here (``workflow.CROSSED``): what the
+    #: partner wrote after it, on its losing branch, is not applied here
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    partner: Mapped[Partner] = relationship(back_populates="engagements", lazy="joined")
+
+    @property
+    def is_open(self) -> bool:
+        from outsource_plugin.workflow import OPEN_STATUSES
+
+        return self.status in OPEN_STATUSES
+
+    @property
+    def effective_terms(self) -> dict[str, Any]:
+        return self.frozen_terms if self.frozen_terms is not None else self.terms
+
+
+class AuditEvent(Base):
+    """Who moved which engagement from what to what, when and why."""
+
+    __tablename__ = "outsource_audit_event"
+    __table_args__ = (Index("ix_outsource_audit_engagement", "engagement_uid", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: the uid, not a foreign key: history outlives a removed Unsent engagement
+    engagement_uid: Mapped[str] = mapped_column(String(32))
+    ticket_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    side: Mapped[Side] = mapped_column(_enum(Side, "outsource_side"))
+    action: Mapped[Action] = mapped_column(_enum(Action, "outsource_action"))
+    from_status: Mapped[Status | None] = mapped_column(_enum(Status, "outsource_status"))
+    to_status: Mapped[Status | None] = mapped_column(_enum(Status, "outsource_status"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MessageKind(str, Enum):
+    OFFER = "offer"
+    ACTION = "action"
+    ENTRY = "entry"
+
+
+class MessageState(str, Enum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+class OutboxMessage(Base):
+    """A change owed to a partner, written in the transaction that caused it."""
+
+    __tablename__ = "outsource_outbox"
+    __table_args__ = (
+        Index("ix_outsource_outbox_due", "state", "next_attempt_at", "id"),
+        Index("ix_outsource_outbox_engagement", "engagement_uid", "id"),
+        Index("ix_outsource_outbox_feed", "partner_id", "seq", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: idempotency key: the receiver applies a message id once
+    message_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_id)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("outsource_partner.id"))
+    #: this message's place in the partner's feed: 1, 2, 3, ... with no gaps
+    seq: Mapped[int] = mapped_column(Integer)
+    engagement_uid: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind, "outsource_message_kind"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[MessageState] = mapped_column(
+        _enum(MessageState, "outsource_message_state"), default=MessageState.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class EntryLink(Base):
+    """One synced entry for its whole life: the same entry's id on this host, and its owner.
+
+    ``entry_key`` names the entry on both hosts alike (owner side, kind, the
+    owner's id and a token of this life), so an edit or delete finds its copy
+    and a repeated delivery finds the copy it already made. Hosts reuse the id
+    of a deleted entry, so the id alone names no entry for good: a link is
+    retired (``deleted``) when its entry is deleted here, only live links are
+    looked up by ``local_id``, and a new entry on a reused id gets a new link
+    and a new key. Keys made before the life token (``side:kind:id``) stay valid.
+    """
+
+    __tablename__ = "outsource_entry_link"
+    __table_args__ = (
+        Index("ix_outsource_entry_link_key", "engagement_uid", "entry_key", unique=True),
+        Index("ix_outsource_entry_link_local", "kind", "local_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    engagement_uid: Mapped[str] = mapped_column(String(32))
+    entry_key: Mapped[str] = mapped_column(String(128))
+    #: the host's entry kind here (a lead's time entry arrives at the partner as a note)
+    kind: Mapped[str] = mapped_column(String(16))
+    local_id: Mapped[str | None] = mapped_column(String(64))
+    owner: Mapped[Side] = mapped_column(_enum(Side, "outsource_side"))
+    #: added while sync was suspended: never crosses, not even after it resumes
+    in_suspension: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: our entries: the feed number of the first message that carried it to the partner; a partner
+    #: act that suspends or ends sync without having read that far makes it a suspension-window entry
+    first_seq: Mapped[int | None] = mapped_column(Integer)
+    #: the other side has (or is owed) a copy
+    sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: a partner's entry: who made it there and when, as the partner said (None for our own entries)
+    origin_user: Mapped[str | None] = mapped_column(String(200))
+    origin_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class SeenRequest(Base):
+    """Request ids of signed partner requests already taken: a second use is a replay."""
+
+    __tablename__ = "outsource_seen_request"
+
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    partner_id: Mapped[int] = mapped_column(Integer)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -1,0 +1,184 @@
+"""The transactional outbox: what we owe partners, and when to try again.
+
+Messages are added through the caller's session, so they commit with the
+change that caused them. Backoff is a pure function so it can be tested
+without a clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from outsource_plugin.db.models import Engagement, MessageKind, MessageState, OutboxMessage, Partner, utcnow
+from outsource_plugin.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+#: ``session.info`` flag: this transaction queued messages, so its commit may nudge the delivery job
+WAKE_DELIVERY = "outsource_wake_delivery"
+
+
+def lock_feed(session: Session, partner_id: int) -> None:
+    """Lock the partner's row now, before this transaction changes any engagement.
+
+    A transaction that changes an engagement and relays it bumps the partner's feed
+    counter; one that applies the partner's message moves the partner's cursor first
+    and then changes the engagement. Taking the partner row first in both keeps them
+    from waiting on each other in a cycle (PostgreSQL aborted a user's submit that met
+    the partner's message with "deadlock detected"). SQLite serialises writers anyway.
+
+    The lock is FOR NO KEY UPDATE: writers of the feed still queue behind each other, but a
+    row that merely names the partner (its foreign key is checked with a key-share lock) is
+    not held up. With FOR UPDATE a worker recording a delivery waited on that check while
+    holding the message's row, and a request or a claim holding the feed waited for the row.
+    """
+    session.execute(select(Partner.id).where(Partner.id == partner_id).with_for_update(key_share=True))
+
+
+def enqueue(session: Session, engagement: Engagement, kind: MessageKind, payload: dict[str, Any]) -> OutboxMessage:
+    """Queue a message for the engagement's partner, numbered next in that partner's feed.
+
+    The counter is bumped with one UPDATE ... RETURNING, whose row lock is
+    held until commit: feed numbers therefore commit in order, with no gaps.
+    The same row holds how far we have read the partner's numbered feed, and
+    the message carries it as ``seen``: the partner learns which of its own
+    acts we knew of when we made this change (``outsource_plugin.sync.capture``
+    decides crossing by it). A partner whose feed is not numbered (a foreign
+    system's timestamp cursor) gets no ``seen``.
+    """
+    seq, cursor = session.execute(
+        update(Partner)
+        .where(Partner.id == engagement.partner_id)
+        .values(outbound_seq=Partner.outbound_seq + 1)
+        .returning(Partner.outbound_seq, Partner.poll_cursor)
+        .execution_options(synchronize_session=False)
+    ).one()
+    if cursor is None or cursor.isdigit():
+        payload = {**payload, "seen": int(cursor or 0)}
+    message = OutboxMessage(
+        partner_id=engagement.partner_id,
+        seq=seq,
+        engagement_uid=engagement.uid,
+        kind=kind,
+        payload=payload,
+        state=MessageState.PENDING,
+        next_attempt_at=utcnow(),
+        attempts=0,
+    )
+    session.add(message)
+    session.info[WAKE_DELIVERY] = True
+    return message
+
+
+def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0, rng: random.Random | None = None) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: exponential, capped, with full jitter.
+
+    Full jitter keeps a fleet of workers that failed together from retrying together.
+    """
+    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def claim(session: Session, worker: str, *, limit: int, lease: timedelta, now: datetime | None = None) -> list[int]:
+    """Lease up to ``limit`` due messages to ``worker`` and return their ids.
+
+    A partner's messages go to one worker at a time: its feed is numbered, and
+    two workers delivering one feed would mostly send numbers out of turn and
+    be told to try again. Partners whose messages another worker holds are
+    left alone until that lease is released or runs out (its worker died).
+    On PostgreSQL the chosen partner rows are locked with SKIP LOCKED, so
+    workers never wait on each other and never pick the same partner; SQLite
+    serialises writers, which is enough.
+    """
+    now = now or utcnow()
+    due = and_(
+        OutboxMessage.state == MessageState.PENDING,
+        OutboxMessage.next_attempt_at <= now,
+        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+    )
+    held = select(OutboxMessage.partner_id).where(
+        OutboxMessage.state == MessageState.PENDING, OutboxMessage.claimed_until >= now
+    )
+    free = (
+        select(Partner.id)
+        .where(Partner.id.in_(select(OutboxMessage.partner_id).where(due)), Partner.id.not_in(held))
+        .order_by(Partner.id)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        free = free.with_for_update(skip_locked=True, key_share=True)  # see lock_feed
+    partners = list(session.scalars(free))
+    rows = (
+        session.execute(
+            select(OutboxMessage.id, OutboxMessage.claimed_by)
+            .where(due, OutboxMessage.partner_id.in_(partners))
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        ).all()
+        if partners
+        else []
+    )
+    ids = [row.id for row in rows]
+    if ids:
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_by=worker, claimed_until=now + lease)
+        )
+    session.commit()
+    _log_takeovers(worker, [(row.id, row.claimed_by) for row in rows if row.claimed_by not in (None, worker)])
+    return ids
+
+
+def _log_takeovers(worker: str, taken: list[tuple[int, str]]) -> None:
+    """A lease that ran out with its worker still named on it: that worker died or hung mid-delivery.
+
+    Operators read this to tell a crashed worker from a slow partner.
+    """
+    previous: dict[str, list[int]] = {}
+    for message_id, owner in taken:
+        previous.setdefault(owner, []).append(message_id)
+    for owner, message_ids in previous.items():
+        log.warning(
+            "worker %s took over the expired lease of %d outbox message(s) from worker %s: %s",
+            worker,
+            len(message_ids),
+            owner,
+            message_ids,
+            extra={"outbox_message_ids": message_ids, "previous_worker": owner},
+        )
+
+
+def dead_letters(session: Session) -> list[OutboxMessage]:
+    return list(
+        session.scalars(
+            select(OutboxMessage).where(OutboxMessage.state == MessageState.DEAD).order_by(OutboxMessage.id)
+        )
+    )
+
+
+def retry(session: Session, message: OutboxMessage) -> None:
+    """Put a dead letter back in the queue, due now, with a fresh attempt count."""
+    message.state = MessageState.PENDING
+    message.attempts = 0
+    message.next_attempt_at = utcnow()
+    release(message)
+
+
+def release(message: OutboxMessage) -> None:
+    """Give the lease back after an attempt, so the next claim is not mistaken for a takeover."""
+    message.claimed_by = None
+    message.claimed_until = None
+
+
+def retry_dead_letter(session: Session, message_id: int) -> OutboxMessage:
+    """Queue a dead letter again, by id; NotFound when there is no such dead letter."""
+    message = session.get(OutboxMessage, message_id)
+    if message is None or message.state is not MessageState.DEAD:
+        raise NotFound(f"no dead letter {message_id}")
+    retry(session, message)
+    session.commit()
+    return message

@@ -1,0 +1,335 @@
+"""``SQLAlchemyHost``: a host adapter for help desks whose tickets are SQLAlchemy models.
+
+A help desk that no one here wrote keeps its own models: this adapter reaches
+them through field maps given at mount time, so mounting the plugin needs
+configuration, not changes to the host's tables.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, event, inspect, select
+from sqlalchemy.orm import Session
+
+from outsource_plugin.host.entries import EntryKind, EntryMap
+from outsource_plugin.host.protocol import EntryChange, EntryOp, HostChanges, HostUser, TicketInfo
+from outsource_plugin.permissions import Permission
+
+#: a field spec is an attribute name, or a callable that reads the value
+FieldSpec = str | Callable[[Any], Any]
+
+DEFAULT_TICKET_FIELDS: dict[str, FieldSpec] = {
+    "id": "id",
+    "number": "id",
+    "title": "title",
+    "description": "description",
+    "priority": "priority",
+    "due": "due_date",
+    "status": "status",
+    "customer": "customer_id",
+    "contact": "contact",
+}
+
+
+def _read(obj: Any, spec: FieldSpec | None) -> Any:
+    if spec is None:
+        return None
+    if callable(spec):
+        return spec(obj)
+    return getattr(obj, spec, None)
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else None
+
+
+def _int_bits(column_type: Any) -> int:
+    """Value bits of an integer key column: BIGINT holds 63, INTEGER (PostgreSQL's 32-bit) 31."""
+    return 63 if isinstance(column_type, BigInteger) else 31
+
+
+def _canonical(column_type: Any, python_type: type, value: str) -> str | None:
+    """``value`` if it is the one spelling of a key of this column type, else None."""
+    if python_type is int:
+        bits = _int_bits(column_type)
+        if not (value.isascii() and value.isdigit()) or len(value) > 19 or str(int(value)) != value:
+            return None
+        return value if int(value) < 2**bits else None
+    if python_type is uuid.UUID:
+        try:
+            return value if str(uuid.UUID(value)) == value else None
+        except ValueError:
+            return None
+    length = getattr(column_type, "length", None)
+    return value if value and (length is None or len(value) <= length) else None
+
+
+def _column(model: type, attribute: str) -> tuple[Any, type]:
+    column_type = getattr(getattr(model, attribute), "type", None)
+    try:
+        python_type = column_type.python_type if column_type is not None else str
+    except NotImplementedError:
+        python_type = str
+    return column_type, python_type
+
+
+def _key(model: type, attribute: str, value: str) -> Any:
+    """A string id turned into the type of the model's key column (int, UUID, str); None when it
+    cannot be one, so that a bad id is "not found", not a database error. Lenient on purpose: ids
+    from outside are checked at the edge (``canonical_ticket_id``), and rows stored before that
+    keep reaching their ticket."""
+    column_type, python_type = _column(model, attribute)
+    try:
+        key = python_type(value)
+    except (TypeError, ValueError):
+        return None
+    if isinstance(key, int):
+        bits = _int_bits(column_type)
+        if not -(2**bits) <= key < 2**bits:
+            return None
+    return key
+
+
+class SQLAlchemyHost:
+    """The ready host adapter.
+
+    ``ticket_fields`` maps the plugin's neutral ticket names to attributes or
+    callables, or to None for a field the host does not have; ``entries``
+    maps each entry kind the host has to an ``EntryMap`` (a kind the host
+    lacks is left out). ``complete_status`` is the status value meaning Complete;
+    ``current_user`` returns the host's user object or None and
+    ``permission`` turns it into a level.
+    """
+
+    def __init__(
+        self,
+        db: Any,
+        *,
+        ticket_model: type,
+        current_user: Callable[[], Any],
+        permission: Callable[[Any], Permission],
+        ticket_fields: Mapping[str, FieldSpec | None] | None = None,
+        complete_status: str = "Complete",
+        user_id: FieldSpec = "id",
+        user_name: FieldSpec = "name",
+        customer_model: type | None = None,
+        customer_fields: Mapping[str, FieldSpec] | None = None,
+        ticket_defaults: Mapping[str, Any] | None = None,
+        entries: Mapping[EntryKind, EntryMap] | None = None,
+        system_author: str = "Outsourcing",
+    ) -> None:
+        self._db = db
+        self.ticket_model = ticket_model
+        self.ticket_fields = {**DEFAULT_TICKET_FIELDS, **(ticket_fields or {})}
+        self.complete_status = complete_status
+        self._current_user = current_user
+        self._permission = permission
+        self._user_id = user_id
+        self._user_name = user_name
+        self.customer_model = customer_model
+        self.customer_fields = {"id": "id", "name": "name", **(customer_fields or {})}
+        self.ticket_defaults = dict(ticket_defaults or {})
+        self.entries = dict(entries or {})
+        self.system_author = system_author
+
+    @property
+    def session(self) -> Session:
+        return self._db.session
+
+    def current_user(self) -> HostUser | None:
+        user = self._current_user()
+        if user is None:
+            return None
+        return HostUser(
+            id=str(_read(user, self._user_id)),
+            name=str(_read(user, self._user_name)),
+            permission=Permission(self._permission(user)),
+        )
+
+    def canonical_ticket_id(self, raw: str) -> str | None:
+        """Driven by the ticket key's column type: int keys are ASCII digits without sign, leading
+        zeros or spaces, within the column's range; UUID keys lowercase and hyphenated; string
+        keys as they are. A computed id (a callable field) is the host's own: taken as it is."""
+        spec = self.ticket_fields["id"]
+        if not isinstance(spec, str):
+            return raw
+        return _canonical(*_column(self.ticket_model, spec), raw)
+
+    def _load(self, ticket_id: str) -> Any:
+        spec = self.ticket_fields["id"]
+        key = _key(self.ticket_model, spec, ticket_id) if isinstance(spec, str) else ticket_id
+        return None if key is None else self.session.get(self.ticket_model, key)
+
+    def _info(self, obj: Any) -> TicketInfo:
+        f = self.ticket_fields
+        status = _read(obj, f["status"])
+        customer = _read(obj, f["customer"])
+        return TicketInfo(
+            id=str(_read(obj, f["id"])),
+            number=str(_read(obj, f["number"])),
+            title=_read(obj, f["title"]) or "",
+            description=_read(obj, f["description"]) or "",
+            priority=_read(obj, f["priority"]),
+            due=_as_date(_read(obj, f["due"])),
+            status=str(status or ""),
+            is_complete=status == self.complete_status,
+            customer=None if customer is None else str(customer),
+            contact=_read(obj, f["contact"]) or {},
+        )
+
+    def get_ticket(self, ticket_id: str) -> TicketInfo | None:
+        obj = self._load(ticket_id)
+        return None if obj is None else self._info(obj)
+
+    def create_ticket(self, offer: Mapping[str, Any], customer: str | None) -> TicketInfo:
+        """Open the service ticket for an accepted offer, writing only mapped attributes."""
+        values = dict(self.ticket_defaults)
+        due = offer.get("due")
+        neutral = {
+            "title": offer.get("title") or "(untitled)",
+            "description": offer.get("description") or "",
+            "priority": offer.get("priority"),
+            "due": date.fromisoformat(due) if isinstance(due, str) else due,
+            "contact": offer.get("contact") or {},
+        }
+        for name, value in neutral.items():
+            spec = self.ticket_fields.get(name)
+            if isinstance(spec, str) and value is not None:
+                values[spec] = value
+        customer_spec = self.ticket_fields.get("customer")
+        if isinstance(customer_spec, str) and customer is not None and self.customer_model is not None:
+            values[customer_spec] = _key(self.customer_model, str(self.customer_fields["id"]), customer)
+        obj = self.ticket_model(**values)
+        self.session.add(obj)
+        self.session.flush()
+        return self._info(obj)
+
+    def set_ticket_complete(self, ticket_id: str) -> None:
+        spec = self.ticket_fields["status"]
+        obj = self._load(ticket_id)
+        if obj is not None and isinstance(spec, str):
+            setattr(obj, spec, self.complete_status)
+
+    def list_customers(self) -> list[tuple[str, str]]:
+        if self.customer_model is None:
+            return []
+        rows: list[Any] = list(self.session.scalars(select(self.customer_model)))
+        return [(str(_read(c, self.customer_fields["id"])), str(_read(c, self.customer_fields["name"]))) for c in rows]
+
+    def add_note(self, ticket_id: str, text: str, *, author: str) -> Any:
+        """An internal note from the plugin itself, e.g. a partner's decline reason; None
+        when the host has no notes."""
+        if EntryKind.NOTE not in self.entries:
+            return None
+        return self.create_entry(EntryKind.NOTE, ticket_id, {"text": text, "internal": True, "author": author})
+
+    @property
+    def entry_kinds(self) -> frozenset[EntryKind]:
+        return frozenset(self.entries)
+
+    def entry_values(self, kind: EntryKind, entry: Any) -> dict[str, Any]:
+        return {name: getattr(entry, attr) for name, attr in self.entries[kind].fields.items()}
+
+    def entry_id(self, kind: EntryKind, entry: Any) -> str:
+        return str(getattr(entry, self.entries[kind].id))
+
+    def _entry(self, kind: EntryKind, entry_id: str) -> Any:
+        spec = self.entries[kind]
+        key = _key(spec.model, spec.id, entry_id)
+        return None if key is None else self.session.get(spec.model, key)
+
+    def list_entries(self, kind: EntryKind, ticket_id: str) -> list[tuple[str, dict[str, Any]]]:
+        if kind not in self.entries:
+            return []
+        spec = self.entries[kind]
+        ticket_key = _key(spec.model, spec.ticket, ticket_id)
+        column = getattr(spec.model, spec.ticket)
+        rows: list[Any] = list(
+            self.session.scalars(select(spec.model).where(column == ticket_key).order_by(getattr(spec.model, spec.id)))
+        )
+        return [(self.entry_id(kind, row), self.entry_values(kind, row)) for row in rows]
+
+    def create_entry(self, kind: EntryKind, ticket_id: str, values: Mapping[str, Any]) -> Any:
+        """Add an entry; its id exists after the next flush."""
+        spec = self.entries[kind]
+        attrs = {spec.fields[name]: value for name, value in values.items() if name in spec.fields}
+        attrs[spec.ticket] = _key(spec.model, spec.ticket, ticket_id)
+        entry = spec.model(**attrs)
+        self.session.add(entry)
+        return entry
+
+    def update_entry(self, kind: EntryKind, entry_id: str, values: Mapping[str, Any]) -> Any:
+        spec = self.entries[kind]
+        entry = self._entry(kind, entry_id)
+        if entry is not None:
+            for name, value in values.items():
+                if name in spec.fields:
+                    setattr(entry, spec.fields[name], value)
+        return entry
+
+    def delete_entry(self, kind: EntryKind, entry_id: str) -> None:
+        entry = self._entry(kind, entry_id)
+        if entry is not None:
+            self.session.delete(entry)
+
+    def watch(self, callback: Callable[[HostChanges], None]) -> None:
+        """Call ``callback`` with what the host changed, before each commit.
+
+        Changes are collected after every flush (when new entries have ids)
+        and handed over in ``before_commit``, so what the plugin writes in
+        answer (outbox messages, cascades) commits with the host's change or
+        not at all: no window in which a crash after the host's commit loses
+        it. An error the callback raises (a read-only entry) stops the commit.
+        """
+        status = self.ticket_fields["status"]
+        assignee = self.ticket_fields.get("assignee")
+        kinds = {spec.model: kind for kind, spec in self.entries.items()}
+        pending_key = ("outsource_pending", id(self))
+
+        def after_flush(session: Session, flush_context: Any) -> None:
+            changes: HostChanges = session.info.setdefault(pending_key, HostChanges())
+            for op, objects in (
+                (EntryOp.CREATE, session.new),
+                (EntryOp.UPDATE, session.dirty),
+                (EntryOp.DELETE, session.deleted),
+            ):
+                for obj in list(objects):
+                    if isinstance(obj, self.ticket_model) and op is EntryOp.UPDATE:
+                        self._ticket_changes(obj, status, assignee, changes)
+                    kind = kinds.get(type(obj))
+                    if kind is None or (op is EntryOp.UPDATE and not session.is_modified(obj)):
+                        continue
+                    ticket_id = str(getattr(obj, self.entries[kind].ticket))
+                    changes.entries.append(EntryChange(op, kind, ticket_id, obj))
+
+        def before_commit(session: Session) -> None:
+            for _ in range(100):
+                session.flush()
+                changes = session.info.pop(pending_key, None)
+                if not changes:
+                    return
+                callback(changes)
+            raise RuntimeError("host changes kept causing further changes: giving up after 100 rounds")
+
+        def after_rollback(session: Session) -> None:
+            session.info.pop(pending_key, None)
+
+        event.listen(self._db.session, "after_flush", after_flush)
+        event.listen(self._db.session, "before_commit", before_commit)
+        event.listen(self._db.session, "after_soft_rollback", lambda session, tx: after_rollback(session))
+
+    def _ticket_changes(
+        self, obj: Any, status: FieldSpec | None, assignee: FieldSpec | None, changes: HostChanges
+    ) -> None:
+        attrs = inspect(obj).attrs
+        ticket_id = str(_read(obj, self.ticket_fields["id"]))
+        if isinstance(status, str) and self.complete_status in attrs[status].history.added:
+            changes.completed.append(ticket_id)
+        if isinstance(assignee, str) and attrs[assignee].history.has_changes():
+            changes.reassigned.append(ticket_id)

@@ -1,0 +1,1 @@
+"""Running it: sync health, Prometheus metrics and structured log context."""

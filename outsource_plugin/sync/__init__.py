@@ -1,0 +1,3 @@
+"""Keeping both sides' entries and statuses in step: capture of host changes, applying partners' changes,
+entry locks, backfill, reconciliation.
+"""

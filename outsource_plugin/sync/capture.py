@@ -1,0 +1,426 @@
+"""The sync engine: the rules of SPEC "What synchronises", in one place.
+
+Outbound, it turns the host's entry changes (seen inside the host's own
+flush) into entry links and outbox messages. Inbound, it applies a partner's
+entry messages to the host. Both sides apply the same rules:
+
+- entries cross only while the engagement is Accepted or In Progress;
+- each entry has one owner; the other side's copy is read-only there until
+  the engagement is Complete;
+- an entry added while Waiting Approval never crosses, and entries from
+  before the suspension are read-only on both sides until it resumes;
+- the lead's internal notes and attachments never leave the lead, and what
+  arrives at the lead arrives as internal;
+- the lead's time reaches the partner as a note;
+- nothing that arrived by sync is ever sent back.
+
+Which side of a suspension or an end an entry falls on is decided causally,
+by what each side had read of the other's feed, never by comparing the two
+hosts' clocks:
+
+- every message we queue for a peer carries ``seen``, how far we had read the
+  partner's feed at that moment (``outsource_plugin.db.outbox``);
+- our own boundary acts, the ones after which we sync no more (submit,
+  approve, complete, the completion cascade), are numbered in our feed, and
+  the engagement remembers the latest (``boundary_seq``);
+- a partner's new entry lands only if the partner had seen our latest
+  boundary act (``seen >= boundary_seq``); otherwise it was made while we had
+  already suspended or ended sync, and it never lands. A change to an entry
+  we already hold lands whatever it had seen: that entry crossed before our
+  act, the partner keeps it as a pre-suspension entry, and both copies must
+  stay alike;
+- when the partner's boundary act arrives with ``seen = N``, each of our
+  entries whose first message is numbered above N never reached the partner
+  before it acted: it joins the suspension window (``in_suspension``), stays
+  editable by us, and never crosses, not even after a reject resumes sync.
+  Entries whose first message is N or below crossed: they are
+  pre-suspension entries, read-only while suspended.
+
+Both sides apply the same two rules, so they agree on every entry whatever
+their clocks say. Messages without ``seen`` (a foreign system's poll, a peer's
+message queued before this rule existed) and suspensions from before it (no
+``boundary_seq``) fall back to the partner's timestamp: such an entry lands
+while sync is active, or if it was stamped before we suspended or ended it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from outsource_plugin.adapters.base import Capability, RemoteChange
+from outsource_plugin.adapters.registry import adapter_class
+from outsource_plugin.core.engagements import (
+    BOUNDARY_ACTIONS,
+    Actor,
+    current_engagement,
+    lock_status,
+    perform,
+    ticket_completed,
+)
+from outsource_plugin.db import outbox
+from outsource_plugin.db.models import Engagement, EntryLink, MessageKind, Partner, new_id, utcnow
+from outsource_plugin.errors import ReadOnlyEntry
+from outsource_plugin.federation.messages import REFUSED
+from outsource_plugin.host.entries import (
+    PRIVATE_KINDS,
+    WORK_KINDS,
+    EntryKind,
+    from_wire,
+    is_kept_local,
+    keep_local,
+    to_wire,
+)
+from outsource_plugin.host.protocol import EntryChange, EntryOp, HostChanges
+from outsource_plugin.sync.refusals import over_limit, refuse, refused_by_partner
+from outsource_plugin.workflow import Action, Side, Status, SyncState, sync_state
+
+if TYPE_CHECKING:
+    from outsource_plugin.state import OutsourceState
+
+
+def on_host_changes(state: OutsourceState, changes: HostChanges) -> None:
+    """Called inside the host's flush with what it changed."""
+    for ticket_id in changes.completed:
+        ticket_completed(state, ticket_id)
+    # a flush often carries many entries of one ticket (a burst, an import): look its engagement up once
+    current: dict[str, Engagement | None] = {}
+    for change in changes.entries:
+        if not is_kept_local(state.session, change.entry):
+            if change.ticket_id not in current:
+                current[change.ticket_id] = _locked(state, current_engagement(state.session, change.ticket_id))
+            capture_entry(state, change, current[change.ticket_id])
+    for ticket_id in changes.reassigned:
+        engagement = _locked(state, current_engagement(state.session, ticket_id))
+        if engagement is not None:
+            _work_started(state, engagement)
+
+
+def _locked(state: OutsourceState, engagement: Engagement | None) -> Engagement | None:
+    """The engagement with its status re-read under lock: the partner's crossing act may have
+    just committed (a cancel that withdrew the offer), and what to send follows the status."""
+    if engagement is not None and engagement.is_open:  # a closed one never opens again
+        lock_status(state.session, engagement)
+    return engagement
+
+
+def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engagement | None) -> None:
+    """Link and send (or hold) one host entry change of the ticket whose current engagement is ``engagement``."""
+    session = state.session
+    if engagement is None:
+        return
+    sync = sync_state(engagement.status)
+    if sync is SyncState.NONE:
+        return
+    side = engagement.role
+    local_id = state.host.entry_id(change.kind, change.entry)
+    if change.op is EntryOp.CREATE:
+        if sync is SyncState.ENDED:
+            return
+        retire_local(state, engagement.uid, change.kind, local_id)
+        link = EntryLink(
+            engagement_uid=engagement.uid,
+            entry_key=entry_key(side, change.kind, local_id),
+            kind=change.kind.value,
+            local_id=local_id,
+            owner=side,
+            in_suspension=sync is SyncState.SUSPENDED,
+        )
+        session.add(link)
+        if sync is SyncState.ACTIVE:
+            _send(state, engagement, link, change)
+            if side is Side.SERVICE and change.kind in WORK_KINDS:
+                _work_started(state, engagement)
+        return
+    found = _link_by_local(state, engagement.uid, change.kind, local_id)
+    if found is None:
+        return
+    _check_and_send(state, engagement, found, change, sync)
+    if change.op is EntryOp.DELETE:
+        # retired whether or not the delete crossed: the host may give its id to a new entry
+        found.deleted = True
+
+
+def entry_key(side: Side, kind: EntryKind, local_id: str) -> str:
+    """The key of a new life of one of our entries, as both hosts will know it.
+
+    The owner's id alone is not enough: a host may give a deleted entry's id
+    to its next entry, and the partner must see that one as a new entry, not
+    as the deleted one come back. The token makes each life's key its own.
+    """
+    return f"{side.value}:{kind.value}:{local_id}:{new_id()[:8]}"
+
+
+def retire_local(state: OutsourceState, uid: str, kind: EntryKind, local_id: str) -> None:
+    """A new entry holds ``local_id``: a live link still naming it lost its entry unseen, so it is retired."""
+    stale = _link_by_local(state, uid, kind, local_id)
+    if stale is not None:
+        stale.deleted = True
+
+
+def _check_and_send(
+    state: OutsourceState, engagement: Engagement, link: EntryLink, change: EntryChange, sync: SyncState
+) -> None:
+    """An edit or delete of a synced entry: refused on a read-only one, else sent if sync is on."""
+    side = engagement.role
+    local_id = link.local_id
+    if link.owner is not side:
+        if sync is not SyncState.ENDED:
+            raise ReadOnlyEntry(
+                f"this {change.kind.value} came from {engagement.partner.name}: only they can change it",
+                details={"entry": [change.kind.value, local_id]},
+            )
+        return
+    if sync is SyncState.SUSPENDED and not link.in_suspension:
+        raise ReadOnlyEntry(
+            f"this {change.kind.value} is read-only while the ticket waits for approval",
+            details={"entry": [change.kind.value, local_id]},
+        )
+    if sync is SyncState.ACTIVE and not link.in_suspension:
+        _send(state, engagement, link, change)
+
+
+def _send(state: OutsourceState, engagement: Engagement, link: EntryLink, change: EntryChange) -> None:
+    """Queue the entry's new state for the partner, under the privacy rules."""
+    if change.op is EntryOp.DELETE:
+        send_delete(state, engagement, link)
+        return
+    send_values(state, engagement, link, change.kind, state.host.entry_values(change.kind, change.entry))
+
+
+def send_delete(state: OutsourceState, engagement: Engagement, link: EntryLink) -> None:
+    """Our entry is gone: so is the partner's copy, if it has one."""
+    link.deleted = True
+    if link.sent:
+        kind = EntryKind(link.kind)
+        lead_time = engagement.role is Side.LEAD and kind is EntryKind.TIME
+        _enqueue(state, engagement, link, EntryKind.NOTE if lead_time else kind, "delete", {})
+
+
+def send_values(
+    state: OutsourceState, engagement: Engagement, link: EntryLink, kind: EntryKind, values: dict[str, Any]
+) -> None:
+    """Queue one of our entries as it stands (``values``) for the partner, under the privacy rules.
+
+    Capture, backfill and reconciliation's repairs all go through here, so the
+    rules cannot differ between them.
+    """
+    if engagement.role is Side.LEAD and kind in PRIVATE_KINDS and values.get("internal"):
+        if link.sent:
+            _enqueue(state, engagement, link, kind, "delete", {})
+            link.sent = False
+        return
+    if engagement.role is Side.LEAD and kind is EntryKind.TIME:
+        kind, values = EntryKind.NOTE, {"text": time_as_note(values), "internal": False}
+    if engagement.role is Side.LEAD:
+        _tell_if_not_carried(state, engagement, kind)
+    if over_limit(state, kind, values):
+        refuse(state, engagement, link.entry_key, values, sent=True)
+        return
+    _enqueue(state, engagement, link, kind, "upsert", values)
+    link.sent = True
+
+
+#: the partner capability an entry kind needs to arrive as itself (else the adapter sends it as a note)
+CARRIED_BY = {
+    EntryKind.NOTE: Capability.NOTES,
+    EntryKind.TIME: Capability.TIME_ENTRIES,
+    EntryKind.CHARGE: Capability.CHARGES,
+    EntryKind.ATTACHMENT: Capability.ATTACHMENTS,
+}
+
+
+def _tell_if_not_carried(state: OutsourceState, engagement: Engagement, kind: EntryKind) -> None:
+    """A partner system without this kind of entry: say so on the lead ticket, once."""
+    partner = engagement.partner
+    if CARRIED_BY[kind] in adapter_class(partner.adapter).capabilities or engagement.ticket_id is None:
+        return
+    text = f"{partner.name}'s system has no {kind.value} entries: each one reaches it as a structured note."
+    if not any(v.get("text") == text for _, v in state.host.list_entries(EntryKind.NOTE, engagement.ticket_id)):
+        state.host.add_note(engagement.ticket_id, text, author=f"Outsourcing ({partner.name})")
+
+
+def _enqueue(
+    state: OutsourceState, engagement: Engagement, link: EntryLink, kind: EntryKind, op: str, values: dict[str, Any]
+) -> None:
+    user = state.host.current_user()
+    message = outbox.enqueue(
+        state.session,
+        engagement,
+        MessageKind.ENTRY,
+        {
+            "entry_key": link.entry_key,
+            "op": op,
+            "kind": kind.value,
+            "data": to_wire(kind, values),
+            "origin": {
+                "side": link.owner.value,
+                "org": state.config["OUTSOURCE_ORG_NAME"],
+                "user": user.name if user else values.get("author") or values.get("resource"),
+                "at": utcnow().isoformat(),
+            },
+        },
+    )
+    if link.first_seq is None:
+        link.first_seq = message.seq
+
+
+def time_as_note(values: dict[str, Any]) -> str:
+    """The lead's time is not the partner's to bill: it travels as a note."""
+    parts = [
+        f"Time entry by {values.get('resource') or 'the lead'}",
+        f"on {values.get('work_date')}" if values.get("work_date") else "",
+        f": {values.get('hours')} h",
+    ]
+    summary = values.get("summary")
+    return "".join(p if p.startswith(":") else f" {p}" for p in parts if p).strip() + (
+        f", {summary}" if summary else ""
+    )
+
+
+def _crosses(engagement: Engagement, payload: dict[str, Any], held: bool) -> bool:
+    """Whether a partner's entry change lands here (the rule in the module docstring).
+
+    ``held``: we hold a live copy of the entry, so it crossed before any act of
+    ours that the partner had not seen.
+    """
+    state = sync_state(engagement.status)
+    if state is SyncState.NONE:
+        return False
+    seen = payload.get("seen")
+    boundary = engagement.boundary_seq
+    if not isinstance(seen, int) or (boundary is None and state is not SyncState.ACTIVE):
+        return _stamped_before_boundary(engagement, payload, state)
+    return held or boundary is None or seen >= boundary
+
+
+def _stamped_before_boundary(engagement: Engagement, payload: dict[str, Any], state: SyncState) -> bool:
+    """The fallback without causal facts: the change lands while sync is active, or if the
+    partner stamped it before we suspended or ended sync (its clock against ours)."""
+    if state is SyncState.ACTIVE:
+        return True
+    closed_at = {SyncState.SUSPENDED: engagement.suspended_at, SyncState.ENDED: engagement.sync_ended_at}.get(state)
+    made = _made_at(payload)
+    if closed_at is None or engagement.accepted_at is None or made is None:
+        return False
+    return made < closed_at
+
+
+def _made_at(payload: dict[str, Any]) -> datetime | None:
+    """When the partner made the change, if it said so as a time with a zone."""
+    made_at = (payload.get("origin") or {}).get("at")
+    if not isinstance(made_at, str):
+        return None
+    try:
+        made = datetime.fromisoformat(made_at)
+    except ValueError:
+        return None
+    return made if made.tzinfo is not None else None
+
+
+def hold_concurrent_entries(state: OutsourceState, engagement: Engagement, change: RemoteChange) -> None:
+    """The partner suspended or ended sync having read our feed up to ``seen``: our entries
+    whose first message it had not read were made concurrently with its act, and join the
+    suspension window on our side too, as the partner never lets them land."""
+    seen = change.data.get("seen")
+    if change.action not in BOUNDARY_ACTIONS or not isinstance(seen, int):
+        return
+    concurrent = select(EntryLink).where(
+        EntryLink.engagement_uid == engagement.uid, EntryLink.owner == engagement.role, EntryLink.first_seq > seen
+    )
+    for link in state.session.scalars(concurrent):
+        link.in_suspension = True
+
+
+def _work_started(state: OutsourceState, engagement: Engagement) -> None:
+    """A note, time, charge or reassignment on an Accepted service ticket: In Progress."""
+    if engagement.role is Side.SERVICE and engagement.status is Status.ACCEPTED:
+        user = state.host.current_user()
+        perform(state, engagement, Action.START_WORK, Side.SERVICE, Actor(user.name if user else "system"))
+
+
+def _link_by_local(state: OutsourceState, uid: str, kind: EntryKind, local_id: str) -> EntryLink | None:
+    """The live link of the host entry ``local_id``; retired links of earlier entries on that id are not it."""
+    query = (
+        select(EntryLink)
+        .where(
+            EntryLink.engagement_uid == uid,
+            EntryLink.kind == kind.value,
+            EntryLink.local_id == local_id,
+            EntryLink.deleted.is_(False),
+        )
+        .order_by(EntryLink.id.desc())
+    )
+    return state.session.scalars(query).first()
+
+
+def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement, payload: dict[str, Any]) -> bool:
+    """Apply a partner's entry change; False when the rules say it must not land."""
+    session = state.session
+    link = session.scalars(
+        select(EntryLink).where(
+            EntryLink.engagement_uid == engagement.uid, EntryLink.entry_key == str(payload["entry_key"])
+        )
+    ).first()
+    held = link is not None and not link.deleted
+    if not _crosses(engagement, payload, held) or engagement.ticket_id is None:
+        return False
+    if payload["op"] == REFUSED:
+        refused_by_partner(state, partner, engagement, payload)
+        return True
+    kind = EntryKind(payload["kind"])
+    values = from_wire(kind, payload.get("data") or {})
+    if kind is EntryKind.TIME and kind not in state.host.entry_kinds:
+        # a host without time entries keeps the partner's time as a note rather than lose it
+        kind, values = EntryKind.NOTE, {"text": time_as_note(values), "internal": False}
+    if kind not in state.host.entry_kinds:
+        return False
+    if payload["op"] == "delete":
+        if link is not None and not link.deleted and link.local_id:
+            # the copy's own kind: a lead's time entry lives here as a note
+            state.host.delete_entry(EntryKind(link.kind), link.local_id)
+            link.deleted = True
+        return True
+    if link is not None and link.deleted:
+        return False
+    if over_limit(state, kind, values):
+        refuse(state, engagement, str(payload["entry_key"]), values, sent=False)
+        return False
+    if engagement.role is Side.LEAD and kind in PRIVATE_KINDS:
+        values["internal"] = True
+    origin = payload.get("origin") or {}
+    if kind is EntryKind.NOTE:
+        values["author"] = f"{origin.get('user') or 'partner'} ({partner.name})"
+    if link is None:
+        local_id = _make_copy(state, kind, engagement.ticket_id, values)
+        retire_local(state, engagement.uid, kind, local_id)
+        session.add(
+            EntryLink(
+                engagement_uid=engagement.uid,
+                entry_key=str(payload["entry_key"]),
+                kind=kind.value,
+                local_id=local_id,
+                owner=engagement.role.other,
+                sent=True,
+                origin_user=str(origin["user"]) if origin.get("user") else None,
+                origin_at=_made_at(payload),
+            )
+        )
+    elif link.local_id:
+        entry = state.host.update_entry(kind, link.local_id, values)
+        if entry is None:
+            # our copy vanished from the ticket (a reconciliation repair re-sends it): make it again
+            link.local_id = _make_copy(state, kind, engagement.ticket_id, values)
+        else:
+            keep_local(session, entry)
+    return True
+
+
+def _make_copy(state: OutsourceState, kind: EntryKind, ticket_id: str, values: dict[str, Any]) -> str:
+    """Write the partner's entry on our ticket, marked so that it is never sent back; its id here."""
+    entry = state.host.create_entry(kind, ticket_id, values)
+    keep_local(state.session, entry)
+    state.session.flush()
+    return state.host.entry_id(kind, entry)

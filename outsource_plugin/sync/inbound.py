@@ -1,0 +1,226 @@
+"""Applying what a partner did to this host: offers received and actions relayed.
+
+A partner can only reach engagements it is party to, and applying the same
+change twice has the effect of applying it once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from outsource_plugin import signals
+from outsource_plugin.adapters.base import ChangeKind, RemoteChange
+from outsource_plugin.core.engagements import SYSTEM_ACTIONS, Actor, perform, record_transition
+from outsource_plugin.db.models import Engagement, Partner, utcnow
+from outsource_plugin.errors import InvalidPartnerMessage, TransitionRefused
+from outsource_plugin.federation.messages import checked_change
+from outsource_plugin.ops.logs import log_context
+from outsource_plugin.sync.capture import apply_entry, hold_concurrent_entries
+from outsource_plugin.workflow import TRANSITIONS, Action, Side, Status, crossed
+
+if TYPE_CHECKING:
+    from outsource_plugin.state import OutsourceState
+
+log = logging.getLogger(__name__)
+
+
+class Receipt(str, Enum):
+    """What became of one change from the partner; the federation API answers with it."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    #: the partner's act crossed one of ours in flight and lost (``workflow.CROSSED``)
+    SUPERSEDED = "superseded"
+
+
+def apply_change(state: OutsourceState, partner: Partner, change: RemoteChange) -> Receipt:
+    """Apply one change; a numbered change is applied only if it is the next in the feed.
+
+    The change is checked first (``InvalidPartnerMessage``), so a malformed one writes nothing.
+    """
+    change = checked_change(change)
+    if change.sequence is not None and not claim_sequence(state.session, partner, change.sequence):
+        return Receipt.DUPLICATE
+    if change.kind is ChangeKind.OFFER:
+        receive_offer(state, partner, change)
+        return Receipt.APPLIED
+    engagement = find_engagement(state, partner, change.engagement_uid)
+    receipt = Receipt.APPLIED
+    if change.kind is ChangeKind.ENTRY:
+        # after a superseded act, the partner's entries come from its losing branch: they stay there
+        if engagement is not None and engagement.superseded_at is None:
+            apply_entry(state, partner, engagement, dict(change.data))
+    else:
+        receipt = receive_action(state, partner, engagement, change)
+        if engagement is not None and receipt is Receipt.APPLIED:
+            hold_concurrent_entries(state, engagement, change)
+    if engagement is not None:
+        engagement.last_sync_at = utcnow()  # a change from the partner arrived: the link works
+    return receipt
+
+
+def refuse_change(state: OutsourceState, partner: Partner, change: RemoteChange, err: InvalidPartnerMessage) -> None:
+    """A polled change that failed its schema: recorded as a sync error on its engagement, and
+    skipped (a numbered one too, so that the rest of the partner's feed still applies)."""
+    if change.sequence is not None:
+        claim_sequence(state.session, partner, change.sequence)
+    engagement = find_engagement(state, partner, change.engagement_uid)
+    if engagement is not None:
+        engagement.last_sync_error = f"partner change {change.change_id} refused: {err.message}"
+    signals.sync_failed.send(state.app, partner_id=partner.id, error=err.message)
+    log.warning(
+        "partner %s sent an invalid change %s: %s",
+        partner.id,
+        change.change_id,
+        err.message,
+        extra={**log_context(partner=partner), "engagement_uid": change.engagement_uid},
+    )
+
+
+def applied_sequence(session: Session, partner: Partner) -> int:
+    value = session.scalar(select(Partner.poll_cursor).where(Partner.id == partner.id))
+    return int(value or 0)
+
+
+def claim_sequence(session: Session, partner: Partner, seq: int) -> bool:
+    """Move the partner's cursor from ``seq - 1`` to ``seq``, or report that it is elsewhere.
+
+    A compare-and-set in one UPDATE: of two workers applying the same change
+    (a push and a poll), the second finds the cursor moved and skips it.
+    """
+    previous = Partner.poll_cursor == str(seq - 1)
+    if seq == 1:
+        previous = or_(Partner.poll_cursor.is_(None), previous)
+    result = session.execute(
+        update(Partner)
+        .where(Partner.id == partner.id, previous)
+        .values(poll_cursor=str(seq))
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(partner, ["poll_cursor"])
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def receive_offer(state: OutsourceState, partner: Partner, change: RemoteChange) -> Engagement:
+    """A lead partner offers us a ticket: it waits in our Waiting Acceptance folder."""
+    session = state.session
+    existing = find_engagement(state, partner, change.engagement_uid)
+    if existing is not None:
+        return existing
+    terms = dict(change.data.get("terms") or {})
+    deadline = change.data.get("acceptance_deadline")
+    engagement = Engagement(
+        uid=change.engagement_uid,
+        role=Side.SERVICE,
+        ticket_id=None,
+        partner_id=partner.id,
+        partner=partner,
+        terms=terms,
+        frozen_terms=terms,
+        offer=dict(change.data.get("offer") or {}),
+        remote_ref=change.engagement_uid,
+        remote_ticket_number=change.ticket_number,
+        acceptance_deadline=datetime.fromisoformat(deadline) if isinstance(deadline, str) else None,
+    )
+    session.add(engagement)
+    actor = Actor(change.actor or partner.name, remote=True)
+    record_transition(state, engagement, Action.SEND, Side.LEAD, actor, None, Status.ASSIGNED)
+    return engagement
+
+
+def receive_action(
+    state: OutsourceState, partner: Partner, engagement: Engagement | None, change: RemoteChange
+) -> Receipt:
+    """Apply the partner's outsource action to our copy of the engagement.
+
+    A repeat of an action already applied is ignored. An action that crossed one
+    of ours in flight is settled by the workflow's ``CROSSED`` rule: ours lost and
+    we compensate, or theirs lost and it is superseded. Any other action our table
+    refuses is recorded on the engagement as a sync error, not raised, so one bad
+    change does not stall the partner's whole feed.
+    """
+    if engagement is None or change.action is None:
+        log.warning(
+            "partner %s sent %s for an unknown engagement",
+            partner.id,
+            change.change_id,
+            extra={**log_context(partner=partner), "engagement_uid": change.engagement_uid},
+        )
+        return Receipt.APPLIED
+    action = change.action
+    side = Side.SYSTEM if action in SYSTEM_ACTIONS else engagement.role.other
+    if _already_applied(engagement.status, action, side) or _overtaken(engagement.status, action):
+        return Receipt.APPLIED
+    did_cross, compensation = crossed(engagement.status, action, side)
+    if did_cross:
+        return _settle(state, partner, engagement, change, compensation)
+    try:
+        perform(
+            state,
+            engagement,
+            action,
+            side,
+            Actor(change.actor or partner.name, remote=True),
+            reason=change.reason,
+            ticket_number=change.ticket_number,
+        )
+    except TransitionRefused as err:
+        engagement.last_sync_error = f"partner change {change.change_id} refused: {err.message}"
+    return Receipt.APPLIED
+
+
+def _settle(
+    state: OutsourceState, partner: Partner, engagement: Engagement, change: RemoteChange, compensation: Action | None
+) -> Receipt:
+    """One side of a crossing: our act lost (compensate, with a note saying so) or theirs did."""
+    if compensation is None:
+        engagement.superseded_at = utcnow()
+        log.info(
+            "partner %s's %s crossed our %s and was superseded",
+            partner.id,
+            change.action,
+            engagement.status.value,
+            extra={**log_context(partner=partner), "engagement_uid": engagement.uid},
+        )
+        return Receipt.SUPERSEDED
+    why = _lost_because(partner, engagement.status, compensation)
+    perform(state, engagement, compensation, Side.SYSTEM, Actor("system", remote=True), reason=why)
+    return Receipt.APPLIED
+
+
+def _lost_because(partner: Partner, status: Status, compensation: Action) -> str:
+    """What the note on our ticket says when our act lost a crossing with the partner's."""
+    ours = "decline" if status is Status.DECLINED else "acceptance"
+    if compensation is Action.OVERRULE:
+        return f"{partner.name} set the work Complete before your submission reached them: the outsourcing is Complete."
+    if compensation is Action.LAPSE:
+        return (
+            f"The acceptance deadline of {partner.name}'s offer passed before your acceptance reached them: "
+            "the offer was auto-declined and this service ticket is withdrawn."
+        )
+    withdrawn = ": this service ticket is withdrawn." if ours == "acceptance" else "."
+    return f"{partner.name} canceled this offer before your {ours} reached them{withdrawn}"
+
+
+def _already_applied(status: Status, action: Action, side: Side) -> bool:
+    """True when ``status`` is where ``action`` leads and the action cannot apply again."""
+    if (action, side) in TRANSITIONS[status]:
+        return False
+    return any(key == (action, side) and to is status for row in TRANSITIONS.values() for key, to in row.items())
+
+
+def _overtaken(status: Status, action: Action) -> bool:
+    """Work started matters only while Accepted; once this side has moved on
+    (submitted, completed) the partner's late news changes nothing."""
+    return action is Action.START_WORK and status is not Status.ACCEPTED
+
+
+def find_engagement(state: OutsourceState, partner: Partner, uid: str) -> Engagement | None:
+    query = select(Engagement).where(Engagement.uid == uid, Engagement.partner_id == partner.id)
+    return state.session.scalars(query).first()

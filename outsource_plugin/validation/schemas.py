@@ -1,0 +1,232 @@
+"""Marshmallow schemas for every input the plugin accepts, and its outputs.
+
+Input schemas raise on unknown fields, so a typo is an error rather than a
+silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
+
+from outsource_plugin.errors import ValidationFailed
+from outsource_plugin.validation.names import clean_name
+from outsource_plugin.workflow import USER_ACTIONS
+
+#: terms that count as financial figures: shown only with Allow All
+FINANCIAL_TERMS = frozenset({"outsource_rate", "flat_rate", "bill_rate", "authorised_charges", "total_authorised"})
+
+
+def _money() -> fields.Decimal:
+    return fields.Decimal(places=2, as_string=True, allow_none=True, validate=validate.Range(min=0, max=10**9))
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class TermsSchema(StrictSchema):
+    """The terms of an engagement or a partner's defaults.
+
+    ``null`` (or a blank string, what an emptied form field sends) clears a
+    term: an edit is merged into the stored terms, so leaving a term out keeps it.
+    """
+
+    rate_type = fields.String(allow_none=True, validate=validate.OneOf(["hourly", "flat"]))
+    outsource_rate = _money()
+    flat_rate = _money()
+    bill_rate = _money()
+    authorised_hours = fields.Decimal(
+        places=2, as_string=True, allow_none=True, validate=validate.Range(min=0, max=100000)
+    )
+    authorised_charges = _money()
+    total_authorised = _money()
+    complete_by = fields.Date(allow_none=True)
+    acceptance_hours = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=24 * 365))
+    instructions = fields.String(allow_none=True, validate=validate.Length(max=10000))
+
+    @pre_load
+    def _blank_clears(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {k: None if isinstance(v, str) and not v.strip() else v for k, v in data.items()}
+
+
+#: row ids fit a 32-bit integer column on every database
+_ROW_ID = validate.Range(min=1, max=2**31 - 1)
+
+
+class ConfigureSchema(StrictSchema):
+    partner_id = fields.Integer(strict=True, required=True, validate=_ROW_ID)
+    terms = fields.Nested(TermsSchema, load_default=dict)
+
+
+class EditSchema(StrictSchema):
+    partner_id = fields.Integer(strict=True, validate=_ROW_ID)
+    terms = fields.Nested(TermsSchema, load_default=dict)
+
+
+class ActionSchema(StrictSchema):
+    action = fields.String(required=True, validate=validate.OneOf([a.value for a in USER_ACTIONS]))
+    reason = fields.String(validate=validate.Length(max=5000), load_default=None, allow_none=True)
+    #: on the first acceptance from a new lead partner: which of our customers it is
+    customer_ref = fields.String(validate=validate.Length(min=1, max=64), load_default=None, allow_none=True)
+
+
+class QuestionSchema(StrictSchema):
+    """A question to the lead partner; ``ask_question`` checks that it is there and not too long."""
+
+    text = fields.String(load_default="")
+    internal = fields.Boolean(load_default=False)
+
+
+class PartnerSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    adapter = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    config = fields.Dict(keys=fields.String(), load_default=dict)
+    default_terms = fields.Nested(TermsSchema, load_default=dict)
+    customer_ref = fields.String(validate=validate.Length(max=64), allow_none=True, load_default=None)
+    active = fields.Boolean(load_default=True)
+
+    @validates_schema
+    def _name_not_blank(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "name" in data and not clean_name(data["name"]).strip():
+            raise ValidationError("must not be blank", field_name="name")
+
+
+class PageSchema(StrictSchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    after = fields.String(load_default=None, validate=validate.Length(max=200))
+    sort = fields.String(
+        load_default="-updated",
+        validate=validate.OneOf(["updated", "-updated", "created", "-created"]),
+    )
+
+
+class ChoosePartnerSchema(Schema):
+    """The partner-choice page's query: a partner id within the column, a search, "change"."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    partner_id = fields.Integer(load_default=None, validate=_ROW_ID)
+    q = fields.String(load_default="", validate=validate.Length(max=200))
+    change = fields.String(load_default=None)
+
+
+class FeedSchema(StrictSchema):
+    """A partner's cursor into our change feed: a sequence number fits the 32-bit column."""
+
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=500))
+
+
+def load(schema: Schema, data: Any) -> dict[str, Any]:
+    """Validate ``data``, turning marshmallow's complaints into a 400 that names each field."""
+    if not isinstance(data, dict):
+        raise ValidationFailed("the body must be a JSON object", details={"_schema": ["expected an object"]})
+    # each field is named, never quoted: the text is the customer's, and stays out of answers and logs
+    for bad, problem, message in (
+        (_lone_surrogate, "is not valid Unicode", "contains a lone surrogate (\\ud800-\\udfff): not valid Unicode"),
+        (_has_nul, "contains a NUL character", "contains a NUL character (\\x00), which no text column stores"),
+    ):
+        named = _strings_where(data, bad)
+        if named:
+            raise ValidationFailed(f"invalid input: {', '.join(named)} {problem}", details=_nested(named, message))
+    try:
+        result: dict[str, Any] = schema.load(data)
+    except ValidationError as err:
+        fields_named = ", ".join(sorted(str(k) for k in field_names(err.messages)))
+        raise ValidationFailed(f"invalid input: {fields_named}", details=_jsonable(err.messages)) from err
+    return result
+
+
+def _nested(names: list[str], message: str) -> dict[str, Any]:
+    """Dotted field names as marshmallow shapes its messages: ``{"terms": {"instructions": [...]}}``."""
+    details: dict[str, Any] = {}
+    for name in names:
+        *parents, leaf = name.split(".")
+        node = details
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[leaf] = [message]
+    return details
+
+
+def _has_nul(text: str) -> bool:
+    """PostgreSQL stores no NUL in text; it would be a database error with the text in the log."""
+    return "\x00" in text
+
+
+def _lone_surrogate(text: str) -> bool:
+    """JSON's ``\\ud800`` escapes make lone surrogates: no database or partner can store them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _strings_where(value: Any, bad: Callable[[str], bool], prefix: str = "") -> list[str]:
+    """Dotted names of the keys and strings in ``value`` for which ``bad`` holds."""
+    if isinstance(value, str):
+        return [prefix or "_body"] if bad(value) else []
+    if isinstance(value, dict):
+        found: list[str] = []
+        for key, item in value.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(key, str) and bad(key):
+                # the key itself is the customer's text: name the object that holds it
+                found.append(prefix or "_body")
+                continue
+            found.extend(_strings_where(item, bad, name))
+        return found
+    if isinstance(value, list):
+        return [name for item in value for name in _strings_where(item, bad, prefix)]
+    return []
+
+
+def field_names(messages: Any, prefix: str = "") -> list[str]:
+    """The dotted names of the fields that marshmallow's nested ``messages`` complain about."""
+    if not isinstance(messages, dict):
+        return [prefix or "_schema"]
+    out: list[str] = []
+    for key, value in messages.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        out.extend(field_names(value, name) if isinstance(value, dict) else [name])
+    return out
+
+
+def _jsonable(messages: Any) -> Any:
+    if isinstance(messages, dict):
+        return {str(k): _jsonable(v) for k, v in messages.items()}
+    if isinstance(messages, list | tuple):
+        return [_jsonable(v) for v in messages]
+    return str(messages)
+
+
+def terms_json(terms: dict[str, Any]) -> dict[str, Any]:
+    """Terms as stored: dumped through the schema so Decimals and dates are strings; a cleared
+    (``None``) term is left out."""
+    dumped: dict[str, Any] = TermsSchema().dump({k: v for k, v in terms.items() if v is not None})
+    return dumped
+
+
+def merge_terms(stored: dict[str, Any] | None, changes: dict[str, Any]) -> dict[str, Any]:
+    """``changes`` (as loaded by ``TermsSchema``) applied to ``stored`` terms (as stored: strings).
+
+    Only the changes go through the schema's dump, since a stored date is
+    already a string; a ``None`` change clears its term.
+    """
+    kept = {k: v for k, v in (stored or {}).items() if k not in changes}
+    return {**kept, **terms_json(changes)}
+
+
+def visible_terms(terms: dict[str, Any] | None, *, financial: bool) -> dict[str, Any]:
+    terms = terms or {}
+    return {k: v for k, v in terms.items() if financial or k not in FINANCIAL_TERMS}
