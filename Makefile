@@ -56,10 +56,16 @@ system-deps:
 partner-systems: venv
 	$(BIN)/python -m tests.adapters.servers
 
+# import-linter (contracts in pyproject.toml) reads the package as installed: adapters/, blueprints/ and jobs/
+# are copied into it, as the wheel has them.
+LAYERING := build/layering
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy outsource_plugin adapters blueprints jobs examples
+	rm -rf $(LAYERING) && mkdir -p $(LAYERING)
+	cp -r outsource_plugin $(LAYERING)/ && cp -r adapters blueprints jobs $(LAYERING)/outsource_plugin/
+	cd $(LAYERING) && PYTHONPATH=. $(CURDIR)/$(BIN)/lint-imports --no-cache $(CURDIR)/pyproject.toml
 
 test-sqlite: venv system-deps partner-systems
 	$(BIN)/python -m pytest -q

@@ -56,6 +56,7 @@ setup(
             "pytest>=7.4",
             "ruff>=0.5",
             "mypy>=1.8",
+            "import-linter>=2.1",
             "types-requests",
             "build",
             "wheel",

@@ -1,5 +1,14 @@
-"""Outsource help-desk tickets to partner organisations, and take in theirs."""
+"""Outsource help-desk tickets to partner organisations, and take in theirs.
 
+Where things live (docs/architecture.md has the layers and a note's walk through them):
+``extension`` composes the plugin; ``state`` is what every module reaches through
+``current_outsource()``; ``workflow`` is the transition table; ``db/``, ``host/``,
+``federation/``, ``core/``, ``sync/``, ``ops/``, ``validation/`` and ``cli/`` are the layers;
+``adapters/``, ``blueprints/`` and ``jobs/`` sit beside them in the repository.
+Transactions belong to the runners: views, CLI commands and jobs commit, core functions do not.
+"""
+
+from outsource_plugin import moved
 from outsource_plugin.extension import Outsourcing
 from outsource_plugin.host.entries import EntryKind, EntryMap
 from outsource_plugin.host.protocol import HostAdapter, HostUser, TicketInfo
@@ -23,3 +32,5 @@ __all__ = [
     "TicketInfo",
     "current_outsource",
 ]
+
+moved.install()
