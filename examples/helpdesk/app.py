@@ -35,6 +35,7 @@ from outsource_plugin import EntryKind, EntryMap, Outsourcing, Permission, SQLAl
 from outsource_plugin.blueprints.headers import add_security_headers
 from outsource_plugin.blueprints.limits import partner_limit
 from outsource_plugin.config import SETTINGS
+from outsource_plugin.host.sqlite import serialise_sqlite_writers
 
 DEFAULT_STATUSES = "New,In Progress,Waiting Customer,Complete"
 
@@ -93,26 +94,6 @@ class SessionCookies(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(super().get_cookie_secure(app) or (has_request_context() and request.is_secure))
-
-
-def serialise_sqlite_writers(engine: Any) -> None:
-    """Start every SQLite transaction with BEGIN IMMEDIATE.
-
-    Request threads and the job scheduler share the file; a transaction that
-    reads and then writes would otherwise fail at once with "database is
-    locked" instead of waiting its turn.
-    """
-
-    @event.listens_for(engine, "connect")
-    def _no_implicit_begin(dbapi_connection: Any, record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        dbapi_connection.execute("PRAGMA journal_mode=WAL")
-
-    @event.listens_for(engine, "begin")
-    def _begin_immediate(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    engine.dispose()
 
 
 def _number_entries(session: Any, flush_context: Any, instances: Any) -> None:

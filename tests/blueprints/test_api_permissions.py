@@ -81,7 +81,7 @@ ENDPOINTS = [
 ]
 
 #: answered without a signed-in user, by design (monitoring, and the API's description for clients);
-#: tests/outsource_plugin/test_health.py and tests/blueprints/test_openapi.py cover them
+#: tests/outsource_plugin/ops/test_health.py and tests/blueprints/test_openapi.py cover them
 PUBLIC = {"/health", "/openapi.json"}
 
 

@@ -13,8 +13,8 @@ from typing import Any
 from flask import Flask, g, request
 from sqlalchemy import select
 
-from examples.helpdesk.app import serialise_sqlite_writers
 from outsource_plugin import EntryKind, EntryMap, Outsourcing, Permission, SQLAlchemyHost
+from outsource_plugin.host.sqlite import serialise_sqlite_writers
 from tests.second_host.models import Agent, Case, CaseComment, CaseExpense, CaseFile, Client, db
 
 #: Fabrikam's roles, and the outsourcing permission each one has

@@ -17,7 +17,7 @@ from outsource_plugin.db.models import OutboxMessage, utcnow
 from outsource_plugin.errors import ConfigurationError, PermanentAdapterError, TransientAdapterError
 from outsource_plugin.ops.metrics import EXTENSION_KEY, init_metrics
 from tests.conftest import Api, fresh_database, make_app, memory_partner, reset_data
-from tests.outsource_plugin.test_lifecycle import act, sync
+from tests.outsource_plugin.core.test_lifecycle import act, sync
 
 Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

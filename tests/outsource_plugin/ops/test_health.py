@@ -25,7 +25,7 @@ from outsource_plugin.permissions import Permission
 from outsource_plugin.state import current_outsource
 from tests.blueprints.page_helpers import html, page_client
 from tests.conftest import Api, fresh_database, make_app, memory_partner
-from tests.outsource_plugin.test_lifecycle import act, outsource, sync
+from tests.outsource_plugin.core.test_lifecycle import act, outsource, sync
 
 HEALTH = "/outsource/api/v1/health"
 

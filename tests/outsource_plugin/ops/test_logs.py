@@ -16,7 +16,7 @@ from outsource_plugin.db.models import Engagement, OutboxMessage, Partner, new_i
 from outsource_plugin.errors import PermanentAdapterError, TransientAdapterError
 from outsource_plugin.ops.logs import FIELDS, JsonFormatter
 from tests.conftest import Api, memory_partner
-from tests.outsource_plugin.test_lifecycle import act, sync
+from tests.outsource_plugin.core.test_lifecycle import act, sync
 
 SECRET = "s3cret-partner-token-7731"
 
