@@ -108,6 +108,30 @@ def test_tables_made_by_create_all_are_adopted_with_their_data(engine: Engine) -
         assert connection.execute(text("SELECT name FROM outsource_partner")).scalars().all() == ["Old"]
 
 
+def test_two_open_engagements_of_one_ticket_stop_the_upgrade_with_their_tickets_named(engine: Engine) -> None:
+    migrate.upgrade(engine, "0004_causal")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO outsource_partner (name, adapter, config, default_terms, active, created_at, "
+                "updated_at, outbound_seq) VALUES ('Old', 'memory', '{}', '{}', true, :now, :now, 0)"
+            ),
+            {"now": "2026-01-01 00:00:00"},
+        )
+        for uid, status in (("a" * 32, "assigned"), ("b" * 32, "in_progress"), ("c" * 32, "canceled")):
+            connection.execute(
+                text(
+                    "INSERT INTO outsource_engagement (uid, role, ticket_id, partner_id, status, terms, "
+                    "created_at, updated_at) SELECT :uid, 'lead', '7', id, :status, '{}', :now, :now "
+                    "FROM outsource_partner"
+                ),
+                {"uid": uid, "status": status, "now": "2026-01-01 00:00:00"},
+            )
+    with pytest.raises(MigrationFailed, match=r"ticket 7 \(2 open as lead\); cancel or complete all but one"):
+        migrate.upgrade(engine)
+    assert _revision(engine) == "0004_causal"
+
+
 def test_unknown_revision_is_a_clear_error(engine: Engine) -> None:
     with pytest.raises(MigrationFailed, match="Can't locate revision identified by 'nope'"):
         migrate.upgrade(engine, "nope")

@@ -15,6 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from outsource_plugin.errors import MigrationFailed
+
 revision = "0005_one_open"
 down_revision = "0004_causal"
 branch_labels = None
@@ -25,6 +27,7 @@ OPEN = sa.text("status IN ('accepted', 'assigned', 'in_progress', 'unsent', 'wai
 
 
 def upgrade() -> None:
+    _refuse_duplicates()
     # a database whose tables create_all made (adopted at 0001) has the index already
     op.create_index(
         "uq_outsource_engagement_open_ticket",
@@ -35,6 +38,30 @@ def upgrade() -> None:
         sqlite_where=OPEN,
         if_not_exists=True,
     )
+
+
+def _refuse_duplicates() -> None:
+    """Before this revision two configures at once could both insert; such a pair would fail the
+    index with the database's own error. Name the tickets and what to do instead."""
+    engagements = sa.table("outsource_engagement", sa.column("ticket_id"), sa.column("role"), sa.column("status"))
+    count = sa.func.count()
+    twice = (
+        op.get_bind()
+        .execute(
+            sa.select(engagements.c.ticket_id, engagements.c.role, count)
+            .where(OPEN)
+            .group_by(engagements.c.ticket_id, engagements.c.role)
+            .having(count > 1)
+            .order_by(engagements.c.ticket_id, engagements.c.role)
+        )
+        .all()
+    )
+    if twice:
+        listed = ", ".join(f"ticket {ticket} ({count} open as {role})" for ticket, role, count in twice)
+        raise MigrationFailed(
+            f"cannot allow only one open engagement per ticket: {listed}; cancel or complete all but one "
+            "engagement of each ticket, then upgrade again"
+        )
 
 
 def downgrade() -> None:
