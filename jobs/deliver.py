@@ -15,6 +15,7 @@ from outsource_plugin.logs import log_context
 from outsource_plugin.metrics import record_delivery
 from outsource_plugin.models import Engagement, MessageState, OutboxMessage, Partner, utcnow
 from outsource_plugin.outbox import backoff, claim, release
+from outsource_plugin.wire import message_from_wire
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +64,9 @@ def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:
     adapter = state.adapter_for(partner)
     outbound = Outbound(
         message_id=message.message_id,
-        kind=message.kind.value,
         engagement_uid=message.engagement_uid,
         remote_ref=engagement.remote_ref if engagement else None,
-        payload=message.payload,
+        message=message_from_wire(message.kind, message.payload),
         seq=message.seq,
     )
     message.attempts += 1

@@ -1,0 +1,112 @@
+"""The typed wire messages: each reads back what it writes, and the rules they own hold once."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from outsource_plugin.entries import EntryKind, to_wire
+from outsource_plugin.models import MessageKind
+from outsource_plugin.wire import (
+    ActionMessage,
+    EntryMessage,
+    OfferMessage,
+    Origin,
+    WireMessage,
+    WireOp,
+    crossing,
+    digest,
+    entry_key,
+    message_from_wire,
+)
+from outsource_plugin.workflow import Action, Side, Status
+
+AT = "2026-12-01T10:00:00+00:00"
+
+MESSAGES: list[WireMessage] = [
+    OfferMessage(
+        offer={"title": "Disk", "description": "Replace it", "contact": {"name": "Ann"}, "due": "2026-12-24"},
+        terms={"rate_type": "hourly", "authorised_hours": "4.00"},
+        ticket_number="T00001",
+        acceptance_deadline=datetime(2026, 12, 2, 9, 30, tzinfo=timezone.utc),
+        seen=3,
+    ),
+    OfferMessage(offer={"title": "Bare"}),
+    ActionMessage(Action.DECLINE, "too far", "Sam", Status.ASSIGNED, "S-7", seen=0),
+    ActionMessage(Action.START_WORK),
+    EntryMessage(
+        "lead:time:4:abcd1234",
+        WireOp.UPSERT,
+        EntryKind.TIME,
+        to_wire(EntryKind.TIME, {"work_date": date(2026, 12, 1), "hours": Decimal("1.50"), "resource": "Ann"}),
+        Origin(Side.LEAD, "Northwind", "Ann", AT),
+        seen=12,
+    ),
+    EntryMessage("service:note:9:0000ffff", WireOp.DELETE, EntryKind.NOTE, {}, Origin(Side.SERVICE, "Contoso")),
+    EntryMessage(
+        "lead:attachment:2:12345678",
+        WireOp.REFUSED,
+        EntryKind.ATTACHMENT,
+        {"filename": "photo.jpg", "size": 64},
+        Origin(Side.SERVICE, "Contoso", at=AT),
+        reason="over the size limit",
+    ),
+]
+
+
+@pytest.mark.parametrize("message", MESSAGES, ids=lambda m: f"{m.kind.value}")
+def test_a_message_reads_back_what_it_writes(message: WireMessage) -> None:
+    wire = message.to_wire()
+    assert type(message).from_wire(wire) == message
+    assert message_from_wire(message.kind, json.loads(json.dumps(wire))) == message
+
+
+def test_the_wire_keys_keep_their_order_and_seen_comes_last() -> None:
+    action, entry, refusal = MESSAGES[2], MESSAGES[4], MESSAGES[6]
+    assert list(action.to_wire()) == ["action", "reason", "actor", "from_status", "ticket_number", "seen"]
+    assert list(entry.to_wire()) == ["entry_key", "op", "kind", "data", "origin", "seen"]
+    assert list(refusal.to_wire()) == ["entry_key", "op", "kind", "data", "reason", "origin"]
+    assert refusal.to_wire()["origin"] == {"side": "service", "org": "Contoso", "at": AT}
+    assert list(MESSAGES[1].to_wire()) == ["offer", "terms", "ticket_number", "acceptance_deadline"]
+
+
+def test_each_class_names_its_outbox_kind() -> None:
+    assert {type(m).kind for m in MESSAGES} == set(MessageKind)
+
+
+def test_an_entry_key_names_owner_kind_and_id_and_is_new_for_each_life() -> None:
+    first = entry_key(Side.LEAD, EntryKind.NOTE, "17")
+    second = entry_key(Side.LEAD, EntryKind.NOTE, "17")
+    assert first.startswith("lead:note:17:") and second.startswith("lead:note:17:")
+    assert first != second
+    assert len(first.rsplit(":", 1)[1]) == 8
+    assert entry_key(Side.SERVICE, EntryKind.CHARGE, "c-1").startswith("service:charge:c-1:")
+
+
+def test_the_leads_time_crosses_as_a_note_and_nothing_else_changes() -> None:
+    time = {"work_date": date(2026, 12, 1), "hours": Decimal("1.5"), "resource": "Ann", "summary": "cabling"}
+    kind, values = crossing(Side.LEAD, EntryKind.TIME, time)
+    assert kind is EntryKind.NOTE
+    assert values == {"text": "Time entry by Ann on 2026-12-01: 1.5 h, cabling", "internal": False}
+    assert crossing(Side.SERVICE, EntryKind.TIME, time) == (EntryKind.TIME, time)
+    note = {"text": "hello", "internal": True}
+    assert crossing(Side.LEAD, EntryKind.NOTE, note) == (EntryKind.NOTE, note)
+
+
+def test_an_entry_digest_is_the_one_reconciliation_compares() -> None:
+    entry = MESSAGES[4]
+    assert isinstance(entry, EntryMessage)
+    held = {"work_date": date(2026, 12, 1), "hours": Decimal("1.500"), "resource": "Ann", "summary": None}
+    assert entry.digest() == digest(EntryKind.TIME, held)
+    deleted = MESSAGES[5]
+    assert isinstance(deleted, EntryMessage) and deleted.digest() is None
+
+
+def test_an_origin_time_counts_only_with_a_zone() -> None:
+    assert Origin(at=AT).made_at == datetime(2026, 12, 1, 10, tzinfo=timezone.utc)
+    assert Origin(at="2026-12-01T10:00:00").made_at is None
+    assert Origin(at="noon").made_at is None
+    assert Origin.from_wire("me") == Origin()
