@@ -7,9 +7,12 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
+from flask import Flask
+from sqlalchemy import select
 
 from outsource_plugin.entries import EntryKind, to_wire
-from outsource_plugin.models import MessageKind
+from outsource_plugin.extension import current_outsource
+from outsource_plugin.models import MessageKind, OutboxMessage
 from outsource_plugin.wire import (
     ActionMessage,
     EntryMessage,
@@ -23,6 +26,8 @@ from outsource_plugin.wire import (
     message_from_wire,
 )
 from outsource_plugin.workflow import Action, Side, Status
+from tests.conftest import Api, memory_partner
+from tests.outsource_plugin.engagement_helpers import accepted, act, note, sync
 
 AT = "2026-12-01T10:00:00+00:00"
 
@@ -110,3 +115,25 @@ def test_an_origin_time_counts_only_with_a_zone() -> None:
     assert Origin(at="2026-12-01T10:00:00").made_at is None
     assert Origin(at="noon").made_at is None
     assert Origin.from_wire("me") == Origin()
+
+
+def test_what_a_partner_is_handed_is_the_stored_row_byte_for_byte(
+    app: Flask, api: Api, ticket_id: str, partner_id: int
+) -> None:
+    """Typed on the way through, the message still leaves as the JSON the outbox holds."""
+    uid = accepted(app, api, ticket_id, partner_id)
+    note(api, ticket_id, "Customer is on site from 9")
+    answer = api.post(f"/api/tickets/{ticket_id}/time", json={"work_date": "2026-12-01", "hours": "1.5"})
+    assert answer.status_code == 201, answer.get_json()
+    sync(app)
+    partner = memory_partner(app, partner_id)
+    partner.act(uid, Action.SUBMIT)
+    sync(app)
+    act(api, ticket_id, "reject", reason="the fan is still loud")
+    sync(app)
+    received = partner.received
+    with app.app_context():
+        stored = {m.message_id: m.payload for m in current_outsource().session.scalars(select(OutboxMessage))}
+    assert [m.kind for m in received if m.engagement_uid == uid] == ["offer", "entry", "entry", "action"]
+    for message in received:
+        assert json.dumps(message.payload) == json.dumps(stored[message.message_id])
