@@ -22,7 +22,7 @@ from outsource_plugin.adapters.base import ChangeKind, RemoteChange
 from outsource_plugin.entries import EntryKind, to_wire
 from outsource_plugin.errors import InvalidPartnerMessage, ValidationFailed
 from outsource_plugin.schemas import StrictSchema, TermsSchema, field_names, load
-from outsource_plugin.wire import WireOp
+from outsource_plugin.wire import ActionMessage, WireOp
 from outsource_plugin.workflow import Action, Status
 
 #: the longest note, from a partner as from the host's own API and ticket page
@@ -180,10 +180,9 @@ def checked(schema: Schema, data: Any, where: str) -> dict[str, Any]:
         raise InvalidPartnerMessage(f"invalid input: {', '.join(field_names(details))}", details=details) from err
 
 
-def action_payload(payload: Any) -> dict[str, Any]:
-    """A peer's action message, checked: the action as an ``Action``."""
-    loaded = checked(ActionPayload(), payload, "payload")
-    return {**loaded, "action": Action(loaded["action"])}
+def checked_action(payload: Any) -> ActionMessage:
+    """A peer's action message, checked and typed."""
+    return ActionMessage.from_wire(checked(ActionPayload(), payload, "payload"))
 
 
 def checked_change(change: RemoteChange) -> RemoteChange:
