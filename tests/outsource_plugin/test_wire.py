@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from outsource_plugin.entries import EntryKind, to_wire
 from outsource_plugin.extension import current_outsource
-from outsource_plugin.models import MessageKind, OutboxMessage
+from outsource_plugin.jobs.deliver import Outcome, deliver_due
+from outsource_plugin.models import MessageKind, MessageState, OutboxMessage, Partner, new_id
 from outsource_plugin.wire import (
     ActionMessage,
     EntryMessage,
@@ -137,3 +138,51 @@ def test_what_a_partner_is_handed_is_the_stored_row_byte_for_byte(
     assert [m.kind for m in received if m.engagement_uid == uid] == ["offer", "entry", "entry", "action"]
     for message in received:
         assert json.dumps(message.payload) == json.dumps(stored[message.message_id])
+
+
+#: rows queued before the messages were typed: no ``seen``, a ``user`` that is null, an action on its own
+OLD_ROWS = [
+    (
+        MessageKind.ENTRY,
+        {
+            "entry_key": "lead:note:7",
+            "op": "upsert",
+            "kind": "note",
+            "data": {"text": "queued long ago", "internal": False},
+            "origin": {"side": "lead", "org": "Northwind", "user": None, "at": AT},
+        },
+    ),
+    (MessageKind.ACTION, {"action": "cancel"}),
+]
+
+
+def test_rows_queued_before_typed_messages_still_deliver(app: Flask, partner_id: int) -> None:
+    with app.app_context():
+        session = current_outsource().session
+        partner = session.get(Partner, partner_id)
+        assert partner is not None
+        uid = new_id()
+        for kind, payload in OLD_ROWS:
+            partner.outbound_seq += 1
+            session.add(
+                OutboxMessage(
+                    partner_id=partner_id,
+                    seq=partner.outbound_seq,
+                    engagement_uid=uid,
+                    kind=kind,
+                    payload=payload,
+                    state=MessageState.PENDING,
+                    attempts=0,
+                )
+            )
+        session.commit()
+        assert deliver_due(current_outsource()) == {Outcome.DELIVERED: 2, Outcome.RETRY: 0, Outcome.DEAD: 0}
+    entry, action = memory_partner(app, partner_id).received
+    assert entry.message == EntryMessage(
+        "lead:note:7",
+        WireOp.UPSERT,
+        EntryKind.NOTE,
+        {"text": "queued long ago", "internal": False},
+        Origin(Side.LEAD, "Northwind", None, AT),
+    )
+    assert action.message == ActionMessage(Action.CANCEL)
