@@ -19,6 +19,7 @@ import requests
 from marshmallow import Schema
 
 from outsource_plugin.errors import PermanentAdapterError, TransientAdapterError
+from outsource_plugin.wire import WireMessage
 from outsource_plugin.workflow import Action
 
 
@@ -45,15 +46,23 @@ class ChangeKind(str, Enum):
 
 @dataclass(frozen=True)
 class Outbound:
-    """One outbox message as an adapter sees it."""
+    """One outbox message as an adapter sees it: ``message`` typed, whatever its kind."""
 
     message_id: str
-    kind: str
     engagement_uid: str
     remote_ref: str | None
-    payload: Mapping[str, Any]
+    message: WireMessage
     #: the message's place in this partner's feed
     seq: int = 0
+
+    @property
+    def kind(self) -> str:
+        return self.message.kind.value
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The message as it travels and as the outbox stores it (a peer sends exactly this)."""
+        return self.message.to_wire()
 
 
 @dataclass(frozen=True)

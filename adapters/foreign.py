@@ -26,6 +26,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from outsource_plugin.adapters.base import ChangeKind, EngagementRef, RemoteChange
+from outsource_plugin.host.entries import EntryKind
+from outsource_plugin.wire import EntryMessage, OfferMessage, Origin, WireOp
 from outsource_plugin.workflow import TRANSITIONS, Action, Side, Status
 
 MARKER = re.compile(r"\[outsource:[^\]\s]+(?: [^\]\s]+)?\]")
@@ -192,13 +194,9 @@ def entry_change(
         kind=ChangeKind.ENTRY,
         engagement_uid=uid,
         change_id=key,
-        data={
-            "entry_key": key,
-            "op": "upsert",
-            "kind": kind,
-            "data": dict(data),
-            "origin": {"side": Side.SERVICE.value, "org": org, "user": user, "at": at.isoformat()},
-        },
+        data=EntryMessage(
+            key, WireOp.UPSERT, EntryKind(kind), data, Origin(Side.SERVICE, org, user, at.isoformat())
+        ).to_wire(),
     )
 
 
@@ -207,18 +205,17 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
-def offer_text(payload: Mapping[str, Any], key: str) -> str:
+def offer_text(message: OfferMessage, key: str) -> str:
     """The service ticket's description: the lead's description, then the terms as text."""
-    offer = payload.get("offer") or {}
-    terms = payload.get("terms") or {}
+    offer, terms = message.offer, message.terms
     lines = [str(offer.get("description") or "").strip(), "", "---", "Outsourced ticket"]
     details = {
         "Lead partner": offer.get("lead"),
-        "Lead ticket": payload.get("ticket_number") or offer.get("number"),
+        "Lead ticket": message.ticket_number or offer.get("number"),
         "Customer contact": offer.get("contact"),
         "Priority": offer.get("priority"),
         "Complete by": terms.get("complete_by") or offer.get("due"),
-        "Accept by": payload.get("acceptance_deadline"),
+        "Accept by": message.acceptance_deadline.isoformat() if message.acceptance_deadline else None,
     }
     lines += [f"{name}: {value}" for name, value in details.items() if value]
     labels = {
@@ -237,10 +234,11 @@ def offer_text(payload: Mapping[str, Any], key: str) -> str:
     return "\n".join(lines).strip()
 
 
-def entry_text(kind: str, data: Mapping[str, Any], origin: Mapping[str, Any], *, edited: bool) -> str:
+def entry_text(entry: EntryMessage, *, edited: bool) -> str:
     """A note's text, or the structured note that carries a charge (neither system has charges)."""
-    who = " ".join(str(x) for x in (origin.get("user"), f"({origin['org']})" if origin.get("org") else None) if x)
-    if kind == "charge":
+    origin, data = entry.origin, entry.data
+    who = " ".join(x for x in (origin.user, f"({origin.org})" if origin.org else None) if x)
+    if entry.entry_kind is EntryKind.CHARGE:
         total = _money(data.get("quantity")) * _money(data.get("unit_price"))
         body = "\n".join(
             [
@@ -251,7 +249,7 @@ def entry_text(kind: str, data: Mapping[str, Any], origin: Mapping[str, Any], *,
                 f"Billable: {'yes' if data.get('billable') else 'no'}",
             ]
         )
-    elif kind == "time":
+    elif entry.entry_kind is EntryKind.TIME:
         body = f"Time: {data.get('hours')} h on {data.get('work_date')}, {data.get('summary') or ''}".rstrip(", ")
     else:
         body = str(data.get("text") or "")
@@ -280,7 +278,7 @@ def workflow_filter(fresh: Sequence[Event], workflow: Workflow, numbers: Mapping
         if not workflow.active(uid):
             continue
         if workflow.accepted(uid) and workflow.allows(uid, Action.START_WORK):
-            user = str(change.data["origin"]["user"])
+            user = str(EntryMessage.from_wire(change.data).origin.user)
             key = f"{event.key}:work"
             changes.append(action_change(uid, key, Action.START_WORK, actor=user, reason=None, number=numbers[uid]))
         changes.append(change)

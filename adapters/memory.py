@@ -29,10 +29,17 @@ from outsource_plugin.adapters.base import (
 )
 from outsource_plugin.db.models import utcnow
 from outsource_plugin.errors import AdapterError
-from outsource_plugin.federation.messages import REFUSED
-from outsource_plugin.host.entries import EntryKind, from_wire, to_wire
-from outsource_plugin.sync.entry_facts import digest
-from outsource_plugin.workflow import TRANSITIONS, Action, Status
+from outsource_plugin.host.entries import EntryKind, to_wire
+from outsource_plugin.wire import (
+    ActionMessage,
+    EntryMessage,
+    OfferMessage,
+    Origin,
+    WireOp,
+    digest,
+    entry_key,
+)
+from outsource_plugin.workflow import TRANSITIONS, Action, Side, Status
 
 
 class MemoryConfig(Schema):
@@ -65,12 +72,13 @@ class MemoryAdapter(PartnerAdapter):
         if any(m.message_id == message.message_id for m in self.received):
             return DeliveryResult(remote_ref=f"mem-{message.engagement_uid}")
         self.received.append(message)
-        if message.kind == "offer":
+        body = message.message
+        if isinstance(body, OfferMessage):
             self.statuses[message.engagement_uid] = Status.ASSIGNED
-        elif message.kind == "action":
-            self._advance(message.engagement_uid, Action(message.payload["action"]))
-        if message.kind == "offer" and self.config.get("autopilot"):
-            self.accept(message.engagement_uid)
+            if self.config.get("autopilot"):
+                self.accept(message.engagement_uid)
+        elif isinstance(body, ActionMessage):
+            self._advance(message.engagement_uid, body.action)
         return DeliveryResult(remote_ref=f"mem-{message.engagement_uid}")
 
     def fetch_changes(self, cursor: str | None, engagements: Sequence[EngagementRef] = ()) -> ChangeBatch:
@@ -84,14 +92,12 @@ class MemoryAdapter(PartnerAdapter):
         """What this partner holds: the entries it received (replayed in order) and its own."""
         held: dict[str, EntryFacts] = {}
         for message in self.received:
-            if message.engagement_uid != ref.uid or message.kind != "entry" or message.payload["op"] == REFUSED:
+            entry = message.message
+            if message.engagement_uid != ref.uid or not isinstance(entry, EntryMessage) or entry.op is WireOp.REFUSED:
                 continue  # a refusal is about one of our entries: this partner holds no copy
-            payload = message.payload
-            key, kind = str(payload["entry_key"]), EntryKind(payload["kind"])
-            owner = str((payload.get("origin") or {}).get("side"))
-            deleted = payload["op"] == "delete"
-            values = from_wire(kind, payload.get("data") or {})
-            held[key] = EntryFacts(key, kind.value, owner, None if deleted else digest(kind, values), deleted)
+            owner = str(entry.origin.side.value if entry.origin.side else None)
+            deleted = entry.op is WireOp.DELETE
+            held[entry.entry_key] = EntryFacts(entry.entry_key, entry.entry_kind.value, owner, entry.digest(), deleted)
         held.update(self.own_entries.get(ref.uid, {}))
         status = self.statuses.get(ref.uid)
         return RemoteState(status=status.value if status else None, entries=tuple(held.values()))
@@ -111,20 +117,12 @@ class MemoryAdapter(PartnerAdapter):
 
         ``seen`` plays a peer's read position of our feed, and ``at`` the partner's clock.
         """
-        key = key or f"{side}:{kind.value}:mem-{next(self._ids)}"
+        key = key or entry_key(Side(side), kind, f"mem-{next(self._ids)}")
         self.own_entries.setdefault(uid, {})[key] = EntryFacts(key, kind.value, side, digest(kind, values))
-        stamp = (at or utcnow()).isoformat()
-        data: dict[str, Any] = {
-            "entry_key": key,
-            "op": "upsert",
-            "kind": kind.value,
-            "data": to_wire(kind, values),
-            "origin": {"side": side, "org": "memory", "user": "partner user", "at": stamp},
-        }
-        if seen is not None:
-            data["seen"] = seen
+        origin = Origin(Side(side), "memory", "partner user", (at or utcnow()).isoformat())
+        entry = EntryMessage(key, WireOp.UPSERT, kind, to_wire(kind, values), origin, seen=seen)
         change = RemoteChange(
-            kind=ChangeKind.ENTRY, engagement_uid=uid, change_id=f"mem-change-{next(self._ids)}", data=data
+            kind=ChangeKind.ENTRY, engagement_uid=uid, change_id=f"mem-change-{next(self._ids)}", data=entry.to_wire()
         )
         self.feed.append(change)
         return change

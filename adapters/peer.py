@@ -72,7 +72,7 @@ class PeerAdapter(PartnerAdapter):
                 "seq": message.seq,
                 "kind": message.kind,
                 "engagement_uid": message.engagement_uid,
-                "payload": dict(message.payload),
+                "payload": message.payload,
             },
         )
         return DeliveryResult(remote_ref=message.engagement_uid, extra={"status": answer.get("status")})

@@ -43,6 +43,8 @@ from outsource_plugin.adapters.foreign import (
     workflow_filter,
 )
 from outsource_plugin.errors import PermanentAdapterError
+from outsource_plugin.host.entries import EntryKind
+from outsource_plugin.wire import ActionMessage, EntryMessage, OfferMessage, WireOp
 from outsource_plugin.workflow import Action
 
 #: Redmine's default statuses, and what each means for the outsource workflow
@@ -123,17 +125,18 @@ class RedmineAdapter(PartnerAdapter):
 
     # ------------------------------------------------------------------ deliver
     def deliver(self, message: Outbound) -> DeliveryResult:
-        if message.kind == "offer":
-            return self._create_issue(message)
+        body = message.message
+        if isinstance(body, OfferMessage):
+            return self._create_issue(message, body)
         if message.remote_ref is None:
             raise PermanentAdapterError(f"engagement {message.engagement_uid} has no Redmine issue yet")
-        if message.kind == "action":
-            self._relay_action(message)
+        if isinstance(body, ActionMessage):
+            self._relay_action(message, body)
         else:
-            self._push_entry(message)
+            self._push_entry(message, body)
         return DeliveryResult(remote_ref=message.remote_ref, remote_ticket_number=f"#{message.remote_ref}")
 
-    def _create_issue(self, message: Outbound) -> DeliveryResult:
+    def _create_issue(self, message: Outbound, sent: OfferMessage) -> DeliveryResult:
         key = marker(f"offer:{message.engagement_uid}", message.message_id)
         found = self._get(
             "/issues.json", project_id=self.config["project"], status_id="*", description=f"~{key[1:-1]}"
@@ -141,15 +144,15 @@ class RedmineAdapter(PartnerAdapter):
         if found:
             issue_id = str(found[0]["id"])
             return DeliveryResult(remote_ref=issue_id, remote_ticket_number=f"#{issue_id}")
-        offer = message.payload.get("offer") or {}
+        offer = sent.offer
         issue: dict[str, Any] = {
             "project_id": self.config["project"],
             "subject": str(offer.get("title") or "Outsourced ticket")[:255],
-            "description": offer_text(message.payload, key),
+            "description": offer_text(sent, key),
             "priority_id": self._lookup("priority").get(str(offer.get("priority") or "").lower())
             or self._lookup("priority")[""],
         }
-        due = (message.payload.get("terms") or {}).get("complete_by") or offer.get("due")
+        due = sent.terms.get("complete_by") or offer.get("due")
         if due:
             issue["due_date"] = str(due)[:10]
         if self.config.get("tracker_id"):
@@ -164,9 +167,9 @@ class RedmineAdapter(PartnerAdapter):
     def _written(self, issue_id: str, key: str) -> bool:
         return any(key in str(j.get("notes") or "") for j in self._journals(issue_id))
 
-    def _relay_action(self, message: Outbound) -> None:
+    def _relay_action(self, message: Outbound, sent: ActionMessage) -> None:
         issue_id = str(message.remote_ref)
-        action = Action(message.payload["action"])
+        action = sent.action
         setting = LEAD_ACTIONS.get(action)
         if setting is None:
             return
@@ -174,7 +177,7 @@ class RedmineAdapter(PartnerAdapter):
         if self._written(issue_id, key):
             return
         status = str(self.config[setting])
-        reason = message.payload.get("reason")
+        reason = sent.reason
         what = {
             Action.CANCEL: "canceled the outsourcing",
             Action.AUTO_DECLINE: "withdrew the offer: it was not accepted in time",
@@ -183,7 +186,7 @@ class RedmineAdapter(PartnerAdapter):
             Action.COMPLETE: "set the ticket Complete",
             Action.TICKET_COMPLETE: "set the ticket Complete",
         }[action]
-        actor = message.payload.get("actor") or "The lead partner"
+        actor = sent.actor or "The lead partner"
         text = f"{actor} {what}." + (f"\nReason: {reason}" if reason else "")
         status_id = self._status_id(status)
         self._send("PUT", f"/issues/{issue_id}.json", {"issue": {"notes": f"{text}\n\n{key}", "status_id": status_id}})
@@ -194,25 +197,23 @@ class RedmineAdapter(PartnerAdapter):
                 "check the partner's workflow for its API user"
             )
 
-    def _push_entry(self, message: Outbound) -> None:
+    def _push_entry(self, message: Outbound, entry: EntryMessage) -> None:
         issue_id = str(message.remote_ref)
-        payload = message.payload
-        kind, entry_key = str(payload["kind"]), str(payload["entry_key"])
+        kind, entry_key = entry.entry_kind, entry.entry_key
         key = marker(entry_key, message.message_id)
-        data, origin = payload.get("data") or {}, payload.get("origin") or {}
-        if kind == "time":
-            self._push_time(issue_id, entry_key, key, payload["op"], data)
+        if kind is EntryKind.TIME:
+            self._push_time(issue_id, key, entry)
             return
-        if kind == "attachment" and payload["op"] == "upsert":
-            self._push_attachment(issue_id, key, data, origin)
+        if kind is EntryKind.ATTACHMENT and entry.op is WireOp.UPSERT:
+            self._push_attachment(issue_id, key, entry)
             return
         if self._written(issue_id, key):
             return
         earlier = any(f"[outsource:{entry_key} " in str(j.get("notes") or "") for j in self._journals(issue_id))
-        if payload["op"] == "delete":
-            text = f"The lead partner removed its {kind} (it was sent earlier)."
+        if entry.op is WireOp.DELETE:
+            text = f"The lead partner removed its {kind.value} (it was sent earlier)."
         else:
-            text = entry_text(kind, data, origin, edited=earlier)
+            text = entry_text(entry, edited=earlier)
         self._send("PUT", f"/issues/{issue_id}.json", {"issue": {"notes": f"{text}\n\n{key}", "private_notes": False}})
 
     def _time_entries(self, issue_id: str) -> list[dict[str, Any]]:
@@ -225,14 +226,15 @@ class RedmineAdapter(PartnerAdapter):
             if not page or len(entries) >= int(answer.get("total_count") or 0):
                 return entries
 
-    def _push_time(self, issue_id: str, entry_key: str, key: str, op: str, data: dict[str, Any]) -> None:
+    def _push_time(self, issue_id: str, key: str, entry: EntryMessage) -> None:
         entries = self._time_entries(issue_id)
         if any(key in str(e.get("comments") or "") for e in entries):
             return
-        ours = [e for e in entries if f"[outsource:{entry_key} " in str(e.get("comments") or "")]
-        if op == "delete":
-            for entry in ours:
-                self.http("DELETE", self._url(f"/time_entries/{entry['id']}.json"), headers=self._headers())
+        ours = [e for e in entries if f"[outsource:{entry.entry_key} " in str(e.get("comments") or "")]
+        data = entry.data
+        if entry.op is WireOp.DELETE:
+            for found in ours:
+                self.http("DELETE", self._url(f"/time_entries/{found['id']}.json"), headers=self._headers())
             return
         activity = self._lookup("activity")
         body = {
@@ -247,7 +249,8 @@ class RedmineAdapter(PartnerAdapter):
         else:
             self._send("POST", "/time_entries.json", {"time_entry": body})
 
-    def _push_attachment(self, issue_id: str, key: str, data: dict[str, Any], origin: dict[str, Any]) -> None:
+    def _push_attachment(self, issue_id: str, key: str, entry: EntryMessage) -> None:
+        data = entry.data
         issue = self._get(f"/issues/{issue_id}.json", include="attachments")["issue"]
         if any(key in str(a.get("description") or "") for a in issue.get("attachments") or []):
             return
@@ -267,7 +270,7 @@ class RedmineAdapter(PartnerAdapter):
             "content_type": data.get("media_type") or "application/octet-stream",
             "description": key,
         }
-        who = origin.get("org") or "the lead partner"
+        who = entry.origin.org or "the lead partner"
         note = f"Attachment {filename} from {who}.\n\n{key}"
         self._send("PUT", f"/issues/{issue_id}.json", {"issue": {"notes": note, "uploads": [upload]}})
 

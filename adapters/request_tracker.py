@@ -46,6 +46,8 @@ from outsource_plugin.adapters.foreign import (
     workflow_filter,
 )
 from outsource_plugin.errors import PermanentAdapterError
+from outsource_plugin.host.entries import EntryKind
+from outsource_plugin.wire import ActionMessage, EntryMessage, OfferMessage, WireOp
 from outsource_plugin.workflow import Action
 
 #: RT's default lifecycle, and what each status means for the outsource workflow
@@ -123,18 +125,19 @@ class RequestTrackerAdapter(PartnerAdapter):
 
     # ------------------------------------------------------------------ deliver
     def deliver(self, message: Outbound) -> DeliveryResult:
-        if message.kind == "offer":
-            return self._create_ticket(message)
+        body = message.message
+        if isinstance(body, OfferMessage):
+            return self._create_ticket(message, body)
         if message.remote_ref is None:
             raise PermanentAdapterError(f"engagement {message.engagement_uid} has no RT ticket yet")
         ticket = str(message.remote_ref)
-        if message.kind == "action":
-            self._relay_action(ticket, message)
+        if isinstance(body, ActionMessage):
+            self._relay_action(ticket, message, body)
         else:
-            self._push_entry(ticket, message)
+            self._push_entry(ticket, message, body)
         return DeliveryResult(remote_ref=ticket, remote_ticket_number=f"#{ticket}")
 
-    def _create_ticket(self, message: Outbound) -> DeliveryResult:
+    def _create_ticket(self, message: Outbound, sent: OfferMessage) -> DeliveryResult:
         key = marker(f"offer:{message.engagement_uid}", message.message_id)
         found = self._call(
             "POST", "/attachments", [{"field": "Content", "operator": "LIKE", "value": key}], fields="TransactionId"
@@ -144,17 +147,17 @@ class RequestTrackerAdapter(PartnerAdapter):
             ticket = str((transaction.get("Object") or {}).get("id") or "")
             if ticket:
                 return DeliveryResult(remote_ref=ticket, remote_ticket_number=f"#{ticket}")
-        offer = message.payload.get("offer") or {}
+        offer = sent.offer
         body: dict[str, Any] = {
             "Queue": self.config["queue"],
             "Subject": str(offer.get("title") or "Outsourced ticket")[:200],
-            "Content": offer_text(message.payload, key),
+            "Content": offer_text(sent, key),
             "ContentType": "text/plain",
         }
         priority = PRIORITIES.get(str(offer.get("priority") or "").lower())
         if priority is not None:
             body["Priority"] = priority
-        due = (message.payload.get("terms") or {}).get("complete_by") or offer.get("due")
+        due = sent.terms.get("complete_by") or offer.get("due")
         if due:
             body["Due"] = f"{str(due)[:10]} 12:00:00"
         if self.config.get("requestor"):
@@ -162,8 +165,8 @@ class RequestTrackerAdapter(PartnerAdapter):
         created = self._call("POST", "/ticket", body)
         return DeliveryResult(remote_ref=str(created["id"]), remote_ticket_number=f"#{created['id']}")
 
-    def _relay_action(self, ticket: str, message: Outbound) -> None:
-        action = Action(message.payload["action"])
+    def _relay_action(self, ticket: str, message: Outbound, sent: ActionMessage) -> None:
+        action = sent.action
         setting = LEAD_ACTIONS.get(action)
         if setting is None:
             return
@@ -171,8 +174,8 @@ class RequestTrackerAdapter(PartnerAdapter):
         key = marker(f"action:{action.value}:{status}", message.message_id)
         current = str(self._call("GET", f"/ticket/{ticket}")["Status"])
         if not self._marked(ticket, key):
-            reason = message.payload.get("reason")
-            actor = message.payload.get("actor") or "The lead partner"
+            reason = sent.reason
+            actor = sent.actor or "The lead partner"
             text = f"{actor}: {action.value.replace('_', ' ')}." + (f"\nReason: {reason}" if reason else "")
             self._comment(ticket, f"{text}\n\n{key}")
         if current != status:
@@ -183,22 +186,21 @@ class RequestTrackerAdapter(PartnerAdapter):
                     f"RT refused status {status!r} for ticket {ticket} (it stays {now!r}): fix the partner's settings"
                 )
 
-    def _push_entry(self, ticket: str, message: Outbound) -> None:
-        payload = message.payload
-        kind, entry_key = str(payload["kind"]), str(payload["entry_key"])
+    def _push_entry(self, ticket: str, message: Outbound, entry: EntryMessage) -> None:
+        kind, entry_key = entry.entry_kind, entry.entry_key
         key = marker(entry_key, message.message_id)
         earlier = self._marked(ticket, f"[outsource:{entry_key} ")
         if any(key in body for body in earlier):
             return
-        data, origin = payload.get("data") or {}, payload.get("origin") or {}
-        if payload["op"] == "delete":
-            self._comment(ticket, f"The lead partner removed its {kind} (it was sent earlier).\n\n{key}")
+        data = entry.data
+        if entry.op is WireOp.DELETE:
+            self._comment(ticket, f"The lead partner removed its {kind.value} (it was sent earlier).\n\n{key}")
             return
         edited = bool(earlier)
         extra: dict[str, Any] = {}
-        if kind == "time" and not edited:
+        if kind is EntryKind.TIME and not edited:
             extra["TimeTaken"] = str(int(Decimal(str(data.get("hours") or 0)) * 60))
-        if kind == "attachment":
+        if kind is EntryKind.ATTACHMENT:
             extra["Attachments"] = [
                 {
                     "FileName": str(data.get("filename") or "attachment"),
@@ -206,9 +208,9 @@ class RequestTrackerAdapter(PartnerAdapter):
                     "FileContent": str(data.get("data") or ""),
                 }
             ]
-            text = f"Attachment {data.get('filename')} from {origin.get('org') or 'the lead partner'}."
+            text = f"Attachment {data.get('filename')} from {entry.origin.org or 'the lead partner'}."
         else:
-            text = entry_text(kind, data, origin, edited=edited)
+            text = entry_text(entry, edited=edited)
         self._comment(ticket, f"{text}\n\n{key}", **extra)
 
     # ------------------------------------------------------------------ poll

@@ -15,6 +15,7 @@ from outsource_plugin.errors import PermanentAdapterError, TransientAdapterError
 from outsource_plugin.ops.logs import log_context
 from outsource_plugin.ops.metrics import record_delivery
 from outsource_plugin.state import OutsourceState
+from outsource_plugin.wire import message_from_wire
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +62,20 @@ def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:
     engagement = session.query(Engagement).filter_by(uid=message.engagement_uid).first()
     assert partner is not None
     adapter = state.adapter_for(partner)
+    message.attempts += 1
+    try:
+        typed = message_from_wire(message.kind, message.payload)
+    except (AttributeError, KeyError, TypeError, ValueError) as err:
+        # a row no version of the plugin wrote (edited by hand, say): no retry can send it
+        release(message)
+        return _dead(message, engagement, f"the stored message cannot be read: {type(err).__name__}: {err}")
     outbound = Outbound(
         message_id=message.message_id,
-        kind=message.kind.value,
         engagement_uid=message.engagement_uid,
         remote_ref=engagement.remote_ref if engagement else None,
-        payload=message.payload,
+        message=typed,
         seq=message.seq,
     )
-    message.attempts += 1
     # No transaction is held across the network call (the message stays leased meanwhile):
     # on SQLite it holds the write lock, and two peers pushing to each other would deadlock.
     session.commit()

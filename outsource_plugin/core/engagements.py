@@ -22,7 +22,6 @@ from outsource_plugin.db.models import (
     STATUS_TIMESTAMP,
     AuditEvent,
     Engagement,
-    MessageKind,
     OutboxMessage,
     Partner,
     new_id,
@@ -31,6 +30,7 @@ from outsource_plugin.db.models import (
 from outsource_plugin.errors import Conflict, NotFound, ValidationFailed
 from outsource_plugin.host.entries import keep_local
 from outsource_plugin.validation.schemas import merge_terms
+from outsource_plugin.wire import ActionMessage, OfferMessage
 from outsource_plugin.workflow import REASON_REQUIRED, TRANSITIONS, Action, Side, Status, SyncState, sync_state, target
 
 if TYPE_CHECKING:
@@ -372,28 +372,17 @@ def _open_service_ticket(state: OutsourceState, engagement: Engagement, customer
 def _relay(
     session: Session, engagement: Engagement, action: Action, actor: Actor, reason: str | None, before: Status | None
 ) -> OutboxMessage:
+    message: OfferMessage | ActionMessage
     if action is Action.SEND:
-        payload: dict[str, Any] = {
-            "offer": engagement.offer or {},
-            "terms": engagement.frozen_terms or {},
-            "ticket_number": engagement.ticket_number,
-            "acceptance_deadline": engagement.acceptance_deadline.isoformat()
-            if engagement.acceptance_deadline
-            else None,
-        }
-        return outbox.enqueue(session, engagement, MessageKind.OFFER, payload)
-    return outbox.enqueue(
-        session,
-        engagement,
-        MessageKind.ACTION,
-        {
-            "action": action.value,
-            "reason": reason,
-            "actor": actor.name,
-            "from_status": before.value if before else None,
-            "ticket_number": engagement.ticket_number,
-        },
-    )
+        message = OfferMessage(
+            offer=engagement.offer or {},
+            terms=engagement.frozen_terms or {},
+            ticket_number=engagement.ticket_number,
+            acceptance_deadline=engagement.acceptance_deadline,
+        )
+    else:
+        message = ActionMessage(action, reason, actor.name, before, engagement.ticket_number)
+    return outbox.enqueue(session, engagement, message)
 
 
 def ticket_completed(state: OutsourceState, ticket_id: str) -> None:

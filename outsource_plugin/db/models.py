@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from outsource_plugin.db.secretbox import seal, unseal
+from outsource_plugin.wire import MessageKind
 from outsource_plugin.workflow import OPEN_STATUSES, Action, Side, Status
 
 
@@ -212,12 +213,6 @@ class AuditEvent(Base):
     to_status: Mapped[Status | None] = mapped_column(_enum(Status, "outsource_status"))
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
-class MessageKind(str, Enum):
-    OFFER = "offer"
-    ACTION = "action"
-    ENTRY = "entry"
 
 
 class MessageState(str, Enum):

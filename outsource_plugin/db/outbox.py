@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from outsource_plugin.db.models import Engagement, MessageKind, MessageState, OutboxMessage, Partner, utcnow
+from outsource_plugin.db.models import Engagement, MessageState, OutboxMessage, Partner, utcnow
 from outsource_plugin.errors import NotFound
+from outsource_plugin.wire import WireMessage
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def lock_feed(session: Session, partner_id: int) -> None:
     session.execute(select(Partner.id).where(Partner.id == partner_id).with_for_update(key_share=True))
 
 
-def enqueue(session: Session, engagement: Engagement, kind: MessageKind, payload: dict[str, Any]) -> OutboxMessage:
+def enqueue(session: Session, engagement: Engagement, message: WireMessage) -> OutboxMessage:
     """Queue a message for the engagement's partner, numbered next in that partner's feed.
 
     The counter is bumped with one UPDATE ... RETURNING, whose row lock is
@@ -60,20 +61,20 @@ def enqueue(session: Session, engagement: Engagement, kind: MessageKind, payload
         .execution_options(synchronize_session=False)
     ).one()
     if cursor is None or cursor.isdigit():
-        payload = {**payload, "seen": int(cursor or 0)}
-    message = OutboxMessage(
+        message = replace(message, seen=int(cursor or 0))
+    queued = OutboxMessage(
         partner_id=engagement.partner_id,
         seq=seq,
         engagement_uid=engagement.uid,
-        kind=kind,
-        payload=payload,
+        kind=message.kind,
+        payload=message.to_wire(),
         state=MessageState.PENDING,
         next_attempt_at=utcnow(),
         attempts=0,
     )
-    session.add(message)
+    session.add(queued)
     session.info[WAKE_DELIVERY] = True
-    return message
+    return queued
 
 
 def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0, rng: random.Random | None = None) -> float:

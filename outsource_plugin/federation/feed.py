@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
 from outsource_plugin.db.models import MessageKind, OutboxMessage, SeenRequest, utcnow
 from outsource_plugin.errors import InvalidPartnerMessage
-from outsource_plugin.federation.messages import action_payload, checked
+from outsource_plugin.federation.messages import checked, checked_action
 from outsource_plugin.validation.schemas import StrictSchema
 
 
@@ -60,16 +60,16 @@ def change_from_message(item: Any) -> RemoteChange:
     if kind is MessageKind.ENTRY:
         return RemoteChange(kind=ChangeKind.ENTRY, data=payload, **common)
     try:
-        action = action_payload(payload)
+        action = checked_action(payload)
     except InvalidPartnerMessage:
         # unreadable: applying it refuses it, naming what is wrong (a polled one is skipped)
         return RemoteChange(kind=ChangeKind.ACTION, data=payload, **common)
     return RemoteChange(
         kind=ChangeKind.ACTION,
-        action=action["action"],
-        reason=action.get("reason"),
-        actor=action.get("actor"),
-        ticket_number=action.get("ticket_number"),
+        action=action.action,
+        reason=action.reason,
+        actor=action.actor,
+        ticket_number=action.ticket_number,
         data=payload,
         **common,
     )

@@ -22,10 +22,9 @@ from outsource_plugin.adapters.base import ChangeKind, RemoteChange
 from outsource_plugin.errors import InvalidPartnerMessage, ValidationFailed
 from outsource_plugin.host.entries import EntryKind, to_wire
 from outsource_plugin.validation.schemas import StrictSchema, TermsSchema, field_names, load
+from outsource_plugin.wire import ActionMessage, WireOp
 from outsource_plugin.workflow import Action, Status
 
-#: the ``op`` of an entry message that says the entry did not cross (``sync.refusals``)
-REFUSED = "refused"
 #: the longest note, from a partner as from the host's own API and ticket page
 MAX_NOTE_LENGTH = 100_000
 MAX_TITLE_LENGTH = 300
@@ -126,7 +125,7 @@ class OriginSchema(StrictSchema):
 class EntryPayload(StrictSchema):
     entry_key = fields.String(required=True, validate=validate.Length(min=1, max=128))
     #: ``refused``: the partner could not sync one of our entries (``refusals``), and says why
-    op = fields.String(required=True, validate=validate.OneOf(["upsert", "delete", REFUSED]))
+    op = fields.String(required=True, validate=validate.OneOf([op.value for op in WireOp]))
     reason = _text(validate.Length(max=MAX_REASON_LENGTH))
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in EntryKind]))
     data = fields.Dict(keys=fields.String(), load_default=dict)
@@ -181,10 +180,9 @@ def checked(schema: Schema, data: Any, where: str) -> dict[str, Any]:
         raise InvalidPartnerMessage(f"invalid input: {', '.join(field_names(details))}", details=details) from err
 
 
-def action_payload(payload: Any) -> dict[str, Any]:
-    """A peer's action message, checked: the action as an ``Action``."""
-    loaded = checked(ActionPayload(), payload, "payload")
-    return {**loaded, "action": Action(loaded["action"])}
+def checked_action(payload: Any) -> ActionMessage:
+    """A peer's action message, checked and typed."""
+    return ActionMessage.from_wire(checked(ActionPayload(), payload, "payload"))
 
 
 def checked_change(change: RemoteChange) -> RemoteChange:
@@ -218,11 +216,11 @@ def _entry(payload: dict[str, Any]) -> dict[str, Any]:
     loaded = checked(EntryPayload(), payload, "payload")
     kind = EntryKind(loaded["kind"])
     schema = ENTRY_DATA[kind]()
-    values = checked(schema, loaded["data"], "payload.data") if loaded["op"] == "upsert" else {}
+    values = checked(schema, loaded["data"], "payload.data") if loaded["op"] == WireOp.UPSERT else {}
     if kind is EntryKind.ATTACHMENT and values:
         values["size"] = len(values["data"])
     if kind is EntryKind.TIME and values and not values.get("resource"):
         values["resource"] = loaded["origin"].get("user") or "partner"
-    if loaded["op"] == REFUSED:
+    if loaded["op"] == WireOp.REFUSED:
         return payload  # only its reason and key are read (``refusals.refused_by_partner``)
     return {**payload, "data": to_wire(kind, values)}

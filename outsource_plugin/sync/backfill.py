@@ -23,7 +23,8 @@ from outsource_plugin.core.engagements import record_event
 from outsource_plugin.db.models import Engagement, EntryLink
 from outsource_plugin.errors import ValidationFailed
 from outsource_plugin.host.entries import EntryKind
-from outsource_plugin.sync.capture import entry_key, send_values
+from outsource_plugin.sync.capture import send_values
+from outsource_plugin.wire import entry_key
 from outsource_plugin.workflow import Action, Side, SyncState, sync_state
 
 if TYPE_CHECKING:

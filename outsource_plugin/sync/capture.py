@@ -61,20 +61,20 @@ from outsource_plugin.core.engagements import (
     ticket_completed,
 )
 from outsource_plugin.db import outbox
-from outsource_plugin.db.models import Engagement, EntryLink, MessageKind, Partner, new_id, utcnow
+from outsource_plugin.db.models import Engagement, EntryLink, Partner, utcnow
 from outsource_plugin.errors import ReadOnlyEntry
-from outsource_plugin.federation.messages import REFUSED
-from outsource_plugin.host.entries import (
-    PRIVATE_KINDS,
-    WORK_KINDS,
-    EntryKind,
-    from_wire,
-    is_kept_local,
-    keep_local,
-    to_wire,
-)
+from outsource_plugin.host.entries import PRIVATE_KINDS, WORK_KINDS, EntryKind, is_kept_local, keep_local, to_wire
 from outsource_plugin.host.protocol import EntryChange, EntryOp, HostChanges
 from outsource_plugin.sync.refusals import over_limit, refuse, refused_by_partner
+from outsource_plugin.wire import (
+    EntryMessage,
+    Origin,
+    WireOp,
+    crossing,
+    crossing_kind,
+    entry_key,
+    time_as_note,
+)
 from outsource_plugin.workflow import Action, Side, Status, SyncState, sync_state
 
 if TYPE_CHECKING:
@@ -143,16 +143,6 @@ def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engage
         found.deleted = True
 
 
-def entry_key(side: Side, kind: EntryKind, local_id: str) -> str:
-    """The key of a new life of one of our entries, as both hosts will know it.
-
-    The owner's id alone is not enough: a host may give a deleted entry's id
-    to its next entry, and the partner must see that one as a new entry, not
-    as the deleted one come back. The token makes each life's key its own.
-    """
-    return f"{side.value}:{kind.value}:{local_id}:{new_id()[:8]}"
-
-
 def retire_local(state: OutsourceState, uid: str, kind: EntryKind, local_id: str) -> None:
     """A new entry holds ``local_id``: a live link still naming it lost its entry unseen, so it is retired."""
     stale = _link_by_local(state, uid, kind, local_id)
@@ -194,9 +184,8 @@ def send_delete(state: OutsourceState, engagement: Engagement, link: EntryLink) 
     """Our entry is gone: so is the partner's copy, if it has one."""
     link.deleted = True
     if link.sent:
-        kind = EntryKind(link.kind)
-        lead_time = engagement.role is Side.LEAD and kind is EntryKind.TIME
-        _enqueue(state, engagement, link, EntryKind.NOTE if lead_time else kind, "delete", {})
+        kind = crossing_kind(engagement.role, EntryKind(link.kind))
+        _enqueue(state, engagement, link, kind, WireOp.DELETE, {})
 
 
 def send_values(
@@ -209,17 +198,16 @@ def send_values(
     """
     if engagement.role is Side.LEAD and kind in PRIVATE_KINDS and values.get("internal"):
         if link.sent:
-            _enqueue(state, engagement, link, kind, "delete", {})
+            _enqueue(state, engagement, link, kind, WireOp.DELETE, {})
             link.sent = False
         return
-    if engagement.role is Side.LEAD and kind is EntryKind.TIME:
-        kind, values = EntryKind.NOTE, {"text": time_as_note(values), "internal": False}
+    kind, values = crossing(engagement.role, kind, values)
     if engagement.role is Side.LEAD:
         _tell_if_not_carried(state, engagement, kind)
     if over_limit(state, kind, values):
         refuse(state, engagement, link.entry_key, values, sent=True)
         return
-    _enqueue(state, engagement, link, kind, "upsert", values)
+    _enqueue(state, engagement, link, kind, WireOp.UPSERT, values)
     link.sent = True
 
 
@@ -243,44 +231,23 @@ def _tell_if_not_carried(state: OutsourceState, engagement: Engagement, kind: En
 
 
 def _enqueue(
-    state: OutsourceState, engagement: Engagement, link: EntryLink, kind: EntryKind, op: str, values: dict[str, Any]
+    state: OutsourceState, engagement: Engagement, link: EntryLink, kind: EntryKind, op: WireOp, values: dict[str, Any]
 ) -> None:
     user = state.host.current_user()
+    origin = Origin(
+        side=link.owner,
+        org=state.config["OUTSOURCE_ORG_NAME"],
+        user=user.name if user else values.get("author") or values.get("resource"),
+        at=utcnow().isoformat(),
+    )
     message = outbox.enqueue(
-        state.session,
-        engagement,
-        MessageKind.ENTRY,
-        {
-            "entry_key": link.entry_key,
-            "op": op,
-            "kind": kind.value,
-            "data": to_wire(kind, values),
-            "origin": {
-                "side": link.owner.value,
-                "org": state.config["OUTSOURCE_ORG_NAME"],
-                "user": user.name if user else values.get("author") or values.get("resource"),
-                "at": utcnow().isoformat(),
-            },
-        },
+        state.session, engagement, EntryMessage(link.entry_key, op, kind, to_wire(kind, values), origin)
     )
     if link.first_seq is None:
         link.first_seq = message.seq
 
 
-def time_as_note(values: dict[str, Any]) -> str:
-    """The lead's time is not the partner's to bill: it travels as a note."""
-    parts = [
-        f"Time entry by {values.get('resource') or 'the lead'}",
-        f"on {values.get('work_date')}" if values.get("work_date") else "",
-        f": {values.get('hours')} h",
-    ]
-    summary = values.get("summary")
-    return "".join(p if p.startswith(":") else f" {p}" for p in parts if p).strip() + (
-        f", {summary}" if summary else ""
-    )
-
-
-def _crosses(engagement: Engagement, payload: dict[str, Any], held: bool) -> bool:
+def _crosses(engagement: Engagement, message: EntryMessage, held: bool) -> bool:
     """Whether a partner's entry change lands here (the rule in the module docstring).
 
     ``held``: we hold a live copy of the entry, so it crossed before any act of
@@ -289,35 +256,22 @@ def _crosses(engagement: Engagement, payload: dict[str, Any], held: bool) -> boo
     state = sync_state(engagement.status)
     if state is SyncState.NONE:
         return False
-    seen = payload.get("seen")
+    seen = message.seen
     boundary = engagement.boundary_seq
-    if not isinstance(seen, int) or (boundary is None and state is not SyncState.ACTIVE):
-        return _stamped_before_boundary(engagement, payload, state)
+    if seen is None or (boundary is None and state is not SyncState.ACTIVE):
+        return _stamped_before_boundary(engagement, message.origin.made_at, state)
     return held or boundary is None or seen >= boundary
 
 
-def _stamped_before_boundary(engagement: Engagement, payload: dict[str, Any], state: SyncState) -> bool:
+def _stamped_before_boundary(engagement: Engagement, made: datetime | None, state: SyncState) -> bool:
     """The fallback without causal facts: the change lands while sync is active, or if the
-    partner stamped it before we suspended or ended sync (its clock against ours)."""
+    partner stamped it (``made``) before we suspended or ended sync (its clock against ours)."""
     if state is SyncState.ACTIVE:
         return True
     closed_at = {SyncState.SUSPENDED: engagement.suspended_at, SyncState.ENDED: engagement.sync_ended_at}.get(state)
-    made = _made_at(payload)
     if closed_at is None or engagement.accepted_at is None or made is None:
         return False
     return made < closed_at
-
-
-def _made_at(payload: dict[str, Any]) -> datetime | None:
-    """When the partner made the change, if it said so as a time with a zone."""
-    made_at = (payload.get("origin") or {}).get("at")
-    if not isinstance(made_at, str):
-        return None
-    try:
-        made = datetime.fromisoformat(made_at)
-    except ValueError:
-        return None
-    return made if made.tzinfo is not None else None
 
 
 def hold_concurrent_entries(state: OutsourceState, engagement: Engagement, change: RemoteChange) -> None:
@@ -356,28 +310,25 @@ def _link_by_local(state: OutsourceState, uid: str, kind: EntryKind, local_id: s
     return state.session.scalars(query).first()
 
 
-def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement, payload: dict[str, Any]) -> bool:
+def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement, message: EntryMessage) -> bool:
     """Apply a partner's entry change; False when the rules say it must not land."""
     session = state.session
     link = session.scalars(
-        select(EntryLink).where(
-            EntryLink.engagement_uid == engagement.uid, EntryLink.entry_key == str(payload["entry_key"])
-        )
+        select(EntryLink).where(EntryLink.engagement_uid == engagement.uid, EntryLink.entry_key == message.entry_key)
     ).first()
     held = link is not None and not link.deleted
-    if not _crosses(engagement, payload, held) or engagement.ticket_id is None:
+    if not _crosses(engagement, message, held) or engagement.ticket_id is None:
         return False
-    if payload["op"] == REFUSED:
-        refused_by_partner(state, partner, engagement, payload)
+    if message.op is WireOp.REFUSED:
+        refused_by_partner(state, partner, engagement, message)
         return True
-    kind = EntryKind(payload["kind"])
-    values = from_wire(kind, payload.get("data") or {})
+    kind, values = message.entry_kind, message.values()
     if kind is EntryKind.TIME and kind not in state.host.entry_kinds:
         # a host without time entries keeps the partner's time as a note rather than lose it
-        kind, values = EntryKind.NOTE, {"text": time_as_note(values), "internal": False}
+        kind, values = EntryKind.NOTE, time_as_note(values)
     if kind not in state.host.entry_kinds:
         return False
-    if payload["op"] == "delete":
+    if message.op is WireOp.DELETE:
         if link is not None and not link.deleted and link.local_id:
             # the copy's own kind: a lead's time entry lives here as a note
             state.host.delete_entry(EntryKind(link.kind), link.local_id)
@@ -386,26 +337,26 @@ def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement,
     if link is not None and link.deleted:
         return False
     if over_limit(state, kind, values):
-        refuse(state, engagement, str(payload["entry_key"]), values, sent=False)
+        refuse(state, engagement, message.entry_key, values, sent=False)
         return False
     if engagement.role is Side.LEAD and kind in PRIVATE_KINDS:
         values["internal"] = True
-    origin = payload.get("origin") or {}
+    origin = message.origin
     if kind is EntryKind.NOTE:
-        values["author"] = f"{origin.get('user') or 'partner'} ({partner.name})"
+        values["author"] = f"{origin.user or 'partner'} ({partner.name})"
     if link is None:
         local_id = _make_copy(state, kind, engagement.ticket_id, values)
         retire_local(state, engagement.uid, kind, local_id)
         session.add(
             EntryLink(
                 engagement_uid=engagement.uid,
-                entry_key=str(payload["entry_key"]),
+                entry_key=message.entry_key,
                 kind=kind.value,
                 local_id=local_id,
                 owner=engagement.role.other,
                 sent=True,
-                origin_user=str(origin["user"]) if origin.get("user") else None,
-                origin_at=_made_at(payload),
+                origin_user=origin.user or None,
+                origin_at=origin.made_at,
             )
         )
     elif link.local_id:

@@ -7,7 +7,6 @@ change twice has the effect of applying it once.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -22,6 +21,7 @@ from outsource_plugin.errors import InvalidPartnerMessage, TransitionRefused
 from outsource_plugin.federation.messages import checked_change
 from outsource_plugin.ops.logs import log_context
 from outsource_plugin.sync.capture import apply_entry, hold_concurrent_entries
+from outsource_plugin.wire import EntryMessage, OfferMessage
 from outsource_plugin.workflow import TRANSITIONS, Action, Side, Status, crossed
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def apply_change(state: OutsourceState, partner: Partner, change: RemoteChange) 
     if change.kind is ChangeKind.ENTRY:
         # after a superseded act, the partner's entries come from its losing branch: they stay there
         if engagement is not None and engagement.superseded_at is None:
-            apply_entry(state, partner, engagement, dict(change.data))
+            apply_entry(state, partner, engagement, EntryMessage.from_wire(change.data))
     else:
         receipt = receive_action(state, partner, engagement, change)
         if engagement is not None and receipt is Receipt.APPLIED:
@@ -113,8 +113,8 @@ def receive_offer(state: OutsourceState, partner: Partner, change: RemoteChange)
     existing = find_engagement(state, partner, change.engagement_uid)
     if existing is not None:
         return existing
-    terms = dict(change.data.get("terms") or {})
-    deadline = change.data.get("acceptance_deadline")
+    offer = OfferMessage.from_wire(change.data)
+    terms = dict(offer.terms)
     engagement = Engagement(
         uid=change.engagement_uid,
         role=Side.SERVICE,
@@ -123,10 +123,10 @@ def receive_offer(state: OutsourceState, partner: Partner, change: RemoteChange)
         partner=partner,
         terms=terms,
         frozen_terms=terms,
-        offer=dict(change.data.get("offer") or {}),
+        offer=dict(offer.offer),
         remote_ref=change.engagement_uid,
         remote_ticket_number=change.ticket_number,
-        acceptance_deadline=datetime.fromisoformat(deadline) if isinstance(deadline, str) else None,
+        acceptance_deadline=offer.acceptance_deadline,
     )
     session.add(engagement)
     actor = Actor(change.actor or partner.name, remote=True)

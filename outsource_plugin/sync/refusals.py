@@ -17,9 +17,9 @@ from sqlalchemy import select
 from outsource_plugin.adapters.base import Capability
 from outsource_plugin.adapters.registry import adapter_class
 from outsource_plugin.db import outbox
-from outsource_plugin.db.models import Engagement, EntryLink, MessageKind, Partner, utcnow
-from outsource_plugin.federation.messages import REFUSED
+from outsource_plugin.db.models import Engagement, EntryLink, Partner, utcnow
 from outsource_plugin.host.entries import EntryKind, keep_local
+from outsource_plugin.wire import EntryMessage, Origin, WireOp
 from outsource_plugin.workflow import Side
 
 if TYPE_CHECKING:
@@ -49,34 +49,17 @@ def refuse(
     record(state, engagement, reason)
     if Capability.REFUSALS not in adapter_class(partner.adapter).capabilities:
         return
-    outbox.enqueue(
-        state.session,
-        engagement,
-        MessageKind.ENTRY,
-        {
-            "entry_key": entry_key,
-            "op": REFUSED,
-            "kind": EntryKind.ATTACHMENT.value,
-            "data": {"filename": values.get("filename"), "size": size},
-            "reason": reason,
-            "origin": {
-                "side": engagement.role.value,
-                "org": state.config["OUTSOURCE_ORG_NAME"],
-                "at": utcnow().isoformat(),
-            },
-        },
-    )
+    origin = Origin(side=engagement.role, org=state.config["OUTSOURCE_ORG_NAME"], at=utcnow().isoformat())
+    data = {"filename": values.get("filename"), "size": size}
+    refusal = EntryMessage(entry_key, WireOp.REFUSED, EntryKind.ATTACHMENT, data, origin, reason)
+    outbox.enqueue(state.session, engagement, refusal)
 
 
-def refused_by_partner(
-    state: OutsourceState, partner: Partner, engagement: Engagement, payload: dict[str, Any]
-) -> None:
+def refused_by_partner(state: OutsourceState, partner: Partner, engagement: Engagement, refusal: EntryMessage) -> None:
     """The partner could not sync one of the entries: the same error, on this side."""
-    record(state, engagement, f"{partner.name}: {payload.get('reason') or 'an entry did not sync'}")
+    record(state, engagement, f"{partner.name}: {refusal.reason or 'an entry did not sync'}")
     link = state.session.scalars(
-        select(EntryLink).where(
-            EntryLink.engagement_uid == engagement.uid, EntryLink.entry_key == str(payload["entry_key"])
-        )
+        select(EntryLink).where(EntryLink.engagement_uid == engagement.uid, EntryLink.entry_key == refusal.entry_key)
     ).first()
     if link is not None:
         link.sent = False  # the partner holds no copy: reconciliation must not expect one

@@ -20,6 +20,8 @@ from outsource_plugin.adapters.base import EngagementRef, Outbound, PartnerAdapt
 from outsource_plugin.adapters.foreign import marker
 from outsource_plugin.adapters.redmine import RedmineAdapter
 from outsource_plugin.adapters.request_tracker import RequestTrackerAdapter
+from outsource_plugin.host.entries import EntryKind
+from outsource_plugin.wire import ActionMessage, EntryMessage, OfferMessage, Origin, WireOp
 from outsource_plugin.workflow import Action
 from tests.adapters.servers.redmine import RedmineServer
 from tests.adapters.servers.request_tracker import RequestTrackerServer
@@ -53,13 +55,13 @@ def counted(adapter: PartnerAdapter) -> CountingSession:
 
 
 def offer(uid: str, title: str) -> Outbound:
-    payload = {"offer": {"title": title, "description": "A long-running job"}, "terms": {}}
-    return Outbound(message_id=uuid.uuid4().hex, kind="offer", engagement_uid=uid, remote_ref=None, payload=payload)
+    sent = OfferMessage(offer={"title": title, "description": "A long-running job"})
+    return Outbound(message_id=uuid.uuid4().hex, engagement_uid=uid, remote_ref=None, message=sent)
 
 
 def entry(uid: str, ref: str, kind: str, entry_key: str, data: dict[str, Any]) -> Outbound:
-    payload = {"kind": kind, "entry_key": entry_key, "op": "upsert", "data": data, "origin": {"org": "Northwind"}}
-    return Outbound(message_id=uuid.uuid4().hex, kind="entry", engagement_uid=uid, remote_ref=ref, payload=payload)
+    sent = EntryMessage(entry_key, WireOp.UPSERT, EntryKind(kind), data, Origin(org="Northwind"))
+    return Outbound(message_id=uuid.uuid4().hex, engagement_uid=uid, remote_ref=ref, message=sent)
 
 
 # ---------------------------------------------------------------------------------------------- Redmine
@@ -184,7 +186,7 @@ def test_request_tracker_delivery_finds_its_marker_without_reading_every_body(
     adapter.deliver(first)  # a retry whose first answer was lost (RT may store a non-ASCII body encoded)
     edit = entry(uid, ticket, "note", "lead:note:1", {"text": "Bring two spare fans (Ø 120 mm)"})
     adapter.deliver(edit)
-    reject = Outbound(uuid.uuid4().hex, "action", uid, ticket, {"action": Action.REJECT.value, "reason": "Still loud"})
+    reject = Outbound(uuid.uuid4().hex, uid, ticket, ActionMessage(Action.REJECT, reason="Still loud"))
     adapter.deliver(reject)
     adapter.deliver(reject)
 

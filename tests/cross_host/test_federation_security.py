@@ -21,10 +21,11 @@ import requests
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from outsource_plugin.db.models import Engagement, MessageKind
+from outsource_plugin.db.models import Engagement
 from outsource_plugin.db.outbox import enqueue
 from outsource_plugin.federation.signing import LINK as LINK_HEADER
 from outsource_plugin.federation.signing import REQUEST_ID, SIGNATURE, sign
+from outsource_plugin.wire import EntryMessage
 from tests.blueprints.fuzz_cases import MALFORMED_MESSAGES
 from tests.cross_host.conftest import LINK, Pair, Scenario
 from tests.cross_host.hosts import eventually, free_port
@@ -348,7 +349,7 @@ def test_a_peers_malformed_message_is_dead_lettered_there_and_skipped_here(pair:
                 "data": {"work_date": "2026-12-01", "hours": "-7.50", "resource": "Mallory"},
                 "origin": {"side": "service", "org": "Contoso", "user": "Mallory", "at": "2026-12-01T10:00:00+00:00"},
             }
-            enqueue(session, engagement, MessageKind.ENTRY, entry)
+            enqueue(session, engagement, EntryMessage.from_wire(entry))
             session.commit()
         engine.dispose()
         dead = eventually(

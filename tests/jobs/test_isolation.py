@@ -246,3 +246,23 @@ def test_an_unexpected_delivery_error_is_dead_lettered_at_the_attempt_limit(
     with app.app_context():
         row = current_outsource().session.get(Engagement, engagement_id)
         assert row is not None and row.last_sync_error and "partner adapter bug" in row.last_sync_error
+
+
+def test_a_stored_message_that_cannot_be_read_is_dead_lettered_and_the_batch_goes_on(
+    app: Flask, two_queued: tuple[int, int, int]
+) -> None:
+    """A row no version of the plugin wrote (edited by hand, say) is never sendable: it is
+    dead-lettered with the reason, not left leased to stop its partner's feed."""
+    _, unreadable, fine = two_queued
+    with app.app_context():
+        session = current_outsource().session
+        row = session.get(OutboxMessage, unreadable)
+        assert row is not None
+        row.kind, row.payload = MessageKind.ENTRY, {"op": "upsert"}
+        session.commit()
+    counts = deliver(app)
+    assert counts[Outcome.DEAD] == 1 and counts[Outcome.DELIVERED] == 1
+    dead = message(app, unreadable)
+    assert dead.state is MessageState.DEAD and dead.claimed_by is None and dead.attempts == 1
+    assert dead.last_error == "the stored message cannot be read: KeyError: 'entry_key'"
+    assert message(app, fine).state is MessageState.DELIVERED

@@ -11,8 +11,10 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from examples.helpdesk.models import db
-from outsource_plugin.db.models import Engagement, MessageKind, OutboxMessage, Partner, utcnow
+from outsource_plugin.db.models import Engagement, OutboxMessage, Partner, utcnow
 from outsource_plugin.db.outbox import claim, enqueue, lock_feed, release
+from outsource_plugin.host.entries import EntryKind
+from outsource_plugin.wire import EntryMessage, WireOp
 from outsource_plugin.workflow import Side, Status
 
 LEASE = timedelta(seconds=30)
@@ -25,7 +27,7 @@ def queue_two(app: Flask, partner_id: int) -> None:
         db.session.add(engagement)
         db.session.flush()
         for n in range(2):
-            enqueue(db.session, engagement, MessageKind.ENTRY, {"n": n})
+            enqueue(db.session, engagement, EntryMessage(f"lead:note:{n}", WireOp.UPSERT, EntryKind.NOTE))
         db.session.commit()
 
 
