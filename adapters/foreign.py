@@ -26,7 +26,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from outsource_plugin.adapters.base import ChangeKind, EngagementRef, RemoteChange
-from outsource_plugin.workflow import TRANSITIONS, Action, Side, Status
+from outsource_plugin.workflow import Action, Side, Status, acting_side, permits, target
 
 MARKER = re.compile(r"\[outsource:[^\]\s]+(?: [^\]\s]+)?\]")
 
@@ -157,11 +157,11 @@ class Workflow:
         self.status = {e.uid: Status(e.status) for e in engagements}
 
     def allows(self, uid: str, action: Action) -> bool:
-        side = Side.SYSTEM if action is Action.TICKET_COMPLETE else Side.SERVICE
+        side = acting_side(action, Side.SERVICE)
         status = self.status.get(uid)
-        if status is None or (action, side) not in TRANSITIONS[status]:
+        if status is None or not permits(status, action, side):
             return False
-        after = TRANSITIONS[status][(action, side)]
+        after = target(status, action, side)
         if after is not None:
             self.status[uid] = after
         return True

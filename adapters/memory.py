@@ -32,7 +32,7 @@ from outsource_plugin.entry_facts import digest
 from outsource_plugin.errors import AdapterError
 from outsource_plugin.models import utcnow
 from outsource_plugin.refusals import REFUSED
-from outsource_plugin.workflow import TRANSITIONS, Action, Status
+from outsource_plugin.workflow import ACTION_FACTS, Action, Status, permits, target
 
 
 class MemoryConfig(Schema):
@@ -131,13 +131,12 @@ class MemoryAdapter(PartnerAdapter):
 
     def _advance(self, uid: str, action: Action) -> None:
         """Follow the transition table, as the partner's copy of the engagement would."""
-        current = self.statuses.get(uid)
-        if current is None:
+        current, side = self.statuses.get(uid), ACTION_FACTS[action].side
+        if current is None or side is None or not permits(current, action, side):
             return
-        for (known, _side), after in TRANSITIONS[current].items():
-            if known is action and after is not None:
-                self.statuses[uid] = after
-                return
+        after = target(current, action, side)
+        if after is not None:
+            self.statuses[uid] = after
 
     def act(self, uid: str, action: Action, reason: str | None = None, **kw: Any) -> RemoteChange:
         """Queue an outsource action by the partner, as if its user had clicked it."""
