@@ -44,7 +44,6 @@ class MemoryAdapter(PartnerAdapter):
     name = "memory"
     label = "In-memory partner (tests and demos)"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
-    reads_engagements: ClassVar[bool] = False
     config_schema = MemoryConfig
 
     def __init__(self, partner_id: int, config: Any, *, timeout: float = 10.0) -> None:
