@@ -27,11 +27,15 @@ class Capability(str, Enum):
     """What a partner system can carry; pages and the sync engine read these."""
 
     NOTES = "notes"
+    #: the partner keeps internal notes and attachments internal: without it, a service side's
+    #: internal entries stay on the service side (a lead's never leave the lead in any case)
     PRIVATE_NOTES = "private_notes"
     TIME_ENTRIES = "time_entries"
     CHARGES = "charges"
     ATTACHMENTS = "attachments"
-    OFFERS_IN = "offers_in"
+    #: the partner says what changed itself (a feed), so a poll does not read the open engagements
+    #: and a round with no changes costs the same at any number of tickets
+    FEED = "feed"
     #: ``list_entries``: the partner can say what it holds for an engagement (reconciliation)
     LIST_ENTRIES = "list_entries"
     #: the partner can be told that one of its entries could not sync here (``op: refused``)
@@ -174,9 +178,6 @@ class PartnerAdapter:
     config_schema: ClassVar[type[Schema]] = EmptyConfig
     #: config keys that are write-only: stored, never returned or logged
     secret_fields: ClassVar[frozenset[str]] = frozenset()
-    #: whether ``fetch_changes`` reads the open engagements; an adapter with a change feed of its
-    #: own sets False, so that a poll round with no changes costs the same at any number of tickets
-    reads_engagements: ClassVar[bool] = True
 
     def __init__(self, partner_id: int, config: Mapping[str, Any], *, timeout: float = 10.0) -> None:
         self.partner_id = partner_id
@@ -192,7 +193,7 @@ class PartnerAdapter:
     def http(self, method: str, url: str, **kw: Any) -> requests.Response:
         """One HTTP call with the adapter's timeout, its failure sorted into transient or permanent.
 
-        Connection errors, timeouts, 5xx and 429 are transient (429 and 503
+        Connection errors, timeouts and what ``retryable`` names are transient (429 and 503
         carry the partner's Retry-After); any other 4xx is permanent. The
         message never includes request headers, so credentials stay out of logs.
         """
@@ -202,7 +203,7 @@ class PartnerAdapter:
             response = self._session.request(method, url, timeout=self.timeout, **kw)
         except (requests.ConnectionError, requests.Timeout) as err:
             raise TransientAdapterError(f"{method} {_safe(url)}: {type(err).__name__}") from err
-        if response.status_code == 429 or response.status_code >= 500 or _out_of_order(response):
+        if self.retryable(response):
             raise TransientAdapterError(
                 f"{method} {_safe(url)} answered {response.status_code}",
                 retry_after=_retry_after(response.headers.get("Retry-After")),
@@ -214,6 +215,11 @@ class PartnerAdapter:
                 http_status=response.status_code,
             )
         return response
+
+    def retryable(self, response: requests.Response) -> bool:
+        """Whether a failed answer is worth retrying: 429 and 5xx; a partner whose protocol says
+        more (the peer's "out of order") overrides this, and every other 4xx stays permanent."""
+        return response.status_code == 429 or response.status_code >= 500
 
     def deliver(self, message: Outbound) -> DeliveryResult:
         """Hand one outbox message to the partner; raise an AdapterError subclass on failure."""
@@ -279,13 +285,3 @@ def _reason(response: requests.Response) -> str:
     except ValueError:
         return response.reason or "error"
     return str(body.get("message") or body.get("error") or body)[:300] if isinstance(body, dict) else str(body)[:300]
-
-
-def _out_of_order(response: requests.Response) -> bool:
-    """A peer's 409 "out_of_order": an earlier message has not arrived yet; retrying will do."""
-    if response.status_code != 409:
-        return False
-    try:
-        return bool(response.json().get("error") == "out_of_order")
-    except ValueError:
-        return False

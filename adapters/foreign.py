@@ -11,24 +11,38 @@ Those systems know nothing of outsourcing, so the adapters:
   workflow allows from where the engagement stands;
 - poll with a cursor of whole-second timestamps that overlaps the previous
   poll by one second, and drop what the overlap already delivered.
+
+``ForeignTicketAdapter`` holds all of that; a subclass reads its system's
+events for one ticket and writes tickets, actions and entries.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from outsource_plugin.adapters.base import ChangeKind, EngagementRef, RemoteChange
+from outsource_plugin.adapters.base import (
+    Capability,
+    ChangeBatch,
+    ChangeKind,
+    DeliveryResult,
+    EngagementRef,
+    Outbound,
+    PartnerAdapter,
+    RemoteChange,
+)
+from outsource_plugin.errors import PermanentAdapterError
 from outsource_plugin.host.entries import EntryKind
-from outsource_plugin.wire import EntryMessage, OfferMessage, Origin, WireOp
-from outsource_plugin.workflow import TRANSITIONS, Action, Side, Status
+from outsource_plugin.wire import ActionMessage, EntryMessage, OfferMessage, Origin, WireOp
+from outsource_plugin.workflow import Action, Side, Status, acting_side, permits, target
 
 MARKER = re.compile(r"\[outsource:[^\]\s]+(?: [^\]\s]+)?\]")
 
@@ -159,11 +173,11 @@ class Workflow:
         self.status = {e.uid: Status(e.status) for e in engagements}
 
     def allows(self, uid: str, action: Action) -> bool:
-        side = Side.SYSTEM if action is Action.TICKET_COMPLETE else Side.SERVICE
+        side = acting_side(action, Side.SERVICE)
         status = self.status.get(uid)
-        if status is None or (action, side) not in TRANSITIONS[status]:
+        if status is None or not permits(status, action, side):
             return False
-        after = TRANSITIONS[status][(action, side)]
+        after = target(status, action, side)
         if after is not None:
             self.status[uid] = after
         return True
@@ -283,3 +297,88 @@ def workflow_filter(fresh: Sequence[Event], workflow: Workflow, numbers: Mapping
             changes.append(action_change(uid, key, Action.START_WORK, actor=user, reason=None, number=numbers[uid]))
         changes.append(change)
     return changes
+
+
+def attachment_data(filename: str, media_type: str | None, content: bytes) -> dict[str, Any]:
+    """An attachment entry's data, as every side sends it: the file inline, base64-encoded."""
+    return {
+        "filename": filename,
+        "media_type": media_type or "application/octet-stream",
+        "size": len(content),
+        "data": base64.b64encode(content).decode("ascii"),
+    }
+
+
+def offer_due(offer: OfferMessage) -> str | None:
+    """The date the service ticket is due: the terms' completion date, else the lead ticket's due date."""
+    due = offer.terms.get("complete_by") or offer.offer.get("due")
+    return str(due)[:10] if due else None
+
+
+class ForeignTicketAdapter(PartnerAdapter):
+    """The base of adapters for ticket systems that know nothing of outsourcing.
+
+    It owns what every such system shares: loading the settings, polling the open
+    engagements' tickets from a cursor, dispatching deliveries by message kind and
+    reading the status map. A subclass implements the hooks: its system's events on
+    one ticket, creating a ticket, relaying a lead action and pushing an entry.
+    """
+
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.NOTES, Capability.PRIVATE_NOTES, Capability.TIME_ENTRIES, Capability.ATTACHMENTS}
+    )
+    config_schema: ClassVar[type[Schema]] = ForeignConfig
+    #: what a partner ticket is called in errors ("Redmine issue")
+    ticket_noun: ClassVar[str] = "ticket"
+
+    def __init__(self, partner_id: int, config: Mapping[str, Any], *, timeout: float = 10.0) -> None:
+        super().__init__(partner_id, self.config_schema().load(dict(config)), timeout=timeout)
+
+    def deliver(self, message: Outbound) -> DeliveryResult:
+        ref = self._deliver(message)
+        return DeliveryResult(remote_ref=ref, remote_ticket_number=f"#{ref}")
+
+    def _deliver(self, message: Outbound) -> str:
+        """Dispatch by kind: an action no status setting names changes nothing on the partner ticket."""
+        sent = message.message
+        if isinstance(sent, OfferMessage):
+            return self.create_ticket(sent, marker(f"offer:{message.engagement_uid}", message.message_id))
+        if message.remote_ref is None:
+            raise PermanentAdapterError(f"engagement {message.engagement_uid} has no {self.ticket_noun} yet")
+        ref = str(message.remote_ref)
+        if isinstance(sent, EntryMessage):
+            self.push_entry(ref, marker(sent.entry_key, message.message_id), sent)
+        elif sent.action in LEAD_ACTIONS:
+            self.relay_action(ref, message.message_id, sent, str(self.config[LEAD_ACTIONS[sent.action]]))
+        return ref
+
+    def fetch_changes(self, cursor: str | None, engagements: Sequence[EngagementRef] = ()) -> ChangeBatch:
+        position = Cursor.parse(cursor)
+        linked = [e for e in engagements if e.remote_ref]
+        events = [event for ref in linked for event in self.ticket_events(ref, position)]
+        fresh, after = select_new(events, position)
+        changes = workflow_filter(fresh, Workflow(linked), {e.uid: f"#{e.remote_ref}" for e in linked})
+        return ChangeBatch(changes=tuple(changes), cursor=after.dump() or cursor)
+
+    def mapped(self, status: str) -> Action | None:
+        """The outsource action the partner's status means, by the partner's status map (any case)."""
+        mapping = {k.lower(): v for k, v in dict(self.config["status_map"]).items()}
+        value = mapping.get(status.lower())
+        return Action(value) if value else None
+
+    def create_ticket(self, offer: OfferMessage, key: str) -> str:
+        """Open the partner ticket for an offer (once: look for ``key`` first); return its id."""
+        raise NotImplementedError
+
+    def relay_action(self, ref: str, message_id: str, sent: ActionMessage, status: str) -> None:
+        """Tell the partner ticket of a lead action and set it to ``status``, once (a ``marker`` of
+        ``message_id`` on what it writes tells a retry it is done)."""
+        raise NotImplementedError
+
+    def push_entry(self, ref: str, key: str, entry: EntryMessage) -> None:
+        """Write one entry message (upsert or delete) on the partner ticket, once (``key`` marks it)."""
+        raise NotImplementedError
+
+    def ticket_events(self, ref: EngagementRef, position: Cursor) -> list[Event]:
+        """Everything on the engagement's ticket that we did not write; ``position`` only saves downloads."""
+        raise NotImplementedError

@@ -39,7 +39,7 @@ from outsource_plugin.wire import (
     digest,
     entry_key,
 )
-from outsource_plugin.workflow import TRANSITIONS, Action, Side, Status
+from outsource_plugin.workflow import ACTION_FACTS, Action, Side, Status, permits, target
 
 
 class MemoryConfig(Schema):
@@ -51,7 +51,6 @@ class MemoryAdapter(PartnerAdapter):
     name = "memory"
     label = "In-memory partner (tests and demos)"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
-    reads_engagements: ClassVar[bool] = False
     config_schema = MemoryConfig
 
     def __init__(self, partner_id: int, config: Any, *, timeout: float = 10.0) -> None:
@@ -129,13 +128,12 @@ class MemoryAdapter(PartnerAdapter):
 
     def _advance(self, uid: str, action: Action) -> None:
         """Follow the transition table, as the partner's copy of the engagement would."""
-        current = self.statuses.get(uid)
-        if current is None:
+        current, side = self.statuses.get(uid), ACTION_FACTS[action].side
+        if current is None or side is None or not permits(current, action, side):
             return
-        for (known, _side), after in TRANSITIONS[current].items():
-            if known is action and after is not None:
-                self.statuses[uid] = after
-                return
+        after = target(current, action, side)
+        if after is not None:
+            self.statuses[uid] = after
 
     def act(self, uid: str, action: Action, reason: str | None = None, **kw: Any) -> RemoteChange:
         """Queue an outsource action by the partner, as if its user had clicked it."""

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
+import requests
 from marshmallow import Schema, fields, validate
 
 from outsource_plugin.adapters.base import (
@@ -45,8 +46,6 @@ class PeerAdapter(PartnerAdapter):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
     config_schema = PeerConfig
     secret_fields: ClassVar[frozenset[str]] = frozenset({"secret", "previous_secret"})
-    #: the partner's feed says what changed: the open engagements are not read on a poll
-    reads_engagements: ClassVar[bool] = False
 
     @classmethod
     def link_id(cls, config: dict[str, Any]) -> str | None:
@@ -62,6 +61,10 @@ class PeerAdapter(PartnerAdapter):
         if payload is not None:
             headers["Content-Type"] = "application/json"
         return json_body(self.http(method, url, data=body, headers=headers))
+
+    def retryable(self, response: requests.Response) -> bool:
+        """Also a 409 "out_of_order": an earlier message of our feed has not arrived yet; retrying will do."""
+        return super().retryable(response) or _out_of_order(response)
 
     def deliver(self, message: Outbound) -> DeliveryResult:
         answer = self._call(
@@ -101,3 +104,12 @@ class PeerAdapter(PartnerAdapter):
             raise PermanentAdapterError(f"the partner's engagement state is malformed: {err!r}") from err
         status = answer.get("status")
         return RemoteState(status=None if status is None else str(status), entries=entries)
+
+
+def _out_of_order(response: requests.Response) -> bool:
+    if response.status_code != 409:
+        return False
+    try:
+        return bool(response.json().get("error") == "out_of_order")
+    except ValueError:
+        return False

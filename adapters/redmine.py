@@ -10,37 +10,27 @@ not move an issue's ``updated_on``, so the issue list alone would miss them.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
 from datetime import date
 from typing import Any, ClassVar
 
 from marshmallow import fields, validate
 
-from outsource_plugin.adapters.base import (
-    Capability,
-    ChangeBatch,
-    DeliveryResult,
-    EngagementRef,
-    Outbound,
-    PartnerAdapter,
-    json_body,
-)
+from outsource_plugin.adapters.base import EngagementRef, json_body
 from outsource_plugin.adapters.foreign import (
-    LEAD_ACTIONS,
     Cursor,
     Event,
     ForeignConfig,
-    Workflow,
+    ForeignTicketAdapter,
     action_change,
+    attachment_data,
     entry_change,
     entry_text,
     has_marker,
     marker,
+    offer_due,
     offer_text,
     parse_time,
-    select_new,
     status_map_field,
-    workflow_filter,
 )
 from outsource_plugin.errors import PermanentAdapterError
 from outsource_plugin.host.entries import EntryKind
@@ -71,17 +61,15 @@ class RedmineConfig(ForeignConfig):
     close_status = fields.String(load_default="Closed")
 
 
-class RedmineAdapter(PartnerAdapter):
+class RedmineAdapter(ForeignTicketAdapter):
     name = "redmine"
     label = "Redmine (REST API)"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.NOTES, Capability.PRIVATE_NOTES, Capability.TIME_ENTRIES, Capability.ATTACHMENTS}
-    )
     config_schema = RedmineConfig
     secret_fields: ClassVar[frozenset[str]] = frozenset({"api_key"})
+    ticket_noun = "Redmine issue"
 
     def __init__(self, partner_id: int, config: Any, *, timeout: float = 10.0) -> None:
-        super().__init__(partner_id, RedmineConfig().load(dict(config)), timeout=timeout)
+        super().__init__(partner_id, config, timeout=timeout)
         self._lookups: dict[str, dict[str, int]] = {}
 
     # ------------------------------------------------------------------ HTTP
@@ -124,26 +112,12 @@ class RedmineAdapter(PartnerAdapter):
         return names.get(int(status_id)) if status_id not in (None, "") else None
 
     # ------------------------------------------------------------------ deliver
-    def deliver(self, message: Outbound) -> DeliveryResult:
-        body = message.message
-        if isinstance(body, OfferMessage):
-            return self._create_issue(message, body)
-        if message.remote_ref is None:
-            raise PermanentAdapterError(f"engagement {message.engagement_uid} has no Redmine issue yet")
-        if isinstance(body, ActionMessage):
-            self._relay_action(message, body)
-        else:
-            self._push_entry(message, body)
-        return DeliveryResult(remote_ref=message.remote_ref, remote_ticket_number=f"#{message.remote_ref}")
-
-    def _create_issue(self, message: Outbound, sent: OfferMessage) -> DeliveryResult:
-        key = marker(f"offer:{message.engagement_uid}", message.message_id)
+    def create_ticket(self, sent: OfferMessage, key: str) -> str:
         found = self._get(
             "/issues.json", project_id=self.config["project"], status_id="*", description=f"~{key[1:-1]}"
         )["issues"]
         if found:
-            issue_id = str(found[0]["id"])
-            return DeliveryResult(remote_ref=issue_id, remote_ticket_number=f"#{issue_id}")
+            return str(found[0]["id"])
         offer = sent.offer
         issue: dict[str, Any] = {
             "project_id": self.config["project"],
@@ -152,13 +126,12 @@ class RedmineAdapter(PartnerAdapter):
             "priority_id": self._lookup("priority").get(str(offer.get("priority") or "").lower())
             or self._lookup("priority")[""],
         }
-        due = sent.terms.get("complete_by") or offer.get("due")
+        due = offer_due(sent)
         if due:
-            issue["due_date"] = str(due)[:10]
+            issue["due_date"] = due
         if self.config.get("tracker_id"):
             issue["tracker_id"] = self.config["tracker_id"]
-        created = self._send("POST", "/issues.json", {"issue": issue})["issue"]
-        return DeliveryResult(remote_ref=str(created["id"]), remote_ticket_number=f"#{created['id']}")
+        return str(self._send("POST", "/issues.json", {"issue": issue})["issue"]["id"])
 
     def _journals(self, issue_id: str) -> list[dict[str, Any]]:
         issue = self._get(f"/issues/{issue_id}.json", include="journals,attachments")["issue"]
@@ -167,17 +140,11 @@ class RedmineAdapter(PartnerAdapter):
     def _written(self, issue_id: str, key: str) -> bool:
         return any(key in str(j.get("notes") or "") for j in self._journals(issue_id))
 
-    def _relay_action(self, message: Outbound, sent: ActionMessage) -> None:
-        issue_id = str(message.remote_ref)
-        action = sent.action
-        setting = LEAD_ACTIONS.get(action)
-        if setting is None:
-            return
-        key = marker(f"action:{action.value}", message.message_id)
+    def relay_action(self, issue_id: str, message_id: str, sent: ActionMessage, status: str) -> None:
+        action, reason = sent.action, sent.reason
+        key = marker(f"action:{action.value}", message_id)
         if self._written(issue_id, key):
             return
-        status = str(self.config[setting])
-        reason = sent.reason
         what = {
             Action.CANCEL: "canceled the outsourcing",
             Action.AUTO_DECLINE: "withdrew the offer: it was not accepted in time",
@@ -197,10 +164,8 @@ class RedmineAdapter(PartnerAdapter):
                 "check the partner's workflow for its API user"
             )
 
-    def _push_entry(self, message: Outbound, entry: EntryMessage) -> None:
-        issue_id = str(message.remote_ref)
+    def push_entry(self, issue_id: str, key: str, entry: EntryMessage) -> None:
         kind, entry_key = entry.entry_kind, entry.entry_key
-        key = marker(entry_key, message.message_id)
         if kind is EntryKind.TIME:
             self._push_time(issue_id, key, entry)
             return
@@ -275,18 +240,7 @@ class RedmineAdapter(PartnerAdapter):
         self._send("PUT", f"/issues/{issue_id}.json", {"issue": {"notes": note, "uploads": [upload]}})
 
     # ------------------------------------------------------------------ poll
-    def fetch_changes(self, cursor: str | None, engagements: Sequence[EngagementRef] = ()) -> ChangeBatch:
-        position = Cursor.parse(cursor)
-        linked = [e for e in engagements if e.remote_ref]
-        workflow = Workflow(linked)
-        events: list[Event] = []
-        for ref in linked:
-            events += self._issue_events(ref, position)
-        fresh, after = select_new(events, position)
-        changes = workflow_filter(fresh, workflow, {e.uid: f"#{e.remote_ref}" for e in linked})
-        return ChangeBatch(changes=tuple(changes), cursor=after.dump() or cursor)
-
-    def _issue_events(self, ref: EngagementRef, position: Cursor) -> list[Event]:
+    def ticket_events(self, ref: EngagementRef, position: Cursor) -> list[Event]:
         issue_id, uid, org = str(ref.remote_ref), ref.uid, self.label
         issue = self._get(f"/issues/{issue_id}.json", include="journals,attachments")["issue"]
         number = f"#{issue_id}"
@@ -318,12 +272,7 @@ class RedmineAdapter(PartnerAdapter):
             if not position.may_be_new(at, key):
                 continue  # delivered by an earlier poll: do not download it again
             content = self.http("GET", str(attachment["content_url"]), headers=self._headers()).content
-            data = {
-                "filename": attachment["filename"],
-                "media_type": attachment.get("content_type") or "application/octet-stream",
-                "size": len(content),
-                "data": base64.b64encode(content).decode("ascii"),
-            }
+            data = attachment_data(str(attachment["filename"]), attachment.get("content_type"), content)
             user = str((attachment.get("author") or {}).get("name") or "partner")
             change = entry_change(uid, key, "attachment", data, org=org, user=user, at=at)
             events.append(Event(at, int(attachment["id"]) * 10 + 3, key, change))
@@ -354,10 +303,9 @@ class RedmineAdapter(PartnerAdapter):
         if detail.get("name") != "status_id":
             return None, None
         status = self._status_name(detail.get("new_value"))
-        mapping = {k.lower(): v for k, v in dict(self.config["status_map"]).items()}
-        if status is None or status not in mapping:
+        action = None if status is None else self.mapped(status)
+        if status is None or action is None:
             return None, None
-        action = Action(mapping[status])
         reason = notes or (f"set to {status.title()} in Redmine by {user}" if action is Action.DECLINE else None)
         return action, reason
 

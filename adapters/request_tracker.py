@@ -12,38 +12,28 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from marshmallow import fields, validate
 
-from outsource_plugin.adapters.base import (
-    Capability,
-    ChangeBatch,
-    DeliveryResult,
-    EngagementRef,
-    Outbound,
-    PartnerAdapter,
-    json_body,
-)
+from outsource_plugin.adapters.base import EngagementRef, json_body
 from outsource_plugin.adapters.foreign import (
-    LEAD_ACTIONS,
     Cursor,
     Event,
     ForeignConfig,
-    Workflow,
+    ForeignTicketAdapter,
     action_change,
+    attachment_data,
     entry_change,
     entry_text,
     has_marker,
     marker,
+    offer_due,
     offer_text,
     parse_time,
-    select_new,
     status_map_field,
-    workflow_filter,
 )
 from outsource_plugin.errors import PermanentAdapterError
 from outsource_plugin.host.entries import EntryKind
@@ -73,17 +63,15 @@ class RequestTrackerConfig(ForeignConfig):
     close_status = fields.String(load_default="resolved")
 
 
-class RequestTrackerAdapter(PartnerAdapter):
+class RequestTrackerAdapter(ForeignTicketAdapter):
     name = "request_tracker"
     label = "Request Tracker (REST2)"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.NOTES, Capability.PRIVATE_NOTES, Capability.TIME_ENTRIES, Capability.ATTACHMENTS}
-    )
     config_schema = RequestTrackerConfig
     secret_fields: ClassVar[frozenset[str]] = frozenset({"token"})
+    ticket_noun = "RT ticket"
 
     def __init__(self, partner_id: int, config: Any, *, timeout: float = 10.0) -> None:
-        super().__init__(partner_id, RequestTrackerConfig().load(dict(config)), timeout=timeout)
+        super().__init__(partner_id, config, timeout=timeout)
         self._nobody: str | None = None
 
     # ------------------------------------------------------------------ HTTP
@@ -124,21 +112,7 @@ class RequestTrackerAdapter(PartnerAdapter):
         self._call("POST", f"/ticket/{ticket}/comment", {"Content": text, "ContentType": "text/plain", **extra})
 
     # ------------------------------------------------------------------ deliver
-    def deliver(self, message: Outbound) -> DeliveryResult:
-        body = message.message
-        if isinstance(body, OfferMessage):
-            return self._create_ticket(message, body)
-        if message.remote_ref is None:
-            raise PermanentAdapterError(f"engagement {message.engagement_uid} has no RT ticket yet")
-        ticket = str(message.remote_ref)
-        if isinstance(body, ActionMessage):
-            self._relay_action(ticket, message, body)
-        else:
-            self._push_entry(ticket, message, body)
-        return DeliveryResult(remote_ref=ticket, remote_ticket_number=f"#{ticket}")
-
-    def _create_ticket(self, message: Outbound, sent: OfferMessage) -> DeliveryResult:
-        key = marker(f"offer:{message.engagement_uid}", message.message_id)
+    def create_ticket(self, sent: OfferMessage, key: str) -> str:
         found = self._call(
             "POST", "/attachments", [{"field": "Content", "operator": "LIKE", "value": key}], fields="TransactionId"
         )
@@ -146,7 +120,7 @@ class RequestTrackerAdapter(PartnerAdapter):
             transaction = self._call("GET", f"/transaction/{transaction_id(item)}")
             ticket = str((transaction.get("Object") or {}).get("id") or "")
             if ticket:
-                return DeliveryResult(remote_ref=ticket, remote_ticket_number=f"#{ticket}")
+                return ticket
         offer = sent.offer
         body: dict[str, Any] = {
             "Queue": self.config["queue"],
@@ -157,21 +131,16 @@ class RequestTrackerAdapter(PartnerAdapter):
         priority = PRIORITIES.get(str(offer.get("priority") or "").lower())
         if priority is not None:
             body["Priority"] = priority
-        due = sent.terms.get("complete_by") or offer.get("due")
+        due = offer_due(sent)
         if due:
-            body["Due"] = f"{str(due)[:10]} 12:00:00"
+            body["Due"] = f"{due} 12:00:00"
         if self.config.get("requestor"):
             body["Requestor"] = self.config["requestor"]
-        created = self._call("POST", "/ticket", body)
-        return DeliveryResult(remote_ref=str(created["id"]), remote_ticket_number=f"#{created['id']}")
+        return str(self._call("POST", "/ticket", body)["id"])
 
-    def _relay_action(self, ticket: str, message: Outbound, sent: ActionMessage) -> None:
+    def relay_action(self, ticket: str, message_id: str, sent: ActionMessage, status: str) -> None:
         action = sent.action
-        setting = LEAD_ACTIONS.get(action)
-        if setting is None:
-            return
-        status = str(self.config[setting])
-        key = marker(f"action:{action.value}:{status}", message.message_id)
+        key = marker(f"action:{action.value}:{status}", message_id)
         current = str(self._call("GET", f"/ticket/{ticket}")["Status"])
         if not self._marked(ticket, key):
             reason = sent.reason
@@ -186,9 +155,8 @@ class RequestTrackerAdapter(PartnerAdapter):
                     f"RT refused status {status!r} for ticket {ticket} (it stays {now!r}): fix the partner's settings"
                 )
 
-    def _push_entry(self, ticket: str, message: Outbound, entry: EntryMessage) -> None:
+    def push_entry(self, ticket: str, key: str, entry: EntryMessage) -> None:
         kind, entry_key = entry.entry_kind, entry.entry_key
-        key = marker(entry_key, message.message_id)
         earlier = self._marked(ticket, f"[outsource:{entry_key} ")
         if any(key in body for body in earlier):
             return
@@ -214,18 +182,7 @@ class RequestTrackerAdapter(PartnerAdapter):
         self._comment(ticket, f"{text}\n\n{key}", **extra)
 
     # ------------------------------------------------------------------ poll
-    def fetch_changes(self, cursor: str | None, engagements: Sequence[EngagementRef] = ()) -> ChangeBatch:
-        position = Cursor.parse(cursor)
-        linked = [e for e in engagements if e.remote_ref]
-        workflow = Workflow(linked)
-        events: list[Event] = []
-        for ref in linked:
-            events += self._ticket_events(ref, position)
-        fresh, after = select_new(events, position)
-        changes = workflow_filter(fresh, workflow, {e.uid: f"#{e.remote_ref}" for e in linked})
-        return ChangeBatch(changes=tuple(changes), cursor=after.dump() or cursor)
-
-    def _ticket_events(self, ref: EngagementRef, position: Cursor) -> list[Event]:
+    def ticket_events(self, ref: EngagementRef, position: Cursor) -> list[Event]:
         ticket, uid, org = str(ref.remote_ref), ref.uid, self.label
         number = f"#{ticket}"
         history = self._pages(
@@ -257,7 +214,7 @@ class RequestTrackerAdapter(PartnerAdapter):
                 if txn.get("NewValue") == own_status:
                     own_status = None
                     continue
-                action = self._mapped(str(txn.get("NewValue") or ""))
+                action = self.mapped(str(txn.get("NewValue") or ""))
                 if action is not None:
                     reason = f"set to {txn.get('NewValue')} in RT by {user}" if action is Action.DECLINE else None
                     act(f"rt:{ticket}:status:{txn_id}", order + 5, action, user, at, reason)
@@ -286,23 +243,13 @@ class RequestTrackerAdapter(PartnerAdapter):
         full = self._call("GET", f"/attachment/{part['id']}")
         content = base64.b64decode(str(full.get("Content") or ""))
         key = f"rt:attachment:{part['id']}"
-        data = {
-            "filename": str(part["Filename"]),
-            "media_type": str(part.get("ContentType") or "application/octet-stream"),
-            "size": len(content),
-            "data": base64.b64encode(content).decode("ascii"),
-        }
+        data = attachment_data(str(part["Filename"]), part.get("ContentType"), content)
         return Event(at, order, key, entry_change(uid, key, "attachment", data, org=org, user=user, at=at))
 
     def _nobody_id(self) -> str:
         if self._nobody is None:
             self._nobody = str(self._call("GET", "/user/Nobody")["id"])
         return self._nobody
-
-    def _mapped(self, status: str) -> Action | None:
-        mapping = {k.lower(): v for k, v in dict(self.config["status_map"]).items()}
-        value = mapping.get(status.lower())
-        return Action(value) if value else None
 
     def test_connection(self) -> str:
         queue = self._call("GET", f"/queue/{self.config['queue']}")

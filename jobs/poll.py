@@ -8,7 +8,7 @@ import time
 from sqlalchemy import select
 
 from outsource_plugin import signals
-from outsource_plugin.adapters.base import EngagementRef
+from outsource_plugin.adapters.base import Capability, EngagementRef
 from outsource_plugin.db.models import Engagement, Partner, utcnow
 from outsource_plugin.db.outbox import lock_feed
 from outsource_plugin.errors import AdapterError, InvalidPartnerMessage
@@ -63,7 +63,7 @@ def poll_partner(state: OutsourceState, partner: Partner) -> int:
 def _apply_batch(state: OutsourceState, partner: Partner, started: float) -> int:
     session = state.session
     adapter, cursor = state.adapter_for(partner), partner.poll_cursor
-    engagements = open_engagements(state, partner) if adapter.reads_engagements else []
+    engagements = [] if Capability.FEED in adapter.capabilities else open_engagements(state, partner)
     # No transaction is held across the network call: on SQLite it holds the write lock, and
     # two peers polling each other at once would each wait on the other until the timeout.
     session.commit()

@@ -34,6 +34,7 @@ stay on the loser's side.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 
 
@@ -176,22 +177,78 @@ CROSSED: dict[tuple[Status, Action], Action | None] = {
     (Status.COMPLETE, Action.REJECT): None,
 }
 
-#: Actions refused without a non-empty reason.
-REASON_REQUIRED = frozenset({Action.DECLINE, Action.REJECT, Action.AUTO_DECLINE})
 
-#: Actions a user asks for by name through ``POST .../actions`` and the menu;
-#: the rest are raised by the plugin itself (sync, jobs).
-USER_ACTIONS = (
-    Action.SEND,
-    Action.REMOVE,
-    Action.CANCEL,
-    Action.ACCEPT,
-    Action.DECLINE,
-    Action.SUBMIT,
-    Action.APPROVE,
-    Action.REJECT,
-    Action.COMPLETE,
-)
+@dataclass(frozen=True)
+class ActionFacts:
+    """What the code asks about an action besides where it leads, kept beside ``TRANSITIONS``
+    so that no module keeps a set of its own that could drift from the table."""
+
+    #: the side that takes it in ``TRANSITIONS`` (None: not a transition, an audit-history record)
+    side: Side | None
+    #: refused without a non-empty reason
+    reason_required: bool = False
+    #: a user asks for it by name (``POST .../actions`` and the menu); the rest the plugin raises itself
+    user_action: bool = False
+    #: stays on this host: the partner never hears of it
+    local_only: bool = False
+    #: raised by the plugin for both sides, so a relayed one is taken by the system, not the partner
+    system: bool = False
+    #: a side's own act lost a crossing (``CROSSED``); its reason is the note that says why
+    compensation: bool = False
+    #: the engagement column the action's reason is kept in
+    reason_column: str | None = None
+    #: the engagement column the action sets to its time
+    stamps: str | None = None
+    #: the engagement column the action clears (a reject lifts the submission's suspension)
+    unstamps: str | None = None
+
+
+_ENDED = "sync_ended_at"
+
+#: Every action's facts. The user actions come in menu order.
+ACTION_FACTS: dict[Action, ActionFacts] = {
+    Action.CONFIGURE: ActionFacts(L, local_only=True),
+    Action.EDIT: ActionFacts(L, local_only=True),
+    Action.SEND: ActionFacts(L, user_action=True),
+    Action.REMOVE: ActionFacts(L, user_action=True, local_only=True),
+    Action.CANCEL: ActionFacts(L, user_action=True, reason_column="cancel_reason"),
+    Action.ACCEPT: ActionFacts(S, user_action=True),
+    Action.DECLINE: ActionFacts(S, user_action=True, reason_required=True, reason_column="decline_reason"),
+    Action.SUBMIT: ActionFacts(S, user_action=True, stamps="suspended_at"),
+    Action.APPROVE: ActionFacts(L, user_action=True, stamps=_ENDED),
+    Action.REJECT: ActionFacts(
+        L, user_action=True, reason_required=True, reason_column="reject_reason", unstamps="suspended_at"
+    ),
+    Action.COMPLETE: ActionFacts(L, user_action=True, stamps=_ENDED),
+    Action.AUTO_DECLINE: ActionFacts(SYS, system=True, reason_required=True, reason_column="decline_reason"),
+    Action.START_WORK: ActionFacts(S),
+    Action.TICKET_COMPLETE: ActionFacts(SYS, system=True, stamps=_ENDED),
+    Action.WITHDRAW: ActionFacts(SYS, compensation=True, reason_column="cancel_reason"),
+    Action.LAPSE: ActionFacts(SYS, compensation=True, reason_column="decline_reason"),
+    Action.OVERRULE: ActionFacts(SYS, compensation=True, stamps=_ENDED),
+    Action.BACKFILL: ActionFacts(None),
+    Action.REPAIR: ActionFacts(None),
+}
+
+#: Actions a user asks for by name through ``POST .../actions`` and the menu, in menu order.
+USER_ACTIONS = tuple(action for action, facts in ACTION_FACTS.items() if facts.user_action)
+
+
+def acting_side(action: Action, partner: Side) -> Side:
+    """The side a partner's relayed ``action`` is taken by here: the system's for what the
+    plugin raises for both sides (an auto-decline, the completion cascade), else the partner's."""
+    return Side.SYSTEM if ACTION_FACTS[action].system else partner
+
+
+def permits(status: Status | None, action: Action, side: Side | None = None) -> bool:
+    """Whether the table holds ``action`` in ``status``, taken by ``side`` (default: its own side)."""
+    side = side or ACTION_FACTS[action].side
+    return side is not None and (action, side) in TRANSITIONS[status]
+
+
+def reached_by(action: Action, side: Side) -> frozenset[Status | None]:
+    """Every status that ``action`` taken by ``side`` can lead to, from wherever it applies."""
+    return frozenset(row[(action, side)] for row in TRANSITIONS.values() if (action, side) in row)
 
 
 def crossed(status: Status, action: Action, side: Side) -> tuple[bool, Action | None]:

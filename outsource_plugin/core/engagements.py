@@ -31,15 +31,20 @@ from outsource_plugin.errors import Conflict, NotFound, ValidationFailed
 from outsource_plugin.host.entries import keep_local
 from outsource_plugin.validation.schemas import merge_terms
 from outsource_plugin.wire import ActionMessage, OfferMessage
-from outsource_plugin.workflow import REASON_REQUIRED, TRANSITIONS, Action, Side, Status, SyncState, sync_state, target
+from outsource_plugin.workflow import (
+    ACTION_FACTS,
+    TRANSITIONS,
+    Action,
+    Side,
+    Status,
+    SyncState,
+    sync_state,
+    target,
+)
 
 if TYPE_CHECKING:
     from outsource_plugin.state import OutsourceState
 
-#: actions that stay on this host; every other locally performed action is relayed
-LOCAL_ONLY = frozenset({Action.CONFIGURE, Action.EDIT, Action.REMOVE})
-#: actions that the plugin raises for both sides rather than one partner
-SYSTEM_ACTIONS = frozenset({Action.AUTO_DECLINE, Action.TICKET_COMPLETE})
 #: acts after which the side that took them syncs no more (submit, approve, complete, the cascade):
 #: whether an entry crosses is decided against them (``outsource_plugin.sync.capture``)
 BOUNDARY_ACTIONS = frozenset(
@@ -48,8 +53,6 @@ BOUNDARY_ACTIONS = frozenset(
     for (action, _side), to in row.items()
     if sync_state(to) in (SyncState.SUSPENDED, SyncState.ENDED)
 )
-#: a side's own act lost a crossing: the note on its ticket is the action's reason, which says why
-COMPENSATIONS = frozenset({Action.WITHDRAW, Action.LAPSE, Action.OVERRULE})
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,7 @@ def perform(
     lock_status(state.session, engagement)
     before = engagement.status
     after = target(before, action, side)
-    if action in REASON_REQUIRED and not (reason and reason.strip()):
+    if ACTION_FACTS[action].reason_required and not (reason and reason.strip()):
         raise ValidationFailed(f"'{action.value}' needs a reason", details={"reason": ["a reason is required"]})
     relay = _partner_must_hear(before, after, action, actor)
     if relay:
@@ -193,7 +196,7 @@ def lock_status(session: Session, engagement: Engagement) -> None:
 def _partner_must_hear(before: Status | None, after: Status | None, action: Action, actor: Actor) -> bool:
     """Our own actions are relayed; not the partner's (no echo), not configuration, and
     nothing about an engagement that was never sent (the partner has never heard of it)."""
-    if actor.remote or after is None or action in LOCAL_ONLY:
+    if actor.remote or after is None or ACTION_FACTS[action].local_only:
         return False
     return action is Action.SEND or before is not Status.UNSENT
 
@@ -300,17 +303,10 @@ def _record_details(
         engagement.accepted_by = actor.name
         if ticket_number:
             engagement.remote_ticket_number = ticket_number
-    elif action in (Action.DECLINE, Action.AUTO_DECLINE, Action.LAPSE):
-        engagement.decline_reason = reason
-    elif action in (Action.CANCEL, Action.WITHDRAW):
-        engagement.cancel_reason = reason
-    elif action is Action.SUBMIT:
-        engagement.suspended_at = now
-    elif action is Action.REJECT:
-        engagement.reject_reason = reason
-        engagement.suspended_at = None
-    elif action in (Action.APPROVE, Action.COMPLETE, Action.TICKET_COMPLETE, Action.OVERRULE):
-        engagement.sync_ended_at = now
+    facts = ACTION_FACTS[action]
+    for column, value in ((facts.reason_column, reason), (facts.stamps, now), (facts.unstamps, None)):
+        if column is not None:
+            setattr(engagement, column, value)
     note = _note_for(engagement, action, actor, reason)
     if note and engagement.ticket_id:
         entry = state.host.add_note(engagement.ticket_id, note, author=f"Outsourcing ({engagement.partner.name})")
@@ -321,7 +317,7 @@ def _record_details(
 def _note_for(engagement: Engagement, action: Action, actor: Actor, reason: str | None) -> str | None:
     """The ticket note a transition leaves, so the ticket's own history tells the story."""
     partner = engagement.partner.name
-    if action in COMPENSATIONS:
+    if ACTION_FACTS[action].compensation:
         return reason
     if action is Action.CANCEL and not actor.remote:
         return f"Outsourcing to {partner} was canceled."

@@ -9,8 +9,9 @@ entry messages to the host. Both sides apply the same rules:
   the engagement is Complete;
 - an entry added while Waiting Approval never crosses, and entries from
   before the suspension are read-only on both sides until it resumes;
-- the lead's internal notes and attachments never leave the lead, and what
-  arrives at the lead arrives as internal;
+- the lead's internal notes and attachments never leave the lead, a service's
+  reach only a partner with private notes, and what arrives at the lead
+  arrives as internal;
 - the lead's time reaches the partner as a note;
 - nothing that arrived by sync is ever sent back.
 
@@ -196,7 +197,7 @@ def send_values(
     Capture, backfill and reconciliation's repairs all go through here, so the
     rules cannot differ between them.
     """
-    if engagement.role is Side.LEAD and kind in PRIVATE_KINDS and values.get("internal"):
+    if kind in PRIVATE_KINDS and values.get("internal") and not _internal_may_leave(engagement):
         if link.sent:
             _enqueue(state, engagement, link, kind, WireOp.DELETE, {})
             link.sent = False
@@ -209,6 +210,13 @@ def send_values(
         return
     _enqueue(state, engagement, link, kind, WireOp.UPSERT, values)
     link.sent = True
+
+
+def _internal_may_leave(engagement: Engagement) -> bool:
+    """A lead's internal entries never leave the lead; a service's reach only a partner system
+    that keeps them internal (``Capability.PRIVATE_NOTES``)."""
+    capabilities = adapter_class(engagement.partner.adapter).capabilities
+    return engagement.role is Side.SERVICE and Capability.PRIVATE_NOTES in capabilities
 
 
 #: the partner capability an entry kind needs to arrive as itself (else the adapter sends it as a note)

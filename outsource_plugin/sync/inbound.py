@@ -15,14 +15,14 @@ from sqlalchemy.orm import Session
 
 from outsource_plugin import signals
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
-from outsource_plugin.core.engagements import SYSTEM_ACTIONS, Actor, perform, record_transition
+from outsource_plugin.core.engagements import Actor, perform, record_transition
 from outsource_plugin.db.models import Engagement, Partner, utcnow
 from outsource_plugin.errors import InvalidPartnerMessage, TransitionRefused
 from outsource_plugin.federation.messages import checked_change
 from outsource_plugin.ops.logs import log_context
 from outsource_plugin.sync.capture import apply_entry, hold_concurrent_entries
 from outsource_plugin.wire import EntryMessage, OfferMessage
-from outsource_plugin.workflow import TRANSITIONS, Action, Side, Status, crossed
+from outsource_plugin.workflow import Action, Side, Status, acting_side, crossed, permits, reached_by
 
 if TYPE_CHECKING:
     from outsource_plugin.state import OutsourceState
@@ -154,7 +154,7 @@ def receive_action(
         )
         return Receipt.APPLIED
     action = change.action
-    side = Side.SYSTEM if action in SYSTEM_ACTIONS else engagement.role.other
+    side = acting_side(action, engagement.role.other)
     if _already_applied(engagement.status, action, side) or _overtaken(engagement.status, action):
         return Receipt.APPLIED
     did_cross, compensation = crossed(engagement.status, action, side)
@@ -210,9 +210,7 @@ def _lost_because(partner: Partner, status: Status, compensation: Action) -> str
 
 def _already_applied(status: Status, action: Action, side: Side) -> bool:
     """True when ``status`` is where ``action`` leads and the action cannot apply again."""
-    if (action, side) in TRANSITIONS[status]:
-        return False
-    return any(key == (action, side) and to is status for row in TRANSITIONS.values() for key, to in row.items())
+    return not permits(status, action, side) and status in reached_by(action, side)
 
 
 def _overtaken(status: Status, action: Action) -> bool:

@@ -8,9 +8,11 @@ import pytest
 
 from outsource_plugin.errors import TransitionRefused
 from outsource_plugin.workflow import (
+    ACTION_FACTS,
     CROSSED,
     OPEN_STATUSES,
     TRANSITIONS,
+    USER_ACTIONS,
     Action,
     Folder,
     Side,
@@ -151,3 +153,40 @@ def test_a_crossing_is_only_what_the_table_refuses_and_compensates_by_a_row(ours
 def test_an_allowed_action_never_counts_as_crossed(status: Status, action: Action, side: Side) -> None:
     if (action, side) in TRANSITIONS[status]:
         assert crossed(status, action, side) == (False, None)
+
+
+def test_every_action_has_facts() -> None:
+    assert set(ACTION_FACTS) == set(Action)
+
+
+def test_the_user_actions_come_in_menu_order() -> None:
+    assert USER_ACTIONS == (
+        Action.SEND,
+        Action.REMOVE,
+        Action.CANCEL,
+        Action.ACCEPT,
+        Action.DECLINE,
+        Action.SUBMIT,
+        Action.APPROVE,
+        Action.REJECT,
+        Action.COMPLETE,
+    )
+
+
+@pytest.mark.parametrize("action", list(Action), ids=lambda a: a.value)
+def test_the_facts_agree_with_the_table(action: Action) -> None:
+    facts = ACTION_FACTS[action]
+    rows = [(side, to) for row in TRANSITIONS.values() for (known, side), to in row.items() if known is action]
+    assert {side for side, _ in rows} == ({facts.side} if facts.side else set())
+    leads_to = {to for _, to in rows}
+    assert not (facts.user_action and facts.side is SYS), "a user of one side takes it"
+    assert facts.compensation == (action in set(CROSSED.values()))
+    assert facts.system == (facts.side is SYS and not facts.compensation)
+    if facts.local_only:
+        assert leads_to <= {Status.UNSENT, None}, "only what the partner has never heard of stays local"
+    if facts.reason_required:
+        assert facts.reason_column is not None
+    ends_sync = any(sync_state(to) in (SyncState.SUSPENDED, SyncState.ENDED) for to in leads_to)
+    assert (facts.stamps is not None) == ends_sync
+    if facts.unstamps is not None:
+        assert {sync_state(to) for to in leads_to} == {SyncState.ACTIVE}

@@ -18,6 +18,8 @@ from decimal import Decimal
 import pytest
 from flask import Flask
 
+from outsource_plugin.adapters.base import Capability
+from outsource_plugin.adapters.memory import MemoryAdapter
 from outsource_plugin.db.models import utcnow
 from outsource_plugin.workflow import Action
 from tests.conftest import Api
@@ -128,6 +130,18 @@ def test_internal_notes_and_attachments_of_the_lead_stay_on_the_lead(lead: Link)
     lead.upload("pricing.txt", b"our costs", internal=True)
     lead.add("note", body="for the partner")
     assert [s["data"].get("text") or s["data"].get("filename") for s in lead.sent()] == ["for the partner"]
+
+
+@pytest.mark.parametrize("private", [True, False], ids=["private-notes", "no-private-notes"])
+def test_a_services_internal_notes_reach_only_a_partner_that_keeps_them_internal(
+    service: Link, monkeypatch: pytest.MonkeyPatch, private: bool
+):
+    if not private:
+        monkeypatch.setattr(MemoryAdapter, "capabilities", MemoryAdapter.capabilities - {Capability.PRIVATE_NOTES})
+    service.add("note", body="our margin", internal=True)
+    service.add("note", body="for the lead")
+    crossed = ["our margin", "for the lead"] if private else ["for the lead"]
+    assert [s["data"]["text"] for s in service.sent()] == crossed
 
 
 def test_what_arrives_at_the_lead_is_internal(lead: Link):
