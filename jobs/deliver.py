@@ -36,14 +36,8 @@ def deliver_due(state: OutsourceState, *, worker: str | None = None) -> dict[Out
     it runs (its nudge skipped, the job being busy) goes now, not an interval later.
     """
     session = state.session
-    cfg = state.config
     counts = dict.fromkeys(Outcome, 0)
-    while ids := claim(
-        session,
-        worker or worker_name(),
-        limit=int(cfg["OUTSOURCE_DELIVERY_BATCH"]),
-        lease=timedelta(seconds=float(cfg["OUTSOURCE_DELIVERY_LEASE"])),
-    ):
+    while ids := _claim(state, worker or worker_name()):
         for message_id in ids:
             message = session.get(OutboxMessage, message_id)
             if message is None or message.state is not MessageState.PENDING:
@@ -53,6 +47,20 @@ def deliver_due(state: OutsourceState, *, worker: str | None = None) -> dict[Out
             counts[outcome] += 1
             record_delivery(state, outcome.value)
     return counts
+
+
+def _claim(state: OutsourceState, worker: str) -> list[int]:
+    """Lease the next batch and commit at once: until then other workers cannot see the lease,
+    and on PostgreSQL the chosen partners' rows stay locked."""
+    cfg = state.config
+    ids = claim(
+        state.session,
+        worker,
+        limit=int(cfg["OUTSOURCE_DELIVERY_BATCH"]),
+        lease=timedelta(seconds=float(cfg["OUTSOURCE_DELIVERY_LEASE"])),
+    )
+    state.session.commit()
+    return ids
 
 
 def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:

@@ -95,6 +95,9 @@ def claim(session: Session, worker: str, *, limit: int, lease: timedelta, now: d
     On PostgreSQL the chosen partner rows are locked with SKIP LOCKED, so
     workers never wait on each other and never pick the same partner; SQLite
     serialises writers, which is enough.
+
+    The caller commits straight after (``jobs.deliver``): until then the
+    lease is invisible to other workers and the partner rows stay locked.
     """
     now = now or utcnow()
     due = and_(
@@ -128,7 +131,6 @@ def claim(session: Session, worker: str, *, limit: int, lease: timedelta, now: d
         session.execute(
             update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_by=worker, claimed_until=now + lease)
         )
-    session.commit()
     _log_takeovers(worker, [(row.id, row.claimed_by) for row in rows if row.claimed_by not in (None, worker)])
     return ids
 
@@ -175,10 +177,9 @@ def release(message: OutboxMessage) -> None:
 
 
 def retry_dead_letter(session: Session, message_id: int) -> OutboxMessage:
-    """Queue a dead letter again, by id; NotFound when there is no such dead letter."""
+    """Queue a dead letter again, by id; NotFound when there is no such dead letter. The caller commits."""
     message = session.get(OutboxMessage, message_id)
     if message is None or message.state is not MessageState.DEAD:
         raise NotFound(f"no dead letter {message_id}")
     retry(session, message)
-    session.commit()
     return message
