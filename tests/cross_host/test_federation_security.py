@@ -27,7 +27,8 @@ from outsource_plugin.signing import LINK as LINK_HEADER
 from outsource_plugin.signing import REQUEST_ID, SIGNATURE, sign
 from tests.blueprints.fuzz_cases import MALFORMED_MESSAGES
 from tests.cross_host.conftest import LINK, Pair, Scenario
-from tests.cross_host.hosts import eventually, free_port
+from tests.cross_host.hosts import free_port
+from tests.polling import eventually
 
 API = "/outsource/api/v1"
 FEDERATION = "/outsource/federation/v1"

@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Any
 
 from tests.cross_host.conftest import Pair, Scenario
-from tests.cross_host.hosts import Client, eventually
+from tests.cross_host.hosts import Client
 from tests.faults.conftest import accepted
 from tests.faults.ledger import (
     API,
@@ -28,6 +28,7 @@ from tests.faults.ledger import (
     polls_again,
     token,
 )
+from tests.polling import eventually
 
 
 def note_bodies(api: Client, ticket_id: str | None) -> Counter[str]:
