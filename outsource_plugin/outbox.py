@@ -79,14 +79,28 @@ def enqueue(session: Session, engagement: Engagement, kind: MessageKind, payload
 def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0, rng: random.Random | None = None) -> float:
     """Seconds to wait before attempt ``attempt + 1``: exponential, capped, with full jitter.
 
-    Full jitter keeps a fleet of workers that failed together from retrying together.
+    Full jitter (uniform between 0 and the capped exponential) keeps a fleet of
+    workers that failed together from retrying together, and spreads them more
+    than a jitter that keeps half the wait.
     """
     ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
-    return (rng or random).uniform(ceiling / 2, ceiling)
+    return (rng or random).uniform(0.0, ceiling)
 
 
-def claim(session: Session, worker: str, *, limit: int, lease: timedelta, now: datetime | None = None) -> list[int]:
+def claim(
+    session: Session,
+    worker: str,
+    *,
+    limit: int,
+    lease: timedelta,
+    now: datetime | None = None,
+    round_start: datetime | None = None,
+) -> list[int]:
     """Lease up to ``limit`` due messages to ``worker`` and return their ids.
+
+    With ``round_start``, a message already attempted is due only if its retry
+    time came before the round began: a delivery round that claims again never
+    retries what it failed itself, however short the jittered wait it drew.
 
     A partner's messages go to one worker at a time: its feed is numbered, and
     two workers delivering one feed would mostly send numbers out of turn and
@@ -105,6 +119,8 @@ def claim(session: Session, worker: str, *, limit: int, lease: timedelta, now: d
         OutboxMessage.next_attempt_at <= now,
         or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
     )
+    if round_start is not None:
+        due = and_(due, or_(OutboxMessage.attempts == 0, OutboxMessage.next_attempt_at <= round_start))
     held = select(OutboxMessage.partner_id).where(
         OutboxMessage.state == MessageState.PENDING, OutboxMessage.claimed_until >= now
     )

@@ -117,8 +117,9 @@ def test_503_then_429_are_retried_and_retry_after_is_honoured(scenario: Scenario
     faults = eventually(lambda: (f := pair.to_service.answered[answered:]) and len(f) == 2 and f, timeout=15)
     assert [status for _, _, status in faults] == [503, 429]
     assert all("/messages" in path for _, path, _ in faults)
-    (at_503, _, _), (at_429, _, _) = faults
-    assert at_429 - at_503 >= 0.4, "the retry after a 503 waits the backoff"
+    # The retry after the 503 waits a full-jitter backoff, anywhere from 0 to the capped exponential
+    # (1 s for a first retry): tests/outsource_plugin/test_backoff.py pins its spread, a run cannot.
+    _, (at_429, _, _) = faults
 
     def push_after_429() -> float | None:
         pushes = [
