@@ -9,9 +9,15 @@ BIN := $(VENV)/bin
 OLDEST_VENV := .venv-oldest
 OLDEST_BIN := $(OLDEST_VENV)/bin
 OLDEST_PINS := tests/oldest-versions.txt
-# The in-process tier: no second host, partner server or browser; a couple of minutes.
-IN_PROCESS_TESTS := tests/test_packaging.py tests/outsource_plugin tests/blueprints tests/security tests/jobs \
-  tests/examples tests/second_host
+# The fast tier (make test-fast): in this process only, on SQLite. No host or worker process, partner
+# server, browser, root or Debian package, and not the generated-input suites (schemathesis, fuzz);
+# under two minutes on a 2-core machine.
+FAST_TESTS := tests/test_layout.py tests/outsource_plugin tests/blueprints tests/security \
+  tests/jobs/test_delivery_nudge.py tests/jobs/test_isolation.py tests/examples/test_helpdesk.py tests/second_host/test_guide.py
+GENERATED_INPUT_TESTS := tests/blueprints/test_schemathesis.py tests/blueprints/test_fuzz.py
+# The oldest versions run the fast tier, the generated-input suites and what starts its own processes
+# without root: the wheel build, the demo launcher and the second host.
+OLDEST_TESTS := $(FAST_TESTS) tests/test_packaging.py tests/examples/test_demo.py tests/second_host/test_second_host.py
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 DEMO_DIR ?= var/demo
 # make demo DEMO_PORTS=8000,8001: the lead's and the partner's port; make demo DB=postgres: a PostgreSQL database per host
@@ -19,7 +25,7 @@ DEMO_PORTS ?= 5000,5001
 DB ?= sqlite
 FAKETIME_LIB ?= /usr/lib/$(shell uname -m)-linux-gnu/faketime/libfaketime.so.1
 
-.PHONY: venv venv-oldest system-deps partner-systems lint test test-sqlite test-postgres test-oldest demo bench clean
+.PHONY: venv venv-oldest system-deps partner-systems lint test test-fast test-sqlite test-postgres test-oldest demo bench clean
 
 $(BIN)/activate: setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -75,9 +81,14 @@ test-postgres: venv system-deps partner-systems
 	  || { echo "PostgreSQL is not reachable at $(PG_URL): start it (pg_ctlcluster ... start) and run make test again" >&2; exit 1; }
 	OUTSOURCE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -q
 
-# The in-process tier on the oldest supported versions, on SQLite: the declared lower bounds are what is tested.
+# The tier to run while working; make test stays the gate.
+test-fast: venv
+	env -u OUTSOURCE_TEST_DATABASE_URL $(BIN)/python -m pytest -q -p no:cacheprovider \
+	  $(addprefix --ignore=,$(GENERATED_INPUT_TESTS)) $(FAST_TESTS)
+
+# The oldest supported versions, on SQLite: the declared lower bounds are what is tested.
 test-oldest: venv-oldest
-	env -u OUTSOURCE_TEST_DATABASE_URL $(OLDEST_BIN)/python -m pytest -q -p no:cacheprovider $(IN_PROCESS_TESTS)
+	env -u OUTSOURCE_TEST_DATABASE_URL $(OLDEST_BIN)/python -m pytest -q -p no:cacheprovider $(OLDEST_TESTS)
 
 # The oldest-versions tier first (CPU-bound, a couple of minutes), then both passes at once: most of a
 # pass is waiting on poll intervals and real servers, not CPU.

@@ -61,12 +61,10 @@ setup(
             "build",
             "wheel",
             "playwright>=1.40",
-            "responses>=0.24",
             "hypothesis>=6.90",
             "schemathesis>=4.0",
             "openapi-spec-validator>=0.7",
             "prometheus-client>=0.17",
-            "pyinstrument>=4.6",
         ],
     },
     entry_points={
@@ -76,7 +74,6 @@ setup(
             "redmine = outsource_plugin.adapters.redmine:RedmineAdapter",
             "request_tracker = outsource_plugin.adapters.request_tracker:RequestTrackerAdapter",
         ],
-        "flask.commands": [],
     },
     classifiers=[
         "Framework :: Flask",

@@ -13,8 +13,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from sqlalchemy import Engine, create_engine
 
 from tests.cross_host.conftest import Pair, running_pair
 from tests.cross_host.hosts import ROOT, Client
+from tests.polling import eventually
 
 API = "/outsource/api/v1"
 LOG = ROOT / "BENCHMARKS.md"
@@ -77,15 +77,6 @@ def database_label(database: str) -> str:
 def engine_for(url: str) -> Engine:
     """A direct connection to a host's database, for set-based seeding and for counting what arrived."""
     return create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
-
-
-def wait_until(check: Callable[[], bool], *, timeout: float, interval: float = 0.05, what: str = "condition") -> None:
-    """A deadline loop: benchmarks wait for a state, never for a fixed time."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout:.0f}s")
-        time.sleep(interval)
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -167,7 +158,7 @@ def _wait_folder(
         found[:] = items
         return len(items) >= count
 
-    wait_until(enough, timeout=timeout, interval=0.3, what=f"{count} engagements in {role}/{folder}")
+    eventually(enough, timeout=timeout, interval=0.3, what=f"{count} engagements in {role}/{folder}")
     return found
 
 

@@ -20,7 +20,8 @@ from datetime import datetime
 
 from sqlalchemy import text
 
-from bench.common import Section, database_label, engine_for, host_pair, open_in_progress, summary_ms, wait_until
+from bench.common import Section, database_label, engine_for, host_pair, open_in_progress, summary_ms
+from tests.polling import eventually
 
 
 def _naive(value: datetime | str) -> datetime:
@@ -52,8 +53,8 @@ def measure(database: str, env: dict[str, str], changes: int, inflight: int, gap
             posted.append(int(api.post(f"/api/tickets/{ticket}/notes", {"body": f"Change {n}"})["id"]))
             # open-loop arrivals at random moments, so no change is timed against the poll's phase
             time.sleep(pacing.expovariate(1 / gap))
-            wait_until(lambda: arrived() > len(posted) - inflight, timeout=60, interval=0.01, what="the lead copy")
-        wait_until(lambda: arrived() >= len(posted), timeout=60, interval=0.05, what="every change on the lead")
+            eventually(lambda: arrived() > len(posted) - inflight, timeout=60, interval=0.01, what="the lead copy")
+        eventually(lambda: arrived() >= len(posted), timeout=60, interval=0.05, what="every change on the lead")
         return _latencies(lead_db, service_db, posted)
 
 

@@ -21,11 +21,12 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select
 
-from bench.common import Section, database_label, engine_for, host_pair, open_in_progress, peak_rss_mb, wait_until
+from bench.common import Section, database_label, engine_for, host_pair, open_in_progress, peak_rss_mb
 from examples.helpdesk import create_app
 from examples.helpdesk.app import settings_from_env
 from examples.helpdesk.models import Attachment, Charge, Note, TimeEntry, db
 from tests.cross_host.hosts import Client, Host
+from tests.polling import eventually
 
 #: of every 10 entries: 4 notes, 3 time entries, 2 charges, 1 attachment
 MIX = ("note", "time", "note", "charge", "time", "note", "attachment", "time", "note", "charge")
@@ -111,7 +112,7 @@ def run(database: str, engagements: int, per_ticket: int) -> Section:
         t0 = time.monotonic()
         total = burst(app, [service for _, service in linked], per_ticket)
         committed = time.monotonic()
-        wait_until(lambda: entry_count(lead_url) >= expected, timeout=900, interval=0.2, what="every entry on the lead")
+        eventually(lambda: entry_count(lead_url) >= expected, timeout=900, interval=0.2, what="every entry on the lead")
         sync_seconds = time.monotonic() - committed
         rss = {"lead worker (polls)": peak_rss_mb(pids[0]), "service worker (delivers)": peak_rss_mb(pids[1])}
         with app.app_context():

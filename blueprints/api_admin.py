@@ -117,6 +117,7 @@ def deadletters_list() -> ResponseReturnValue:
 def deadletters_retry(message_id: int) -> ResponseReturnValue:
     caller(Permission.PARTNER_MANAGEMENT)
     message = retry_dead_letter(state().session, message_id)
+    state().session.commit()
     return jsonify({"id": message.id, "state": message.state.value})
 
 

@@ -194,5 +194,6 @@ def deadletters() -> ResponseReturnValue:
 def deadletter_retry(message_id: int) -> ResponseReturnValue:
     caller(Permission.PARTNER_MANAGEMENT)
     retry_dead_letter(state().session, message_id)
+    state().session.commit()
     flash(f"Delivery {message_id} is queued again.")
     return redirect(url_for("outsource_pages.deadletters"))

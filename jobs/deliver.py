@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 
 from outsource_plugin.adapters.base import Outbound
@@ -35,16 +35,13 @@ def deliver_due(state: OutsourceState, *, worker: str | None = None) -> dict[Out
 
     The round claims again until nothing is due, so a message committed while
     it runs (its nudge skipped, the job being busy) goes now, not an interval later.
+    A message already attempted goes only if it was due when the round began:
+    the round never retries what it failed itself, however short its backoff.
     """
     session = state.session
-    cfg = state.config
     counts = dict.fromkeys(Outcome, 0)
-    while ids := claim(
-        session,
-        worker or worker_name(),
-        limit=int(cfg["OUTSOURCE_DELIVERY_BATCH"]),
-        lease=timedelta(seconds=float(cfg["OUTSOURCE_DELIVERY_LEASE"])),
-    ):
+    started = utcnow()
+    while ids := _claim(state, worker or worker_name(), started):
         for message_id in ids:
             message = session.get(OutboxMessage, message_id)
             if message is None or message.state is not MessageState.PENDING:
@@ -54,6 +51,21 @@ def deliver_due(state: OutsourceState, *, worker: str | None = None) -> dict[Out
             counts[outcome] += 1
             record_delivery(state, outcome.value)
     return counts
+
+
+def _claim(state: OutsourceState, worker: str, round_start: datetime) -> list[int]:
+    """Lease the next batch and commit at once: until then other workers cannot see the lease,
+    and on PostgreSQL the chosen partners' rows stay locked."""
+    cfg = state.config
+    ids = claim(
+        state.session,
+        worker,
+        limit=int(cfg["OUTSOURCE_DELIVERY_BATCH"]),
+        lease=timedelta(seconds=float(cfg["OUTSOURCE_DELIVERY_LEASE"])),
+        round_start=round_start,
+    )
+    state.session.commit()
+    return ids
 
 
 def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 
 from outsource_plugin.state import OutsourceState
-from outsource_plugin.sync.reconcile import reconcile, syncing_engagements
+from outsource_plugin.sync.reconcile import reconcile_and_commit, syncing_engagements
 
 log = logging.getLogger(__name__)
 
 
 def reconcile_all(state: OutsourceState) -> int:
     """One reconciliation round with repairs; returns how many drifts it found."""
-    report = reconcile(state, syncing_engagements(state), repair=True)
+    report = reconcile_and_commit(state, syncing_engagements(state), repair=True)
     for drift in report.unresolved:
         log.warning("reconciliation: %s %s: %s", drift.engagement_uid, drift.kind.value, drift.detail)
     if report.drifts:

@@ -5,7 +5,14 @@ Where things live (docs/architecture.md has the layers and a note's walk through
 ``current_outsource()``; ``workflow`` is the transition table; ``db/``, ``host/``,
 ``federation/``, ``core/``, ``sync/``, ``ops/``, ``validation/`` and ``cli/`` are the layers;
 ``adapters/``, ``blueprints/`` and ``jobs/`` sit beside them in the repository.
-Transactions belong to the runners: views, CLI commands and jobs commit, core functions do not.
+
+Who commits: the runners own the transaction. Jobs (``outsource_plugin.jobs``),
+CLI commands (``outsource_plugin.cli``) and views (``outsource_plugin.blueprints``)
+commit or roll back; core functions only change the session they are given and never
+commit, so a runner can make one transaction of several of them and a failure leaves
+nothing half-written. The one exception is a loop that must not hold a transaction
+across a call to a partner: it commits, and its name says so (``reconcile_and_commit``).
+``tests/test_layout.py`` enforces the rule.
 """
 
 from outsource_plugin import moved

@@ -57,8 +57,10 @@ def deadletters_list() -> None:
 @deadletters.command("retry")
 @click.argument("message_id", type=int)
 def deadletters_retry(message_id: int) -> None:
+    session = current_outsource().session
     try:
-        retry_dead_letter(current_outsource().session, message_id)
+        retry_dead_letter(session, message_id)
     except NotFound as err:
         raise click.ClickException(f"message {message_id} is not a dead letter") from err
+    session.commit()
     click.echo(f"message {message_id} queued again")

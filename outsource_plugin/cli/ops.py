@@ -13,7 +13,7 @@ from outsource_plugin.cli.common import clear_errors, find_partner, progress
 from outsource_plugin.db.models import Engagement
 from outsource_plugin.state import current_outsource
 from outsource_plugin.sync.backfill import backfill, check_backfillable
-from outsource_plugin.sync.reconcile import Report, reconcile, syncing_engagements
+from outsource_plugin.sync.reconcile import Report, reconcile_and_commit, syncing_engagements
 from outsource_plugin.workflow import Side
 
 
@@ -96,7 +96,7 @@ def reconcile_command(engagement_ref: str | None, partner_ref: str | None, repai
                 "(Accepted or In Progress, with an active partner) are reconciled"
             )
         engagements = [chosen]
-    report = reconcile(
+    report = reconcile_and_commit(
         state,
         engagements,
         repair=repair,

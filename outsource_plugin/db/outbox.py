@@ -80,14 +80,28 @@ def enqueue(session: Session, engagement: Engagement, message: WireMessage) -> O
 def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0, rng: random.Random | None = None) -> float:
     """Seconds to wait before attempt ``attempt + 1``: exponential, capped, with full jitter.
 
-    Full jitter keeps a fleet of workers that failed together from retrying together.
+    Full jitter (uniform between 0 and the capped exponential) keeps a fleet of
+    workers that failed together from retrying together, and spreads them more
+    than a jitter that keeps half the wait.
     """
     ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
-    return (rng or random).uniform(ceiling / 2, ceiling)
+    return (rng or random).uniform(0.0, ceiling)
 
 
-def claim(session: Session, worker: str, *, limit: int, lease: timedelta, now: datetime | None = None) -> list[int]:
+def claim(
+    session: Session,
+    worker: str,
+    *,
+    limit: int,
+    lease: timedelta,
+    now: datetime | None = None,
+    round_start: datetime | None = None,
+) -> list[int]:
     """Lease up to ``limit`` due messages to ``worker`` and return their ids.
+
+    With ``round_start``, a message already attempted is due only if its retry
+    time came before the round began: a delivery round that claims again never
+    retries what it failed itself, however short the jittered wait it drew.
 
     A partner's messages go to one worker at a time: its feed is numbered, and
     two workers delivering one feed would mostly send numbers out of turn and
@@ -96,6 +110,9 @@ def claim(session: Session, worker: str, *, limit: int, lease: timedelta, now: d
     On PostgreSQL the chosen partner rows are locked with SKIP LOCKED, so
     workers never wait on each other and never pick the same partner; SQLite
     serialises writers, which is enough.
+
+    The caller commits straight after (``jobs.deliver``): until then the
+    lease is invisible to other workers and the partner rows stay locked.
     """
     now = now or utcnow()
     due = and_(
@@ -103,6 +120,8 @@ def claim(session: Session, worker: str, *, limit: int, lease: timedelta, now: d
         OutboxMessage.next_attempt_at <= now,
         or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
     )
+    if round_start is not None:
+        due = and_(due, or_(OutboxMessage.attempts == 0, OutboxMessage.next_attempt_at <= round_start))
     held = select(OutboxMessage.partner_id).where(
         OutboxMessage.state == MessageState.PENDING, OutboxMessage.claimed_until >= now
     )
@@ -129,7 +148,6 @@ def claim(session: Session, worker: str, *, limit: int, lease: timedelta, now: d
         session.execute(
             update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_by=worker, claimed_until=now + lease)
         )
-    session.commit()
     _log_takeovers(worker, [(row.id, row.claimed_by) for row in rows if row.claimed_by not in (None, worker)])
     return ids
 
@@ -176,10 +194,9 @@ def release(message: OutboxMessage) -> None:
 
 
 def retry_dead_letter(session: Session, message_id: int) -> OutboxMessage:
-    """Queue a dead letter again, by id; NotFound when there is no such dead letter."""
+    """Queue a dead letter again, by id; NotFound when there is no such dead letter. The caller commits."""
     message = session.get(OutboxMessage, message_id)
     if message is None or message.state is not MessageState.DEAD:
         raise NotFound(f"no dead letter {message_id}")
     retry(session, message)
-    session.commit()
     return message

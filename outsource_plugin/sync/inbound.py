@@ -73,7 +73,7 @@ def refuse_change(state: OutsourceState, partner: Partner, change: RemoteChange,
     engagement = find_engagement(state, partner, change.engagement_uid)
     if engagement is not None:
         engagement.last_sync_error = f"partner change {change.change_id} refused: {err.message}"
-    signals.sync_failed.send(state.app, partner_id=partner.id, error=err.message)
+    signals.send_after_commit(state.session, signals.sync_failed, state.app, partner_id=partner.id, error=err.message)
     log.warning(
         "partner %s sent an invalid change %s: %s",
         partner.id,

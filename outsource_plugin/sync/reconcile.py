@@ -101,7 +101,7 @@ def syncing_engagements(state: OutsourceState, partner: Partner | None = None) -
     return list(state.session.scalars(query))
 
 
-def reconcile(
+def reconcile_and_commit(
     state: OutsourceState,
     engagements: Sequence[Engagement],
     *,
@@ -110,8 +110,9 @@ def reconcile(
 ) -> Report:
     """Compare each engagement with the partner's side; with ``repair``, re-send what we owe.
 
-    Each engagement is committed on its own, and no transaction is held across
-    the call to the partner.
+    It commits, which core functions otherwise leave to their caller: the caller's
+    transaction first, then each engagement on its own, so that no transaction is
+    held across the call to the partner.
     """
     report = Report()
     uids = [e.uid for e in engagements]

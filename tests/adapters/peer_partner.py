@@ -15,7 +15,8 @@ from typing import Any
 from outsource_plugin.adapters.base import PartnerAdapter
 from outsource_plugin.workflow import Action
 from tests.adapters.partners import Harness, Pushed
-from tests.cross_host.hosts import Client, Host, eventually
+from tests.cross_host.hosts import Client, Host
+from tests.polling import eventually
 
 API = "/outsource/api/v1"
 FOLDERS = ("waiting_acceptance", "accepted_or_in_progress", "waiting_approval", "complete", "declined", "canceled")

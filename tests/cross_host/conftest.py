@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import fresh_database
-from tests.cross_host.hosts import Client, FaultProxy, Host, eventually
+from tests.cross_host.hosts import Client, FaultProxy, Host
+from tests.polling import eventually
 
 LINK = "northwind-contoso"
 

@@ -17,34 +17,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import requests
 
+from tests.polling import eventually
+
 ROOT = Path(__file__).resolve().parents[2]
-T = TypeVar("T")
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def eventually(check: Callable[[], T], *, timeout: float = 20.0, interval: float = 0.1) -> T:
-    """Poll ``check`` until it returns a truthy value without raising; fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    last: BaseException | None = None
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-        except (AssertionError, requests.RequestException, KeyError, IndexError) as err:
-            last = err
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {last!r}")
-        time.sleep(interval)
 
 
 class Client:

@@ -28,7 +28,8 @@ from outsource_plugin.federation.signing import REQUEST_ID, SIGNATURE, sign
 from outsource_plugin.wire import EntryMessage
 from tests.blueprints.fuzz_cases import MALFORMED_MESSAGES
 from tests.cross_host.conftest import LINK, Pair, Scenario
-from tests.cross_host.hosts import eventually, free_port
+from tests.cross_host.hosts import free_port
+from tests.polling import eventually
 
 API = "/outsource/api/v1"
 FEDERATION = "/outsource/federation/v1"

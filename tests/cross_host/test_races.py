@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 
 from tests.cross_host.conftest import Pair, Scenario
-from tests.cross_host.hosts import Client, eventually
+from tests.cross_host.hosts import Client
 from tests.cross_host.test_transitions_cross_host import drive, quick_pair  # noqa: F401  (a fixture)
+from tests.polling import eventually
 
 API = "/outsource/api/v1"
 REPEAT = 3

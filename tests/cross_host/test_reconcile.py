@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from tests.cross_host.conftest import Scenario
-from tests.cross_host.hosts import Client, Host, eventually
+from tests.cross_host.hosts import Client, Host
+from tests.polling import eventually
 
 
 def reconcile(host: Host, uid: str, *args: str) -> tuple[int, dict[str, Any]]:

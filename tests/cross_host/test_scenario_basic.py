@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.cross_host.conftest import Scenario
-from tests.cross_host.hosts import eventually
+from tests.polling import eventually
 
 
 def test_outsource_accept_work_submit_reject_approve(scenario: Scenario) -> None:

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from tests.cross_host.conftest import Scenario
-from tests.cross_host.hosts import Client, eventually
+from tests.cross_host.hosts import Client
+from tests.polling import eventually
 
 PLURAL = {"note": "notes", "time": "time", "charge": "charges", "attachment": "attachments"}
 LISTS = {"note": "notes", "time": "time_entries", "charge": "charges", "attachment": "attachments"}

@@ -26,7 +26,8 @@ import pytest
 
 from tests.conftest import fresh_database
 from tests.cross_host.conftest import Pair, Scenario
-from tests.cross_host.hosts import Client, Host, eventually
+from tests.cross_host.hosts import Client, Host
+from tests.polling import eventually
 
 API = "/outsource/api/v1"
 SERVICE_FOLDERS = (

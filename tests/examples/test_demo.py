@@ -21,7 +21,8 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.cross_host.hosts import ROOT, eventually, free_port
+from tests.cross_host.hosts import ROOT, free_port
+from tests.polling import eventually
 
 LEAD, SERVICE = "northwind.example", "contoso.example"
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.cross_host.conftest import Scenario
-from tests.cross_host.hosts import Captured, Client, eventually
+from tests.cross_host.hosts import Captured, Client
+from tests.polling import eventually
 
 API = "/outsource/api/v1"
 TOKEN = re.compile(r"\[[0-9a-f]{8}\]")

@@ -11,10 +11,10 @@ from contextlib import ExitStack, contextmanager
 import pytest
 
 from tests.cross_host.conftest import Pair, Scenario
-from tests.cross_host.hosts import eventually
 from tests.faults.conftest import accepted
 from tests.faults.ledger import SERVICE, Ledger, partner_poll_error, token
 from tests.faults.test_environment import TOLERANCE, clock_ahead, clock_of, restarted
+from tests.polling import eventually
 
 
 def notes(api_json: dict[str, object]) -> list[str]:

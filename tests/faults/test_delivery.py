@@ -15,7 +15,7 @@ import requests
 
 from outsource_plugin.federation.signing import sign
 from tests.cross_host.conftest import LINK, Pair, Scenario
-from tests.cross_host.hosts import Captured, eventually
+from tests.cross_host.hosts import Captured
 from tests.faults.conftest import accepted, accepted_without_jobs
 from tests.faults.ledger import (
     LEAD,
@@ -26,6 +26,7 @@ from tests.faults.ledger import (
     is_push,
     no_dead_letters,
 )
+from tests.polling import eventually
 
 
 def stop(worker: subprocess.Popen[bytes]) -> None:

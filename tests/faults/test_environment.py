@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, make_url, text
 
 from tests.cross_host.conftest import Pair, Scenario
-from tests.cross_host.hosts import Host, eventually
+from tests.cross_host.hosts import Host
 from tests.faults.conftest import accepted, accepted_without_jobs, heal
 from tests.faults.ledger import (
     API,
@@ -30,6 +30,7 @@ from tests.faults.ledger import (
     partner_poll_error,
     polls_again,
 )
+from tests.polling import eventually
 
 OUTAGE_SECONDS = 3.0
 #: Debian's faketime package (``make system-deps`` installs it)

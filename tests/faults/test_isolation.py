@@ -23,10 +23,11 @@ import requests
 
 from tests.conftest import fresh_database
 from tests.cross_host.conftest import Pair, Scenario, register
-from tests.cross_host.hosts import Captured, Client, FaultProxy, Host, eventually
+from tests.cross_host.hosts import Captured, Client, FaultProxy, Host
 from tests.cross_host.html_partner import html_site
 from tests.faults.conftest import heal
 from tests.faults.ledger import API, partner_poll_error, polls_again
+from tests.polling import eventually
 
 FABRIKAM_LINK = "fabrikam-contoso"
 #: Fabrikam's attachment limit; Contoso keeps the default (25 MiB)

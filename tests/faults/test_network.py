@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.cross_host.conftest import Pair, Scenario
-from tests.cross_host.hosts import Captured, eventually
+from tests.cross_host.hosts import Captured
 from tests.faults.conftest import accepted
 from tests.faults.ledger import (
     LEAD,
@@ -30,6 +30,7 @@ from tests.faults.ledger import (
     partner_poll_error,
     polls_again,
 )
+from tests.polling import eventually
 
 
 def test_partner_refusing_connections_for_several_rounds(

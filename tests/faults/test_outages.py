@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Any
 
 from tests.cross_host.conftest import Pair, Scenario
-from tests.cross_host.hosts import Client, eventually
+from tests.cross_host.hosts import Client
 from tests.faults.conftest import accepted
 from tests.faults.ledger import (
     API,
@@ -28,6 +28,7 @@ from tests.faults.ledger import (
     polls_again,
     token,
 )
+from tests.polling import eventually
 
 
 def note_bodies(api: Client, ticket_id: str | None) -> Counter[str]:
@@ -116,8 +117,9 @@ def test_503_then_429_are_retried_and_retry_after_is_honoured(scenario: Scenario
     faults = eventually(lambda: (f := pair.to_service.answered[answered:]) and len(f) == 2 and f, timeout=15)
     assert [status for _, _, status in faults] == [503, 429]
     assert all("/messages" in path for _, path, _ in faults)
-    (at_503, _, _), (at_429, _, _) = faults
-    assert at_429 - at_503 >= 0.4, "the retry after a 503 waits the backoff"
+    # The retry after the 503 waits a full-jitter backoff, anywhere from 0 to the capped exponential
+    # (1 s for a first retry): tests/outsource_plugin/test_backoff.py pins its spread, a run cannot.
+    _, (at_429, _, _) = faults
 
     def push_after_429() -> float | None:
         pushes = [

@@ -19,7 +19,7 @@ from outsource_plugin.state import current_outsource
 from outsource_plugin.workflow import Status
 from tests.blueprints.api_helpers import add_engagement, add_ticket
 from tests.conftest import fresh_database, make_app, memory_partner, reset_data
-from tests.cross_host.hosts import eventually
+from tests.polling import eventually
 
 
 @pytest.fixture

@@ -24,8 +24,9 @@ from sqlalchemy import Engine, bindparam, create_engine, text
 
 from tests.conftest import fresh_database
 from tests.cross_host.conftest import register
-from tests.cross_host.hosts import Client, FaultProxy, Host, eventually
+from tests.cross_host.hosts import Client, FaultProxy, Host
 from tests.jobs.conftest import FIGURES
+from tests.polling import eventually
 
 pytestmark = pytest.mark.postgresql
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.cross_host.hosts import ROOT, Host, eventually
+from tests.cross_host.hosts import ROOT, Host
+from tests.polling import eventually
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [

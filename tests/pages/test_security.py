@@ -6,8 +6,8 @@ from __future__ import annotations
 from playwright.sync_api import Browser, Dialog, expect
 
 from tests.cross_host.conftest import Pair, Scenario
-from tests.cross_host.hosts import eventually
 from tests.pages.browser import bar_status, menu_actions, note, reload_until, shot, sign_in
+from tests.polling import eventually
 
 SCRIPT = "<script>alert(1)</script>"
 

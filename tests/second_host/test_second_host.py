@@ -7,7 +7,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.cross_host.hosts import Client, eventually
+from tests.cross_host.hosts import Client
+from tests.polling import eventually
 from tests.second_host.conftest import Desks
 
 API = "/outsource/api/v1"

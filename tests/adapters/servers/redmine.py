@@ -24,8 +24,8 @@ from tests.adapters.servers.system import (
     readable_script,
     stop_process,
     tail,
-    wait_for,
 )
+from tests.polling import eventually
 
 PACKAGES = ("redmine", "redmine-sqlite", "thin")
 APP_DIR = Path("/usr/share/redmine")
@@ -135,7 +135,9 @@ class RedmineServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        wait_for(self._answers, timeout=120, what=f"Redmine did not answer on {self.url}")
+        eventually(
+            self._answers, timeout=120, what=f"Redmine to answer on {self.url}", tolerate=(), error=ServerUnavailable
+        )
         self.timings["start"] = time.monotonic() - started
 
     def _answers(self) -> bool:

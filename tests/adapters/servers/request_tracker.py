@@ -29,8 +29,8 @@ from tests.adapters.servers.system import (
     readable_script,
     stop_process,
     tail,
-    wait_for,
 )
+from tests.polling import eventually
 
 PACKAGES = ("request-tracker5", "rt5-db-sqlite", "rt5-standalone")
 ROOT_PASSWORD = "outsource-rt-root"
@@ -124,7 +124,14 @@ class RequestTrackerServer:
             return True
 
         try:
-            wait_for(locked, timeout=900, what=f"the RT lock {LOCK} (held by another test session)", interval=1)
+            eventually(
+                locked,
+                timeout=900,
+                interval=1,
+                what=f"the RT lock {LOCK} (held by another test session)",
+                tolerate=(),
+                error=ServerUnavailable,
+            )
         except ServerUnavailable:
             handle.close()
             raise
@@ -148,7 +155,7 @@ class RequestTrackerServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        wait_for(self._answers, timeout=120, what=f"RT did not answer on {self.url}")
+        eventually(self._answers, timeout=120, what=f"RT to answer on {self.url}", tolerate=(), error=ServerUnavailable)
         self.timings["start"] = time.monotonic() - started
 
     def _answers(self) -> bool:

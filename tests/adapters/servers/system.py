@@ -1,4 +1,4 @@
-"""What the partner-system fixtures share: Debian packages, free ports, waiting with a deadline.
+"""What the partner-system fixtures share: Debian packages, free ports, stopping processes.
 
 The fixtures install what is missing with apt-get (as root, without
 recommends), start the server as ``www-data`` on a free loopback port and stop
@@ -14,12 +14,9 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
-
-T = TypeVar("T")
 
 
 class ServerUnavailable(RuntimeError):
@@ -30,18 +27,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_for(check: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.2) -> T:
-    """Call ``check`` until it returns something truthy; raise ServerUnavailable at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise ServerUnavailable(f"{what} within {timeout:.0f}s")
-        time.sleep(interval)
 
 
 def installed(package: str) -> bool:

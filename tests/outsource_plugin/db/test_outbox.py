@@ -58,6 +58,23 @@ def test_a_released_lease_is_not_a_takeover(app: Flask, partner_id: int, caplog:
     assert caplog.records == []
 
 
+def test_a_round_does_not_retry_what_failed_after_it_began(app: Flask, partner_id: int) -> None:
+    queue_two(app, partner_id)
+    start = utcnow()
+    with app.app_context():
+        failed, fresh = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        failed.attempts, failed.next_attempt_at = 1, start + timedelta(seconds=1)
+        fresh.next_attempt_at = start + timedelta(seconds=1)
+        db.session.commit()
+        later = start + timedelta(seconds=2)
+        assert claim(db.session, "worker-a", limit=10, lease=LEASE, now=later, round_start=start) == [fresh.id]
+        db.session.rollback()
+        assert claim(db.session, "worker-a", limit=10, lease=LEASE, now=later, round_start=later) == [
+            failed.id,
+            fresh.id,
+        ]
+
+
 def referencing(partner_id: int) -> Engagement:
     """A new row whose foreign key names the partner: inserting it key-share locks the partner's row."""
     return Engagement(uid="k" * 32, role=Side.LEAD, ticket_id="2", partner_id=partner_id, status=Status.UNSENT)
