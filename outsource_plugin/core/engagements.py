@@ -8,7 +8,7 @@ the caller's session; the caller commits once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -204,16 +204,31 @@ def _partner_must_hear(before: Status | None, after: Status | None, action: Acti
 def record_event(session: Session, engagement: Engagement, actor: str, action: Action, reason: str) -> None:
     """An entry in the engagement's history that changes no status (a backfill, a repair),
     so the audit trail shows every change the plugin made on its own."""
+    _audit(session, engagement, actor, engagement.role, action, engagement.status, engagement.status, reason)
+
+
+def _audit(
+    session: Session,
+    engagement: Engagement,
+    actor: str,
+    side: Side,
+    action: Action,
+    before: Status | None,
+    after: Status | None,
+    reason: str | None,
+    at: datetime | None = None,
+) -> None:
     session.add(
         AuditEvent(
             engagement_uid=engagement.uid,
             ticket_id=engagement.ticket_id,
             actor=actor,
-            side=engagement.role,
+            side=side,
             action=action,
-            from_status=engagement.status,
-            to_status=engagement.status,
+            from_status=before,
+            to_status=after,
             reason=reason,
+            at=at or utcnow(),
         )
     )
 
@@ -249,19 +264,7 @@ def record_transition(
     """
     now = utcnow()
     session = state.session
-    session.add(
-        AuditEvent(
-            engagement_uid=engagement.uid,
-            ticket_id=engagement.ticket_id,
-            actor=actor.name,
-            side=side,
-            action=action,
-            from_status=before,
-            to_status=after,
-            reason=reason,
-            at=now,
-        )
-    )
+    _audit(session, engagement, actor.name, side, action, before, after, reason, now)
     if after is None:
         session.delete(engagement)
     else:
