@@ -41,6 +41,18 @@ def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     return True
 
 
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """The host's own autogenerate leaves the plugin's tables alone: pass this as ``include_object``.
+
+    The plugin's tables live in the host's database but not in the host's metadata, so a
+    host's ``flask db migrate`` (Flask-Migrate) or ``alembic revision --autogenerate`` would
+    otherwise see every ``outsource_*`` table, index and the plugin's version table as removed,
+    and write a migration that drops them.
+    """
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+    return not (table or "").startswith("outsource_")
+
+
 def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     """Write ``UTCDateTime`` as the plain column type it stores, so scripts need no plugin import."""
     if type_ == "type" and isinstance(obj, UTCDateTime):

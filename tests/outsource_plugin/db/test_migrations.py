@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from flask import Flask
 from sqlalchemy import Engine, create_engine, inspect, text
 
@@ -130,6 +133,22 @@ def test_two_open_engagements_of_one_ticket_stop_the_upgrade_with_their_tickets_
     with pytest.raises(MigrationFailed, match=r"ticket 7 \(2 open as lead\); cancel or complete all but one"):
         migrate.upgrade(engine)
     assert _revision(engine) == "0004_causal"
+
+
+def _host_autogenerate(engine: Engine, **options: Any) -> list[Any]:
+    """What the host's own ``flask db migrate`` would write: its metadata against the database."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts=options)
+        return list(compare_metadata(context, db.metadata))
+
+
+def test_the_hosts_autogenerate_with_the_filter_leaves_the_plugins_tables_alone(engine: Engine) -> None:
+    db.metadata.create_all(engine)
+    migrate.upgrade(engine)
+    assert _host_autogenerate(engine, include_object=migrate.include_object) == []
+    # without it, the host's next migration would drop every plugin table (what the filter is for)
+    dropped = {diff[1].name for diff in _host_autogenerate(engine) if diff[0] == "remove_table"}
+    assert dropped == PLUGIN_TABLES | {migrate.VERSION_TABLE}
 
 
 def test_unknown_revision_is_a_clear_error(engine: Engine) -> None:
