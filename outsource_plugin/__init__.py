@@ -18,6 +18,7 @@ across a call to a partner: it commits, and its name says so (``reconcile_and_co
 from outsource_plugin import moved
 from outsource_plugin.extension import Outsourcing
 from outsource_plugin.host.entries import EntryKind, EntryMap
+from outsource_plugin.host.fields import Field
 from outsource_plugin.host.protocol import HostAdapter, HostUser, TicketInfo
 from outsource_plugin.host.sqlalchemy_host import SQLAlchemyHost
 from outsource_plugin.permissions import Permission
@@ -28,6 +29,7 @@ __all__ = [
     "Action",
     "EntryKind",
     "EntryMap",
+    "Field",
     "HostAdapter",
     "HostUser",
     "OutsourceState",

@@ -16,11 +16,9 @@ from sqlalchemy import BigInteger, event, inspect, select
 from sqlalchemy.orm import Session
 
 from outsource_plugin.host.entries import EntryKind, EntryMap
+from outsource_plugin.host.fields import FieldSpec, read_field
 from outsource_plugin.host.protocol import EntryChange, EntryOp, HostChanges, HostUser, TicketInfo
 from outsource_plugin.permissions import Permission
-
-#: a field spec is an attribute name, or a callable that reads the value
-FieldSpec = str | Callable[[Any], Any]
 
 DEFAULT_TICKET_FIELDS: dict[str, FieldSpec] = {
     "id": "id",
@@ -33,14 +31,6 @@ DEFAULT_TICKET_FIELDS: dict[str, FieldSpec] = {
     "customer": "customer_id",
     "contact": "contact",
 }
-
-
-def _read(obj: Any, spec: FieldSpec | None) -> Any:
-    if spec is None:
-        return None
-    if callable(spec):
-        return spec(obj)
-    return getattr(obj, spec, None)
 
 
 def _as_date(value: Any) -> date | None:
@@ -147,8 +137,8 @@ class SQLAlchemyHost:
         if user is None:
             return None
         return HostUser(
-            id=str(_read(user, self._user_id)),
-            name=str(_read(user, self._user_name)),
+            id=str(read_field(user, self._user_id)),
+            name=str(read_field(user, self._user_name)),
             permission=Permission(self._permission(user)),
         )
 
@@ -168,19 +158,19 @@ class SQLAlchemyHost:
 
     def _info(self, obj: Any) -> TicketInfo:
         f = self.ticket_fields
-        status = _read(obj, f["status"])
-        customer = _read(obj, f["customer"])
+        status = read_field(obj, f["status"])
+        customer = read_field(obj, f["customer"])
         return TicketInfo(
-            id=str(_read(obj, f["id"])),
-            number=str(_read(obj, f["number"])),
-            title=_read(obj, f["title"]) or "",
-            description=_read(obj, f["description"]) or "",
-            priority=_read(obj, f["priority"]),
-            due=_as_date(_read(obj, f["due"])),
+            id=str(read_field(obj, f["id"])),
+            number=str(read_field(obj, f["number"])),
+            title=read_field(obj, f["title"]) or "",
+            description=read_field(obj, f["description"]) or "",
+            priority=read_field(obj, f["priority"]),
+            due=_as_date(read_field(obj, f["due"])),
             status=str(status or ""),
             is_complete=status == self.complete_status,
             customer=None if customer is None else str(customer),
-            contact=_read(obj, f["contact"]) or {},
+            contact=read_field(obj, f["contact"]) or {},
         )
 
     def get_ticket(self, ticket_id: str) -> TicketInfo | None:
@@ -220,7 +210,10 @@ class SQLAlchemyHost:
         if self.customer_model is None:
             return []
         rows: list[Any] = list(self.session.scalars(select(self.customer_model)))
-        return [(str(_read(c, self.customer_fields["id"])), str(_read(c, self.customer_fields["name"]))) for c in rows]
+        return [
+            (str(read_field(c, self.customer_fields["id"])), str(read_field(c, self.customer_fields["name"])))
+            for c in rows
+        ]
 
     def add_note(self, ticket_id: str, text: str, *, author: str) -> Any:
         """An internal note from the plugin itself, e.g. a partner's decline reason; None
@@ -328,7 +321,7 @@ class SQLAlchemyHost:
         self, obj: Any, status: FieldSpec | None, assignee: FieldSpec | None, changes: HostChanges
     ) -> None:
         attrs = inspect(obj).attrs
-        ticket_id = str(_read(obj, self.ticket_fields["id"]))
+        ticket_id = str(read_field(obj, self.ticket_fields["id"]))
         if isinstance(status, str) and self.complete_status in attrs[status].history.added:
             changes.completed.append(ticket_id)
         if isinstance(assignee, str) and attrs[assignee].history.has_changes():

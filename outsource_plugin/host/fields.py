@@ -1,0 +1,70 @@
+"""How a field map names one value in a host's model: an attribute, a read-only callable, or a ``Field``.
+
+Hosts keep the same fact in different shapes (a status as a string, as a foreign key to a
+status table, as an enum; an author as a name or as a user id), so a field map entry is one of:
+
+- an attribute name (``"status"``): read and written as it is;
+- a callable (``lambda t: t.reference``): read only;
+- a ``Field``: code both ways, with the attributes whose change means the value changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Field:
+    """A value the plugin reaches through the host's own code.
+
+    ``read`` turns a host row into the plugin's value; ``write`` sets that value on a host
+    row (None: read only). ``watch`` names the row's attributes whose change means the value
+    changed, so the plugin can see the change in the host's session (a status kept as
+    ``status_id`` is watched through ``"status_id"``).
+    """
+
+    read: Callable[[Any], Any]
+    write: Callable[[Any, Any], None] | None = None
+    watch: tuple[str, ...] = ()
+
+
+#: an entry of a field map; None for a field the host does not have
+FieldSpec = str | Callable[[Any], Any] | Field
+
+
+def read_field(obj: Any, spec: FieldSpec | None) -> Any:
+    """The value ``spec`` names on ``obj``; None for a field the host does not have."""
+    if spec is None:
+        return None
+    if isinstance(spec, Field):
+        return spec.read(obj)
+    if callable(spec):
+        return spec(obj)
+    return getattr(obj, spec, None)
+
+
+def writable(spec: FieldSpec | None) -> bool:
+    """Whether the plugin can set this value on a host row."""
+    return isinstance(spec, str) or (isinstance(spec, Field) and spec.write is not None)
+
+
+def write_field(obj: Any, spec: FieldSpec | None, value: Any) -> bool:
+    """Set the value ``spec`` names on ``obj``; False (nothing written) when it is read only."""
+    if isinstance(spec, str):
+        setattr(obj, spec, value)
+        return True
+    if isinstance(spec, Field) and spec.write is not None:
+        spec.write(obj, value)
+        return True
+    return False
+
+
+def watched(spec: FieldSpec | None) -> tuple[str, ...]:
+    """The row attributes whose change means this value changed; empty: a change cannot be seen."""
+    if isinstance(spec, str):
+        return (spec,)
+    if isinstance(spec, Field):
+        return spec.watch
+    return ()
