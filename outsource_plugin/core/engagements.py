@@ -408,8 +408,8 @@ def _refuse_accepted_work(ticket_id: str, engagements: list[Engagement]) -> None
     if accepted:
         e = accepted[0]
         raise TicketNotDeletable(
-            f"ticket {e.ticket_number or ticket_id} has an outsourcing engagement accepted by {e.partner.name} "
-            f"({e.status.label}) and cannot be deleted",
+            f"ticket {e.ticket_number or ticket_id} cannot be deleted: its outsourcing with {e.partner.name} "
+            f"was accepted ({e.status.label})",
             details={"ticket_id": ["outsourced work was accepted: complete or keep the ticket"]},
         )
 
