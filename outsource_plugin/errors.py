@@ -78,6 +78,11 @@ class Conflict(OutsourceError):
     code = "conflict"
 
 
+class TicketNotDeletable(Conflict):
+    """The host deleted a ticket that holds accepted outsourced work: raised inside the host's
+    commit, which it stops (``core.engagements.ticket_deleted``)."""
+
+
 class PayloadTooLarge(OutsourceError):
     status_code = 413
     code = "payload_too_large"

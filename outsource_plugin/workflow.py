@@ -77,6 +77,9 @@ class Action(str, Enum):
     #: and of reconciliation's repairs (the status stays as it was)
     BACKFILL = "backfill"
     REPAIR = "repair"
+    #: not a transition either: the host deleted the engagement's ticket, and the engagement was
+    #: detached from the ticket's id (``core.engagements.ticket_deleted``)
+    TICKET_DELETED = "ticket_deleted"
 
 
 class Side(str, Enum):
@@ -104,6 +107,9 @@ OPEN_STATUSES = frozenset(
 
 #: where an acceptance that lost the race may have got to before the lead's act reached it
 _LAPSABLE = (Status.ACCEPTED, Status.IN_PROGRESS, Status.WAITING_APPROVAL)
+#: the partner's acceptance stands: the ticket holds accepted work, which a delete must not make vanish
+#: (an acceptance that lost the race to the lead's cancel or auto-decline is not among them)
+ACCEPTED_WORK = frozenset({*_LAPSABLE, Status.COMPLETE})
 #: what the service may relay on an acceptance that lost the race
 _OFFER_BRANCH = (Action.ACCEPT, Action.SUBMIT, Action.TICKET_COMPLETE)
 
@@ -228,6 +234,7 @@ ACTION_FACTS: dict[Action, ActionFacts] = {
     Action.OVERRULE: ActionFacts(SYS, compensation=True, stamps=_ENDED),
     Action.BACKFILL: ActionFacts(None),
     Action.REPAIR: ActionFacts(None),
+    Action.TICKET_DELETED: ActionFacts(None),
 }
 
 #: Actions a user asks for by name through ``POST .../actions`` and the menu, in menu order.

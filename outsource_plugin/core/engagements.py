@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,16 +22,18 @@ from outsource_plugin.db.models import (
     STATUS_TIMESTAMP,
     AuditEvent,
     Engagement,
+    EntryLink,
     OutboxMessage,
     Partner,
     new_id,
     utcnow,
 )
-from outsource_plugin.errors import Conflict, NotFound, ValidationFailed
+from outsource_plugin.errors import Conflict, NotFound, TicketNotDeletable, ValidationFailed
 from outsource_plugin.host.entries import keep_local
 from outsource_plugin.validation.schemas import merge_terms
 from outsource_plugin.wire import ActionMessage, OfferMessage
 from outsource_plugin.workflow import (
+    ACCEPTED_WORK,
     ACTION_FACTS,
     TRANSITIONS,
     Action,
@@ -222,6 +224,7 @@ def _audit(
         AuditEvent(
             engagement_uid=engagement.uid,
             ticket_id=engagement.ticket_id,
+            deleted_ticket_id=engagement.deleted_ticket_id,
             actor=actor,
             side=side,
             action=action,
@@ -395,6 +398,59 @@ def ticket_completed(state: OutsourceState, ticket_id: str) -> None:
 
 
 def ensure_deletable(session: Session, ticket_id: str) -> None:
-    """The check a host calls before deleting a ticket: accepted work must not vanish."""
-    if any(e.accepted_at is not None for e in ticket_engagements(session, ticket_id)):
-        raise Conflict(f"ticket {ticket_id} has an accepted outsourcing engagement and cannot be deleted")
+    """Accepted work must not vanish. The plugin applies this to every delete it sees in the host's
+    session (``ticket_deleted``); a host may call it first, to refuse before it changes anything."""
+    _refuse_accepted_work(ticket_id, ticket_engagements(session, ticket_id))
+
+
+def _refuse_accepted_work(ticket_id: str, engagements: list[Engagement]) -> None:
+    accepted = [e for e in engagements if e.status in ACCEPTED_WORK]
+    if accepted:
+        e = accepted[0]
+        raise TicketNotDeletable(
+            f"ticket {e.ticket_number or ticket_id} cannot be deleted: its outsourcing with {e.partner.name} "
+            f"was accepted ({e.status.label})",
+            details={"ticket_id": ["outsourced work was accepted: complete or keep the ticket"]},
+        )
+
+
+#: what closes an engagement still open when its ticket is deleted: the partner hears of a cancel,
+#: never of a removed Unsent one
+CLOSED_ON_DELETE = {Status.UNSENT: Action.REMOVE, Status.ASSIGNED: Action.CANCEL}
+
+
+def ticket_deleted(state: OutsourceState, ticket_id: str) -> None:
+    """The host deleted a ticket, in the transaction being committed: refuse it while the ticket
+    holds accepted work; else close its engagements and detach them and their history from the id.
+
+    Hosts reuse ids (SQLite without AUTOINCREMENT, ``max(id) + 1`` numbering): an engagement left
+    on the id would become the next ticket's, and that unrelated ticket's entries would reach the
+    partner.
+    """
+    session = state.session
+    engagements = ticket_engagements(session, ticket_id)
+    for engagement in engagements:
+        if engagement.is_open:
+            lock_status(session, engagement)  # the partner's acceptance may have just committed
+    _refuse_accepted_work(ticket_id, engagements)
+    user = state.host.current_user()
+    actor = Actor(user.name if user else "system")
+    uids = [e.uid for e in engagements]
+    for engagement in engagements:
+        _detach(state, engagement, ticket_id, actor)
+    session.flush()
+    session.execute(update(EntryLink).where(EntryLink.engagement_uid.in_(uids)).values(deleted=True))
+    session.execute(
+        update(AuditEvent).where(AuditEvent.ticket_id == ticket_id).values(ticket_id=None, deleted_ticket_id=ticket_id)
+    )
+
+
+def _detach(state: OutsourceState, engagement: Engagement, ticket_id: str, actor: Actor) -> None:
+    """Detached before it is closed, so that the cancel's note is not written onto the deleted
+    ticket's id; the ticket's entries are gone with it, and so are the links to their copies."""
+    reason = f"ticket {engagement.ticket_number or ticket_id} was deleted"
+    engagement.ticket_id, engagement.deleted_ticket_id = None, ticket_id
+    record_event(state.session, engagement, actor.name, Action.TICKET_DELETED, reason)
+    closing = CLOSED_ON_DELETE.get(engagement.status)
+    if closing is not None:
+        perform(state, engagement, closing, engagement.role, actor, reason=reason)

@@ -145,6 +145,9 @@ class Engagement(Base):
     uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_id)
     role: Mapped[Side] = mapped_column(_enum(Side, "outsource_side"))
     ticket_id: Mapped[str | None] = mapped_column(String(64))
+    #: the host deleted the ticket this engagement belonged to: ``ticket_id`` is cleared, so that a new
+    #: ticket the host gives the same id never finds it, and the old id is kept here for the record
+    deleted_ticket_id: Mapped[str | None] = mapped_column(String(64))
     ticket_number: Mapped[str | None] = mapped_column(String(64))
     partner_id: Mapped[int] = mapped_column(ForeignKey("outsource_partner.id"))
     status: Mapped[Status] = mapped_column(_enum(Status, "outsource_status"))
@@ -206,6 +209,8 @@ class AuditEvent(Base):
     #: the uid, not a foreign key: history outlives a removed Unsent engagement
     engagement_uid: Mapped[str] = mapped_column(String(32))
     ticket_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: as on the engagement: the ticket was deleted, so its id no longer finds this history
+    deleted_ticket_id: Mapped[str | None] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(200))
     side: Mapped[Side] = mapped_column(_enum(Side, "outsource_side"))
     action: Mapped[Action] = mapped_column(_enum(Action, "outsource_action"))

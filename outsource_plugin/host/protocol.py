@@ -51,14 +51,20 @@ class EntryChange:
 
 @dataclass
 class HostChanges:
-    """What one flush of the host's session changed that the plugin cares about."""
+    """What the host's session changed that the plugin cares about, by ticket id.
+
+    ``deleted`` names the tickets the host deleted: the plugin refuses the
+    commit while one holds accepted work, and otherwise detaches their
+    engagements before the host can give the id to a new ticket.
+    """
 
     completed: list[str] = field(default_factory=list)
     reassigned: list[str] = field(default_factory=list)
     entries: list[EntryChange] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.completed or self.reassigned or self.entries)
+        return bool(self.completed or self.reassigned or self.entries or self.deleted)
 
 
 @dataclass(frozen=True)

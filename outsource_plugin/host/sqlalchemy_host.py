@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import BigInteger, event, inspect, select
 from sqlalchemy.orm import Session
 
+from outsource_plugin.errors import OutsourceError
 from outsource_plugin.host.entries import EntryKind, EntryMap
 from outsource_plugin.host.fields import FieldSpec, read_field
 from outsource_plugin.host.protocol import EntryChange, EntryOp, HostChanges, HostUser, TicketInfo
@@ -278,7 +279,9 @@ class SQLAlchemyHost:
         and handed over in ``before_commit``, so what the plugin writes in
         answer (outbox messages, cascades) commits with the host's change or
         not at all: no window in which a crash after the host's commit loses
-        it. An error the callback raises (a read-only entry) stops the commit.
+        it. An error the callback raises (a read-only entry, the delete of a
+        ticket with accepted work) stops the commit, and every later commit of
+        the transaction, until the host rolls it back.
         """
         status = self.ticket_fields["status"]
         assignee = self.ticket_fields.get("assignee")
@@ -295,6 +298,8 @@ class SQLAlchemyHost:
                 for obj in list(objects):
                     if isinstance(obj, self.ticket_model) and op is EntryOp.UPDATE:
                         self._ticket_changes(obj, status, assignee, changes)
+                    elif isinstance(obj, self.ticket_model) and op is EntryOp.DELETE:
+                        changes.deleted.append(str(read_field(obj, self.ticket_fields["id"])))
                     kind = kinds.get(type(obj))
                     if kind is None or (op is EntryOp.UPDATE and not session.is_modified(obj)):
                         continue
@@ -307,7 +312,13 @@ class SQLAlchemyHost:
                 changes = session.info.pop(pending_key, None)
                 if not changes:
                     return
-                callback(changes)
+                try:
+                    callback(changes)
+                except OutsourceError:
+                    # kept for the next commit of this transaction, which then fails the same way:
+                    # a host that catches the error without rolling back never commits what it refused
+                    session.info[pending_key] = changes
+                    raise
             raise RuntimeError("host changes kept causing further changes: giving up after 100 rounds")
 
         def after_rollback(session: Session) -> None:

@@ -60,6 +60,7 @@ from outsource_plugin.core.engagements import (
     lock_status,
     perform,
     ticket_completed,
+    ticket_deleted,
 )
 from outsource_plugin.db import outbox
 from outsource_plugin.db.models import Engagement, EntryLink, Partner, utcnow
@@ -84,6 +85,10 @@ if TYPE_CHECKING:
 
 def on_host_changes(state: OutsourceState, changes: HostChanges) -> None:
     """Called inside the host's flush with what it changed."""
+    # deletes first: a refused one stops the commit before anything is queued, and an allowed one
+    # detaches its engagements, so the deleted ticket's entries and a new ticket on its id find none
+    for ticket_id in changes.deleted:
+        ticket_deleted(state, ticket_id)
     for ticket_id in changes.completed:
         ticket_completed(state, ticket_id)
     # a flush often carries many entries of one ticket (a burst, an import): look its engagement up once
