@@ -13,11 +13,12 @@ from flask import Flask, render_template, url_for
 from markupsafe import Markup
 
 from outsource_plugin.blueprints.csrf import csrf_field, csrf_token
+from outsource_plugin.blueprints.sync_words import sync_line
 from outsource_plugin.core.costs import cost_hidden
 from outsource_plugin.core.engagements import current_engagement
 from outsource_plugin.core.present import engagement_json, user_actions
 from outsource_plugin.core.questions import can_ask
-from outsource_plugin.db.models import Engagement
+from outsource_plugin.db.models import Engagement, utcnow
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.ops.health import engagement_health
 from outsource_plugin.permissions import Permission
@@ -63,16 +64,19 @@ def menu_items(ticket_id: str, engagement: Engagement | None, actions: list[str]
 def outsource_bar(ticket: Any) -> Markup:
     """The blue information bar; empty on a ticket that was never outsourced.
 
-    Allow Outsourcing and up also see the engagement's sync health: last poll
-    and delivery, pending messages, dead letters and lag.
+    Each reader gets what they act on: Allow Outsourcing a one-line sync state in
+    words and links to the terms and the history; Allow Partner Management and up
+    also the operator figures (last poll and delivery, pending, dead letters, lag)
+    and the recorded errors.
     """
     ctx = _context(ticket)
     if ctx is None or ctx["engagement"] is None:
         return Markup("")
-    health = None
+    health = line = None
     if ctx["level"] >= Permission.OUTSOURCE:
         health = engagement_health(current_outsource(), ctx["engagement_obj"])
-    return Markup(render_template("outsource/bar.html", health=health, **ctx))  # noqa: S704 autoescaped template
+        line = sync_line(ctx["engagement_obj"], health, utcnow())
+    return Markup(render_template("outsource/bar.html", health=health, sync_line=line, **ctx))  # noqa: S704
 
 
 def outsource_menu(ticket: Any) -> Markup:

@@ -8,6 +8,7 @@ from typing import Any
 from flask import abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
+from outsource_plugin.blueprints.form_errors import action_errors, term_errors
 from outsource_plugin.blueprints.pages_common import (
     ACTION_DONE,
     ACTION_HELP,
@@ -90,15 +91,17 @@ def _terms_form(
             values = dict(previous.effective_terms)
         else:
             values = dict(partner.default_terms or {})
+    fields = terms_fields(level)
     return render(
         "outsource/terms_form.html",
         400 if error else 200,
         ticket=ticket,
         partner=partner,
         editing=editing,
-        fields=terms_fields(level),
+        fields=fields,
         values=values,
         error=error,
+        errors=term_errors(error, fields),
         back=ticket_url(ticket.id, previous),
     )
 
@@ -155,18 +158,31 @@ def engagement_page(engagement_id: int) -> ResponseReturnValue:
     This is where a service partner accepts or declines an offer that has no ticket yet.
     """
     user = caller(Permission.OUTSOURCE)
-    engagement = get_engagement(state().session, engagement_id)
+    return _engagement_view(get_engagement(state().session, engagement_id), user.permission)
+
+
+def _engagement_view(
+    engagement: Engagement,
+    level: Permission,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+) -> ResponseReturnValue:
+    """The offer page; with ``errors``, its accept or decline form again, marked and with what was typed."""
     ticket = state().host.get_ticket(engagement.ticket_id) if engagement.ticket_id else None
-    e = engagement_json(engagement, user.permission, ticket_complete=bool(ticket and ticket.is_complete))
+    e = engagement_json(engagement, level, ticket_complete=bool(ticket and ticket.is_complete))
     return render(
         "outsource/engagement.html",
+        400 if errors else 200,
         engagement=engagement,
         e=e,
         ticket=ticket,
-        fields=terms_fields(user.permission),
+        fields=terms_fields(level),
         customers=_customers_needed(engagement),
         labels=ACTION_LABELS,
         ticket_link=ticket_url(engagement.ticket_id) if engagement.ticket_id else None,
+        errors=errors or {},
+        values=values or {},
     )
 
 
@@ -185,10 +201,23 @@ def action_page(engagement_id: int, action: str) -> ResponseReturnValue:
     name = _allowed_action(engagement, action, user.permission)
     if name == "send":
         return redirect(url_for("outsource_pages.view_terms", engagement_id=engagement.id))
+    return _action_form(engagement, name, user.permission)
+
+
+def _action_form(
+    engagement: Engagement,
+    name: str,
+    level: Permission,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+) -> ResponseReturnValue:
+    """One action's form; with ``errors``, the same form again, marked and with what was typed."""
     return render(
         "outsource/action.html",
+        400 if errors else 200,
         engagement=engagement,
-        e=engagement_json(engagement, user.permission),
+        e=engagement_json(engagement, level),
         action=name,
         label=ACTION_LABELS[name],
         help=ACTION_HELP.get(name, ""),
@@ -196,6 +225,8 @@ def action_page(engagement_id: int, action: str) -> ResponseReturnValue:
         reason_optional=name == "cancel",
         customers=_customers_needed(engagement) if name == "accept" else [],
         back=ticket_url(engagement.ticket_id, engagement),
+        errors=errors or {},
+        values=values or {},
     )
 
 
@@ -208,26 +239,29 @@ def action_post(engagement_id: int, action: str) -> ResponseReturnValue:
     chosen = next((a for a in USER_ACTIONS if a.value == action), None)
     if chosen is None:
         abort(404)
-    # the same schema as the JSON API, so a form cannot send what the API refuses (a 1 MB reason)
-    data = load(
-        ActionSchema(),
-        {
-            "action": chosen.value,
-            "reason": request.form.get("reason", "").strip() or None,
-            "customer_ref": request.form.get("customer_ref", "").strip() or None,
-        },
-    )
     ticket_id = engagement.ticket_id
-    perform(
-        state(),
-        engagement,
-        chosen,
-        engagement.role,
-        Actor(user.name),
-        reason=data["reason"],
-        customer_ref=data["customer_ref"],
-    )
-    state().session.commit()
+    typed = {"reason": request.form.get("reason", ""), "customer_ref": request.form.get("customer_ref", "")}
+    try:
+        # the same schema as the JSON API, so a form cannot send what the API refuses (a 1 MB reason)
+        data = load(ActionSchema(), {"action": chosen.value, **{k: v.strip() or None for k, v in typed.items()}})
+        perform(
+            state(),
+            engagement,
+            chosen,
+            engagement.role,
+            Actor(user.name),
+            reason=data["reason"],
+            customer_ref=data["customer_ref"],
+        )
+        state().session.commit()
+    except ValidationFailed as err:
+        errors = action_errors(err, typed["reason"].strip())
+        if not errors:
+            raise
+        state().session.rollback()
+        if request.form.get("form") == "offer":
+            return _engagement_view(engagement, user.permission, errors=errors, values=typed)
+        return _action_form(engagement, chosen.value, user.permission, errors=errors, values=typed)
     if chosen is Action.REMOVE:
         flash("The unsent outsourcing was removed.")
         return redirect(ticket_url(ticket_id) if ticket_id else url_for("outsource_pages.dashboard"))

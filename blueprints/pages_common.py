@@ -88,20 +88,17 @@ def terms_fields(level: Permission) -> list[TermField]:
 
 def terms_from_form(form: MultiDict[str, str], level: Permission, prefix: str = "") -> dict[str, Any]:
     """The terms a form filled in, in the JSON API's shape; an emptied field is ``None``, which
-    clears its term (the form shows every term the user may set, so a blank one was emptied)."""
+    clears its term (the form shows every term the user may set, so a blank one was emptied).
+
+    A whole number that does not parse stays the text typed: the schema then refuses it
+    together with every other bad term, so the form can mark them all at once."""
     terms: dict[str, Any] = {}
     for field in terms_fields(level):
         raw = form.get(prefix + field.name, "").strip()
         if not raw:
             terms[field.name] = None
-            continue
-        if field.kind == "int":
-            try:
-                terms[field.name] = int(raw)
-            except ValueError as err:
-                raise ValidationFailed(
-                    f"{field.label} must be a whole number", details={field.name: ["not a whole number"]}
-                ) from err
+        elif field.kind == "int" and raw.isascii() and raw.removeprefix("-").isdigit():
+            terms[field.name] = int(raw)
         else:
             terms[field.name] = raw
     return terms

@@ -72,7 +72,7 @@ def test_terms_form_errors_are_shown_on_the_form(app: Flask, ticket_id: str, par
         status=400,
     )
     text = response.get_data(as_text=True)
-    assert "invalid input" in text and 'value="lots"' in text
+    assert "must be an amount of money" in text and 'value="lots"' in text
 
 
 def test_tech_does_not_see_or_set_financial_terms(app: Flask, ticket_id: str, partner_id: int) -> None:
@@ -91,7 +91,7 @@ def test_reject_needs_a_reason_and_approve_completes(app: Flask, ticket_id: str,
     form = html(client, f"{P}/engagements/{engagement_id}/actions/reject")
     assert 'name="reason"' in form and "required" in form
     refused = post(client, f"{P}/engagements/{engagement_id}/actions/reject", {"reason": " "}, status=400)
-    assert "needs a reason" in refused.get_data(as_text=True)
+    assert "Give a reason" in refused.get_data(as_text=True)
     post(client, f"{P}/engagements/{engagement_id}/actions/reject", {"reason": "Photos missing"})
     assert engagement_status(app, engagement_id) is Status.IN_PROGRESS
     post(client, f"{P}/engagements/{engagement_id}/actions/complete")

@@ -274,7 +274,7 @@ def test_partner_supplied_text_is_escaped_in_the_bar(app: Flask, api: Api, ticke
         assert "<img" not in html
         assert "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;" in html
         assert "<b>boom</b>" not in html
-        if level >= Permission.OUTSOURCE:  # sync errors are shown from Allow Outsourcing up
+        if level >= Permission.PARTNER_MANAGEMENT:  # the recorded sync errors are the operators'
             assert "&lt;b&gt;boom&lt;/b&gt;" in html
 
 

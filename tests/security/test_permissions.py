@@ -119,6 +119,7 @@ ENDPOINTS = [
     ),
     E("GET", f"{PAGES}/engagements/{ENGAGEMENT}", OUT, 200),
     E("GET", f"{PAGES}/engagements/{ENGAGEMENT}/terms", OUT, 200),
+    E("GET", f"{PAGES}/engagements/{ENGAGEMENT}/history", OUT, 200),
     E("GET", f"{PAGES}/engagements/{ENGAGEMENT}/actions/<action>", OUT, 200),
     E("POST", f"{PAGES}/engagements/{ENGAGEMENT}/actions/<action>", OUT, 302, use={"action": "send"}),
     E("GET", f"{PAGES}/engagements/{ENGAGEMENT}/question", OUT, 200, use=ASKING),

@@ -151,16 +151,19 @@ def test_status_command_prints_a_table_and_exits_non_zero_when_unhealthy(
     assert runner.invoke(args=["outsource", "status", "--json"]).exit_code == 1
 
 
-def test_ticket_bar_shows_the_engagements_sync_figures(app: Flask, api: Api, ticket_id: str, partner_id: int) -> None:
+def test_ticket_bar_shows_the_engagements_sync_figures_to_partner_managers(
+    app: Flask, api: Api, ticket_id: str, partner_id: int
+) -> None:
     outsource(api, app, ticket_id, partner_id)
     memory_partner(app, partner_id).failures.append(PermanentAdapterError("refused"))
     act(api, ticket_id, "cancel", reason="not needed")
     sync(app)
-    page = html(page_client(app, Permission.OUTSOURCE), f"/tickets/{ticket_id}")
+    page = html(page_client(app, Permission.PARTNER_MANAGEMENT), f"/tickets/{ticket_id}")
     assert 'class="ob-health" data-pending="0" data-dead="1"' in page
     assert "1 dead" in page and "0 pending" in page and "polled never" not in page
     assert "delivered never" not in page and "lag " in page
-    # a viewer sees the bar without the figures
+    # a technician and a viewer see the bar without the figures
+    assert "ob-health" not in html(page_client(app, Permission.OUTSOURCE), f"/tickets/{ticket_id}")
     assert "ob-health" not in html(page_client(app, Permission.NONE), f"/tickets/{ticket_id}")
 
 
