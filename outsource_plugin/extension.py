@@ -42,6 +42,8 @@ class Outsourcing:
         host = host or self.host
         if host is None:
             raise RuntimeError("Outsourcing needs a host adapter: Outsourcing(app, host=...)")
+        with app.app_context():
+            host.check_configuration()
         config = apply_defaults(app.config)
         check_keys(app.config)
         state = OutsourceState(app, host, config)

@@ -7,6 +7,7 @@ the caller's session; the caller commits once.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,8 @@ from outsource_plugin.workflow import (
 
 if TYPE_CHECKING:
     from outsource_plugin.state import OutsourceState
+
+log = logging.getLogger(__name__)
 
 #: acts after which the side that took them syncs no more (submit, approve, complete, the cascade):
 #: whether an entry crosses is decided against them (``outsource_plugin.sync.capture``)
@@ -394,6 +397,11 @@ def ticket_completed(state: OutsourceState, ticket_id: str) -> None:
             continue  # a closed engagement never opens again
         lock_status(state.session, engagement)  # the partner's completion may have just committed
         if engagement.is_open:
+            log.info(
+                "ticket %s is Complete in the host: the completion cascade completes engagement %s",
+                ticket_id,
+                engagement.uid,
+            )
             perform(state, engagement, Action.TICKET_COMPLETE, Side.SYSTEM, Actor("system"))
 
 

@@ -60,13 +60,16 @@ class EntryMap:
     """Where one entry kind lives in the host: its model and which attribute holds what.
 
     ``fields`` maps neutral names (``FIELDS``) to the model's attribute names; a
-    neutral field the host lacks is simply left out.
+    neutral field the host lacks is simply left out. ``defaults`` gives the model's other
+    required attributes on a row the plugin creates (a date, a user id): a value, or a
+    callable called with the entry's neutral values.
     """
 
     model: type
     fields: Mapping[str, str] = field(default_factory=dict)
     ticket: str = "ticket_id"
     id: str = "id"
+    defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
 def to_wire(kind: EntryKind, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -83,6 +83,12 @@ class HostAdapter(Protocol):
 
     def current_user(self) -> HostUser | None: ...
 
+    def check_configuration(self) -> None:
+        """Raise ``ConfigurationError`` for a mapping the plugin could not work with (a status it
+        cannot see close, a row it would create without a value the host requires): ``init_app``
+        calls it first, in an app context, so a bad mapping stops the start, never fails silently later."""
+        ...
+
     def canonical_ticket_id(self, raw: str) -> str | None:
         """The one spelling of a ticket id the host's key type allows, or None for any other
         (``05``, ``+5``, `` 5``, non-ASCII digits): each ticket must have a single id."""

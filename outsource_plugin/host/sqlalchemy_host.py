@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import BigInteger, event, inspect, select
@@ -19,6 +20,8 @@ from outsource_plugin.errors import OutsourceError
 from outsource_plugin.host.entries import EntryKind, EntryMap
 from outsource_plugin.host.fields import FieldSpec, read_field
 from outsource_plugin.host.protocol import EntryChange, EntryOp, HostChanges, HostUser, TicketInfo
+from outsource_plugin.host.required import check_filled
+from outsource_plugin.host.status import StatusField, status_field
 from outsource_plugin.permissions import Permission
 
 DEFAULT_TICKET_FIELDS: dict[str, FieldSpec] = {
@@ -32,6 +35,15 @@ DEFAULT_TICKET_FIELDS: dict[str, FieldSpec] = {
     "customer": "customer_id",
     "contact": "contact",
 }
+
+#: the neutral fields ``create_ticket`` writes; an offer always gives the first three, and may lack the others
+OFFER_ALWAYS = ("title", "description", "contact")
+OFFER_MAYBE = ("priority", "due", "customer")
+
+
+def _defaults(defaults: Mapping[str, Any], source: Mapping[str, Any]) -> dict[str, Any]:
+    """A host's defaults for a new row, each callable called with what the row is made from."""
+    return {name: value(source) if callable(value) else value for name, value in defaults.items()}
 
 
 def _as_date(value: Any) -> date | None:
@@ -93,9 +105,11 @@ class SQLAlchemyHost:
     ``ticket_fields`` maps the plugin's neutral ticket names to attributes or
     callables, or to None for a field the host does not have; ``entries``
     maps each entry kind the host has to an ``EntryMap`` (a kind the host
-    lacks is left out). ``complete_status`` is the status value meaning Complete;
+    lacks is left out). ``complete_status`` is the status value meaning Complete
+    (for a status table, the name in its rows' ``status_name`` attribute);
     ``current_user`` returns the host's user object or None and
-    ``permission`` turns it into a level.
+    ``permission`` turns it into a level. ``ticket_defaults`` fills the ticket's other
+    required attributes: a value, or a callable called with the offer.
     """
 
     def __init__(
@@ -114,6 +128,7 @@ class SQLAlchemyHost:
         ticket_defaults: Mapping[str, Any] | None = None,
         entries: Mapping[EntryKind, EntryMap] | None = None,
         system_author: str = "Outsourcing",
+        status_name: str = "name",
     ) -> None:
         self._db = db
         self.ticket_model = ticket_model
@@ -128,10 +143,40 @@ class SQLAlchemyHost:
         self.ticket_defaults = dict(ticket_defaults or {})
         self.entries = dict(entries or {})
         self.system_author = system_author
+        self.status_name = status_name
 
     @property
     def session(self) -> Session:
         return self._db.session
+
+    @cached_property
+    def status(self) -> StatusField:
+        """The ticket status in the host's shape (raises ConfigurationError for one it cannot watch)."""
+        return status_field(self.ticket_model, self.ticket_fields["status"], self.complete_status, self.status_name)
+
+    def check_configuration(self) -> None:
+        """Refuse a mapping the plugin could not work with: a status it cannot watch or resolve, or
+        a ticket or entry row it would create without a value the host's model requires."""
+        self.status.check(self.session)
+        check_filled(
+            self.ticket_model,
+            [*self.ticket_defaults, *self._offer_attributes(OFFER_ALWAYS)],
+            f"a {self.ticket_model.__name__} for an accepted offer (ticket_fields and ticket_defaults)",
+            "give each a value in ticket_defaults (a value, or a callable taking the offer)",
+            sometimes=self._offer_attributes(OFFER_MAYBE),
+        )
+        for kind, spec in self.entries.items():
+            check_filled(
+                spec.model,
+                [spec.ticket, *spec.fields.values(), *spec.defaults],
+                f"a {spec.model.__name__} for a {kind.value} (its EntryMap)",
+                f"give each a value in EntryMap({spec.model.__name__}, ..., defaults={{...}}) (a value, or a "
+                f"callable taking the entry's values)",
+            )
+
+    def _offer_attributes(self, names: tuple[str, ...]) -> list[str]:
+        """The ticket attributes ``create_ticket`` writes these neutral fields to."""
+        return [spec for spec in (self.ticket_fields.get(name) for name in names) if isinstance(spec, str)]
 
     def current_user(self) -> HostUser | None:
         user = self._current_user()
@@ -159,7 +204,6 @@ class SQLAlchemyHost:
 
     def _info(self, obj: Any) -> TicketInfo:
         f = self.ticket_fields
-        status = read_field(obj, f["status"])
         customer = read_field(obj, f["customer"])
         return TicketInfo(
             id=str(read_field(obj, f["id"])),
@@ -168,8 +212,8 @@ class SQLAlchemyHost:
             description=read_field(obj, f["description"]) or "",
             priority=read_field(obj, f["priority"]),
             due=_as_date(read_field(obj, f["due"])),
-            status=str(status or ""),
-            is_complete=status == self.complete_status,
+            status=self.status.name(self.session, obj),
+            is_complete=self.status.is_complete(self.session, obj),
             customer=None if customer is None else str(customer),
             contact=read_field(obj, f["contact"]) or {},
         )
@@ -179,8 +223,9 @@ class SQLAlchemyHost:
         return None if obj is None else self._info(obj)
 
     def create_ticket(self, offer: Mapping[str, Any], customer: str | None) -> TicketInfo:
-        """Open the service ticket for an accepted offer, writing only mapped attributes."""
-        values = dict(self.ticket_defaults)
+        """Open the service ticket for an accepted offer, writing only mapped attributes; the
+        defaults fill what the offer does not give."""
+        values = _defaults(self.ticket_defaults, offer)
         due = offer.get("due")
         neutral = {
             "title": offer.get("title") or "(untitled)",
@@ -202,10 +247,9 @@ class SQLAlchemyHost:
         return self._info(obj)
 
     def set_ticket_complete(self, ticket_id: str) -> None:
-        spec = self.ticket_fields["status"]
         obj = self._load(ticket_id)
-        if obj is not None and isinstance(spec, str):
-            setattr(obj, spec, self.complete_status)
+        if obj is not None:
+            self.status.set_complete(self.session, obj)
 
     def list_customers(self) -> list[tuple[str, str]]:
         if self.customer_model is None:
@@ -252,7 +296,10 @@ class SQLAlchemyHost:
     def create_entry(self, kind: EntryKind, ticket_id: str, values: Mapping[str, Any]) -> Any:
         """Add an entry; its id exists after the next flush."""
         spec = self.entries[kind]
-        attrs = {spec.fields[name]: value for name, value in values.items() if name in spec.fields}
+        attrs = _defaults(spec.defaults, values)
+        for name, value in values.items():
+            if name in spec.fields and (value is not None or spec.fields[name] not in attrs):
+                attrs[spec.fields[name]] = value
         attrs[spec.ticket] = _key(spec.model, spec.ticket, ticket_id)
         entry = spec.model(**attrs)
         self.session.add(entry)
@@ -283,7 +330,7 @@ class SQLAlchemyHost:
         ticket with accepted work) stops the commit, and every later commit of
         the transaction, until the host rolls it back.
         """
-        status = self.ticket_fields["status"]
+        status = self.status
         assignee = self.ticket_fields.get("assignee")
         kinds = {spec.model: kind for kind, spec in self.entries.items()}
         pending_key = ("outsource_pending", id(self))
@@ -297,7 +344,7 @@ class SQLAlchemyHost:
             ):
                 for obj in list(objects):
                     if isinstance(obj, self.ticket_model) and op is EntryOp.UPDATE:
-                        self._ticket_changes(obj, status, assignee, changes)
+                        self._ticket_changes(session, obj, status, assignee, changes)
                     elif isinstance(obj, self.ticket_model) and op is EntryOp.DELETE:
                         changes.deleted.append(str(read_field(obj, self.ticket_fields["id"])))
                     kind = kinds.get(type(obj))
@@ -329,11 +376,12 @@ class SQLAlchemyHost:
         event.listen(self._db.session, "after_soft_rollback", lambda session, tx: after_rollback(session))
 
     def _ticket_changes(
-        self, obj: Any, status: FieldSpec | None, assignee: FieldSpec | None, changes: HostChanges
+        self, session: Session, obj: Any, status: StatusField, assignee: FieldSpec | None, changes: HostChanges
     ) -> None:
+        """A watched status attribute changed and the ticket is now Complete: the completion cascade's cue."""
         attrs = inspect(obj).attrs
         ticket_id = str(read_field(obj, self.ticket_fields["id"]))
-        if isinstance(status, str) and self.complete_status in attrs[status].history.added:
+        if any(attrs[name].history.has_changes() for name in status.watch) and status.is_complete(session, obj):
             changes.completed.append(ticket_id)
         if isinstance(assignee, str) and attrs[assignee].history.has_changes():
             changes.reassigned.append(ticket_id)
