@@ -42,6 +42,7 @@ class Outsourcing:
         host = host or self.host
         if host is None:
             raise RuntimeError("Outsourcing needs a host adapter: Outsourcing(app, host=...)")
+        host.check_partner_entries()
         config = apply_defaults(app.config)
         check_keys(app.config)
         state = OutsourceState(app, host, config)

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from outsource_plugin.errors import OutsourceError
 from outsource_plugin.host.entries import EntryKind, EntryMap
-from outsource_plugin.host.fields import FieldSpec, read_field
+from outsource_plugin.host.fields import FieldSpec, read_field, write_field
+from outsource_plugin.host.privacy import PartnerEntries, partner_entries_policy, require_policy
 from outsource_plugin.host.protocol import EntryChange, EntryOp, HostChanges, HostUser, TicketInfo
 from outsource_plugin.permissions import Permission
 
@@ -95,7 +96,9 @@ class SQLAlchemyHost:
     maps each entry kind the host has to an ``EntryMap`` (a kind the host
     lacks is left out). ``complete_status`` is the status value meaning Complete;
     ``current_user`` returns the host's user object or None and
-    ``permission`` turns it into a level.
+    ``permission`` turns it into a level. ``partner_entries`` (``"held"`` or
+    ``"public"``, see ``host.privacy``) is required when the note or attachment
+    map has no ``internal`` field.
     """
 
     def __init__(
@@ -114,6 +117,7 @@ class SQLAlchemyHost:
         ticket_defaults: Mapping[str, Any] | None = None,
         entries: Mapping[EntryKind, EntryMap] | None = None,
         system_author: str = "Outsourcing",
+        partner_entries: str | None = None,
     ) -> None:
         self._db = db
         self.ticket_model = ticket_model
@@ -128,6 +132,7 @@ class SQLAlchemyHost:
         self.ticket_defaults = dict(ticket_defaults or {})
         self.entries = dict(entries or {})
         self.system_author = system_author
+        self._partner_entries = partner_entries_policy(partner_entries)
 
     @property
     def session(self) -> Session:
@@ -227,8 +232,20 @@ class SQLAlchemyHost:
     def entry_kinds(self) -> frozenset[EntryKind]:
         return frozenset(self.entries)
 
+    def entry_fields(self, kind: EntryKind) -> frozenset[str]:
+        spec = self.entries.get(kind)
+        return frozenset(spec.fields) if spec is not None else frozenset()
+
+    @property
+    def partner_entries(self) -> PartnerEntries | None:
+        return self._partner_entries
+
+    def check_partner_entries(self) -> None:
+        models = ((kind, spec.model.__name__, frozenset(spec.fields)) for kind, spec in self.entries.items())
+        require_policy(models, self._partner_entries)
+
     def entry_values(self, kind: EntryKind, entry: Any) -> dict[str, Any]:
-        return {name: getattr(entry, attr) for name, attr in self.entries[kind].fields.items()}
+        return {name: read_field(entry, spec) for name, spec in self.entries[kind].fields.items()}
 
     def entry_id(self, kind: EntryKind, entry: Any) -> str:
         return str(getattr(entry, self.entries[kind].id))
@@ -252,20 +269,22 @@ class SQLAlchemyHost:
     def create_entry(self, kind: EntryKind, ticket_id: str, values: Mapping[str, Any]) -> Any:
         """Add an entry; its id exists after the next flush."""
         spec = self.entries[kind]
-        attrs = {spec.fields[name]: value for name, value in values.items() if name in spec.fields}
-        attrs[spec.ticket] = _key(spec.model, spec.ticket, ticket_id)
-        entry = spec.model(**attrs)
+        entry = spec.model(**{spec.ticket: _key(spec.model, spec.ticket, ticket_id)})
+        self._write(spec, entry, values)
         self.session.add(entry)
         return entry
 
     def update_entry(self, kind: EntryKind, entry_id: str, values: Mapping[str, Any]) -> Any:
-        spec = self.entries[kind]
         entry = self._entry(kind, entry_id)
         if entry is not None:
-            for name, value in values.items():
-                if name in spec.fields:
-                    setattr(entry, spec.fields[name], value)
+            self._write(self.entries[kind], entry, values)
         return entry
+
+    @staticmethod
+    def _write(spec: EntryMap, entry: Any, values: Mapping[str, Any]) -> None:
+        """Set the mapped values through the field map: a ``Field`` writes through the host's code."""
+        for name, value in values.items():
+            write_field(entry, spec.fields.get(name), value)
 
     def delete_entry(self, kind: EntryKind, entry_id: str) -> None:
         entry = self._entry(kind, entry_id)
