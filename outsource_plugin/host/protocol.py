@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from sqlalchemy.orm import Session
 
 from outsource_plugin.host.entries import EntryKind
+from outsource_plugin.host.privacy import PartnerEntries
 from outsource_plugin.permissions import Permission
 
 
@@ -106,6 +107,21 @@ class HostAdapter(Protocol):
 
     @property
     def entry_kinds(self) -> frozenset[EntryKind]: ...
+
+    def entry_fields(self, kind: EntryKind) -> frozenset[str]:
+        """The neutral fields the host keeps for ``kind`` (none for a kind it lacks): whether it can
+        mark an entry internal, whether its notes hold hours."""
+        ...
+
+    @property
+    def partner_entries(self) -> PartnerEntries | None:
+        """Where a partner's entries go when the host cannot mark them internal (``host.privacy``)."""
+        ...
+
+    def check_partner_entries(self) -> None:
+        """Raise ``ConfigurationError`` when an entry kind that must stay internal cannot, and no
+        ``partner_entries`` policy says where it goes; the extension calls it when mounted."""
+        ...
 
     def entry_values(self, kind: EntryKind, entry: Any) -> dict[str, Any]: ...
 

@@ -35,7 +35,8 @@ STRICT_DEFAULTS: dict[str, Any] = {
 
 
 def strict(mount: Mount, **host: Any) -> Flask:
-    return mount(ticket_model=StrictTicket, ticket_fields=STRICT_FIELDS, **host)
+    """StrictNote has no internal flag, so the host says where partner entries go (host.privacy)."""
+    return mount(ticket_model=StrictTicket, ticket_fields=STRICT_FIELDS, partner_entries="public", **host)
 
 
 def test_a_ticket_column_nothing_fills_refuses_to_start(mount: Mount) -> None:
