@@ -64,7 +64,7 @@ Outsourcing(
                     "filename": "filename",
                     "media_type": "content_type",
                     "size": "size",
-                    "data": Field(Upload.content, Upload.store),
+                    "data": Field(Upload.content, Upload.store, watch=("stored_as",)),  # the bytes live on disk
                 },
             ),
         },
