@@ -34,6 +34,7 @@ def refused(err: OutsourceError) -> tuple[dict[str, Any], int]:
 
 app.config.setdefault("OUTSOURCE_ORG_NAME", "Litware Help Desk")
 app.config.setdefault("OUTSOURCE_TICKET_URL", "/tickets/{ticket_id}")
+app.config.setdefault("OUTSOURCE_BASE_TEMPLATE", "litware_base.html")  # its pages in Litware's layout
 Outsourcing(
     app,
     host=SQLAlchemyHost(

@@ -77,6 +77,8 @@ def test_litware_leads_a_ticket_to_the_demo_desk(desks: Desks) -> None:
     assert [name for _, name, _, _ in litware["uploads"]] == ["bsod.txt"]
     page = lit.call("GET", f"/tickets/{ticket_id}").text
     assert page.count('class="ob-held-entry"') == 4 and "Disk controller mode was changed" in page
+    dashboard = lit.call("GET", "/outsource/dashboard").text  # the plugin's pages in Litware's layout
+    assert dashboard.index("<header>Litware Help Desk") < dashboard.index("Outsource Dashboard</h1>")
 
     con.post(f"{API}/engagements/{offer_id}/actions", {"action": "submit"})
     wait_status(lit, lead_path, "waiting_approval")
