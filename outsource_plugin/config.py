@@ -66,6 +66,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Fernet keys for partner secrets at rest, a list or comma separated: the first encrypts, all decrypt; "
         "empty: one derived from SECRET_KEY (set your own in production).",
     ),
+    Setting(
+        "OUTSOURCE_SQLITE_SERIALISE_WRITERS",
+        True,
+        "On a SQLite file, begin every transaction with BEGIN IMMEDIATE (WAL mode) so that writers wait "
+        "instead of failing with 'database is locked'; False: leave the engine alone (a warning is logged).",
+    ),
     Setting("OUTSOURCE_MAX_LAG", 900.0, "Seconds a partner's sync may lag before health reports it unhealthy."),
     Setting(
         "OUTSOURCE_PARTNER_MAX_LAG",

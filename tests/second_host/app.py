@@ -14,7 +14,6 @@ from flask import Flask, g, request
 from sqlalchemy import select
 
 from outsource_plugin import EntryKind, EntryMap, Outsourcing, Permission, SQLAlchemyHost
-from outsource_plugin.host.sqlite import serialise_sqlite_writers
 from tests.second_host.models import Agent, Case, CaseComment, CaseExpense, CaseFile, Client, db
 
 #: Fabrikam's roles, and the outsourcing permission each one has
@@ -104,8 +103,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(overrides or {})
     db.init_app(app)
     with app.app_context():
-        if db.engine.dialect.name == "sqlite":  # tests and development only: see docs/integrating.md
-            serialise_sqlite_writers(db.engine)
         db.create_all()
 
     # --- docs/integrating.md: "Mount the extension" ---
