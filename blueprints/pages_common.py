@@ -15,6 +15,7 @@ from outsource_plugin.blueprints.api_common import ID as ID
 from outsource_plugin.blueprints.api_common import caller as caller
 from outsource_plugin.blueprints.api_common import canonical_ticket_id, state
 from outsource_plugin.blueprints.csrf import protect
+from outsource_plugin.blueprints.errors import answer_in_pages
 from outsource_plugin.blueprints.limits import json_limit, limit_body
 from outsource_plugin.db.models import Engagement
 from outsource_plugin.errors import Conflict, ValidationFailed
@@ -29,6 +30,7 @@ pages = Blueprint(
     static_url_path="/static",
 )
 limit_body(pages, json_limit)
+answer_in_pages(pages)
 protect(pages)
 pages.url_value_preprocessor(canonical_ticket_id)
 
