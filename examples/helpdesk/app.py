@@ -74,6 +74,8 @@ def settings_from_env(environ: dict[str, str] | os._Environ[str] = os.environ) -
         if setting.key in environ:
             config[setting.key] = _env_value(environ[setting.key], setting.default)
     config.setdefault("OUTSOURCE_ORG_NAME", config["HELPDESK_NAME"])
+    # the plugin's pages inside the help desk's own layout: templates/base.html, its "content" block
+    config.setdefault("OUTSOURCE_BASE_TEMPLATE", "base.html")
     return config
 
 

@@ -196,3 +196,14 @@ def test_default_prefix(app: Flask, api: Any) -> None:
     assert (
         api.client.get("/partners-out/api/v1/dashboard", headers={"Authorization": "Bearer admin"}).status_code == 404
     )
+
+
+# --- the pages' frame ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block", ["", "page body", "1st", "body%}{% include 'x'", "outsource_content", 7])
+def test_a_content_block_that_is_not_a_block_name_is_refused(bare_app: Flask, block: object) -> None:
+    bare_app.config["OUTSOURCE_CONTENT_BLOCK"] = block
+    with pytest.raises(ValueError, match="OUTSOURCE_CONTENT_BLOCK must be a Jinja block name"):
+        Outsourcing(bare_app, host=bare_host())
+    assert "outsource" not in bare_app.extensions

@@ -108,6 +108,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # --- docs/integrating.md: "Mount the extension" ---
     app.config.setdefault("OUTSOURCE_ORG_NAME", "Fabrikam Service Desk")
     app.config.setdefault("OUTSOURCE_TICKET_URL", "/cases/{ticket_id}")
+    app.config.setdefault("OUTSOURCE_BASE_TEMPLATE", "fabrikam_base.html")
+    app.config.setdefault("OUTSOURCE_CONTENT_BLOCK", "page_body")
     Outsourcing(app, host=build_host())
     # --- end ---
 
