@@ -1,4 +1,4 @@
-"""The plugin's blueprints: the JSON API, the pages, and the error handler."""
+"""The plugin's blueprints: the JSON API, the pages, and their error answers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask, prefix: str) -> None:
     from outsource_plugin.blueprints.api import api
-    from outsource_plugin.blueprints.errors import register_error_handlers
+    from outsource_plugin.blueprints.errors import answer_routing_errors
     from outsource_plugin.blueprints.federation import federation
     from outsource_plugin.blueprints.fragments import register_fragments
     from outsource_plugin.blueprints.headers import secure_headers
@@ -16,6 +16,6 @@ def register_blueprints(app: Flask, prefix: str) -> None:
     app.register_blueprint(api, url_prefix=f"{prefix}/api/v1")
     app.register_blueprint(federation, url_prefix=f"{prefix}/federation/v1")
     app.register_blueprint(pages, url_prefix=prefix or None)
-    register_error_handlers(app, (f"{prefix}/api/", f"{prefix}/federation/"))
+    answer_routing_errors(app, (f"{prefix}/api/", f"{prefix}/federation/"))
     register_fragments(app)
     secure_headers(app, (api.name, federation.name, pages.name))

@@ -9,6 +9,7 @@ from flask import Blueprint, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import IntegerConverter
 
+from outsource_plugin.blueprints.errors import answer_in_json
 from outsource_plugin.blueprints.limits import json_limit, limit_body
 from outsource_plugin.errors import NotAuthenticated, NotFound, OutsourceError, ValidationFailed
 from outsource_plugin.host.protocol import HostUser, TicketInfo
@@ -47,6 +48,7 @@ class RowIdConverter(IntegerConverter):
 
 api = Blueprint("outsource_api", __name__, template_folder="templates")
 limit_body(api, json_limit)
+answer_in_json(api)
 
 
 @api.record_once

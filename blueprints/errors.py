@@ -1,30 +1,55 @@
-"""One place that turns errors into answers: JSON under the API prefix."""
+"""One place that turns errors into answers, on the plugin's own blueprints only.
+
+The handlers hang on the plugin's blueprints, not on the app, so a host's own
+``HTTPException``, 404 or 500 handlers keep answering for the host's pages, and
+the plugin's URLs keep the plugin's answers whatever the host registers. The
+API and federation blueprints answer in JSON; the pages render the plugin's
+error page (JSON to a JSON request). A URL that matches no route belongs to no
+blueprint, so Flask gives it to the app's handlers: under the API and
+federation prefixes :func:`answer_routing_errors` answers it in JSON first.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RoutingException
 
 from outsource_plugin.errors import OutsourceError
+from outsource_plugin.state import current_outsource
 
 
-def register_error_handlers(app: Flask, api_prefixes: tuple[str, ...]) -> None:
-    def wants_json() -> bool:
-        return request.path.startswith(api_prefixes) or request.is_json
+def _outsource_error(err: OutsourceError, as_json: bool) -> tuple[Response | str, int]:
+    current_outsource().session.rollback()
+    if as_json or request.is_json:
+        return jsonify(err.to_dict()), err.status_code
+    return render_template("outsource/error.html", error=err), err.status_code
 
-    @app.errorhandler(OutsourceError)
-    def outsource_error(err: OutsourceError) -> tuple[Response | str, int]:
-        from outsource_plugin.state import current_outsource
 
-        current_outsource().session.rollback()
-        if wants_json():
-            return jsonify(err.to_dict()), err.status_code
-        return render_template("outsource/error.html", error=err), err.status_code
+def _http_json(err: HTTPException) -> Response:
+    response = jsonify({"error": (err.name or "error").lower().replace(" ", "_"), "message": err.description})
+    response.status_code = err.code or 500
+    return response
 
-    @app.errorhandler(HTTPException)
-    def http_error(err: HTTPException) -> Response | HTTPException:
-        if not request.path.startswith(api_prefixes):
-            return err
-        response = jsonify({"error": (err.name or "error").lower().replace(" ", "_"), "message": err.description})
-        response.status_code = err.code or 500
-        return response
+
+def answer_in_json(blueprint: Blueprint) -> None:
+    """Every error of ``blueprint``'s views, the plugin's and HTTP ones, as a JSON answer."""
+    blueprint.register_error_handler(OutsourceError, lambda err: _outsource_error(err, as_json=True))
+    blueprint.register_error_handler(HTTPException, _http_json)
+
+
+def answer_in_pages(blueprint: Blueprint) -> None:
+    """The plugin's errors on ``blueprint``'s pages as its error page; HTTP errors stay the host's."""
+    blueprint.register_error_handler(OutsourceError, lambda err: _outsource_error(err, as_json=False))
+
+
+def answer_routing_errors(app: Flask, json_prefixes: tuple[str, ...]) -> None:
+    """A 404 or 405 from routing under ``json_prefixes`` as JSON, before the app's handlers see it."""
+
+    @app.before_request
+    def _routing_error_in_json() -> Response | None:
+        err = request.routing_exception
+        if isinstance(err, HTTPException) and not isinstance(err, RoutingException):
+            if request.path.startswith(json_prefixes):
+                return _http_json(err)
+        return None

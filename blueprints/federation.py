@@ -13,6 +13,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select, update
 
 from outsource_plugin.adapters.registry import adapter_class
+from outsource_plugin.blueprints.errors import answer_in_json
 from outsource_plugin.blueprints.limits import limit_body, partner_limit
 from outsource_plugin.db.models import (
     Engagement,
@@ -33,6 +34,7 @@ from outsource_plugin.validation.schemas import FeedSchema, load
 
 federation = Blueprint("outsource_federation", __name__)
 limit_body(federation, partner_limit)
+answer_in_json(federation)
 
 
 @federation.before_request

@@ -1,5 +1,6 @@
 """Jinja globals a host's templates call: ``outsource_bar``, ``outsource_menu``,
-``outsource_entry_lock``, ``outsource_cost_hidden``, ``outsource_stylesheet`` and ``outsource_csrf_field``.
+``outsource_entry_lock``, ``outsource_cost_hidden``, ``outsource_stylesheet`` and ``outsource_csrf_field``;
+and ``outsource_frame``, the frame the plugin's own pages extend.
 
 Each renders a template under ``outsource/`` that the host may override.
 """
@@ -9,10 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, render_template, url_for
+from flask import Flask, g, render_template, url_for
 from markupsafe import Markup
 
 from outsource_plugin.blueprints.csrf import csrf_field, csrf_token
+from outsource_plugin.blueprints.frame import outsource_frame
 from outsource_plugin.blueprints.sync_words import sync_line
 from outsource_plugin.core.costs import cost_hidden
 from outsource_plugin.core.engagements import current_engagement
@@ -109,7 +111,14 @@ def outsource_cost_hidden(charge: Any) -> bool:
 
 
 def outsource_stylesheet() -> Markup:
-    """The ``<link>`` to the plugin's stylesheet, shipped in the package."""
+    """The ``<link>`` to the plugin's stylesheet, shipped in the package; once a request.
+
+    The host's ``<head>`` may link it and the frame of the plugin's pages does too
+    (a host layout may not): the first call on a page links it, the others are empty.
+    """
+    if g.get("outsource_stylesheet_linked"):
+        return Markup("")
+    g.outsource_stylesheet_linked = True
     href = url_for("outsource_pages.static", filename="outsource/outsource.css")
     return Markup('<link rel="stylesheet" href="{}">').format(href)
 
@@ -131,5 +140,6 @@ def register_fragments(app: Flask) -> None:
         outsource_stylesheet=outsource_stylesheet,
         outsource_csrf_field=csrf_field,
         outsource_csrf_token=csrf_token,
+        outsource_frame=outsource_frame,
     )
     app.jinja_env.filters["outsource_time"] = outsource_time

@@ -8,20 +8,22 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from flask import Blueprint, render_template, url_for
+from flask import render_template, url_for
 from werkzeug.datastructures import MultiDict
 
 from outsource_plugin.blueprints.api_common import ID as ID
 from outsource_plugin.blueprints.api_common import caller as caller
 from outsource_plugin.blueprints.api_common import canonical_ticket_id, state
 from outsource_plugin.blueprints.csrf import protect
+from outsource_plugin.blueprints.errors import answer_in_pages
+from outsource_plugin.blueprints.frame import PagesBlueprint
 from outsource_plugin.blueprints.limits import json_limit, limit_body
 from outsource_plugin.db.models import Engagement
 from outsource_plugin.errors import Conflict, ValidationFailed
 from outsource_plugin.permissions import Permission
 from outsource_plugin.validation.schemas import FINANCIAL_TERMS
 
-pages = Blueprint(
+pages = PagesBlueprint(
     "outsource_pages",
     __name__,
     template_folder="templates",
@@ -29,6 +31,7 @@ pages = Blueprint(
     static_url_path="/static",
 )
 limit_body(pages, json_limit)
+answer_in_pages(pages)
 protect(pages)
 pages.url_value_preprocessor(canonical_ticket_id)
 

@@ -6,7 +6,12 @@ once with ``setdefault``.
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
+
+#: what Jinja takes as a block name; the plugin's own block inside it may not be reused
+_BLOCK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+PAGE_BLOCK = "outsource_content"
 
 
 class Setting(NamedTuple):
@@ -18,6 +23,16 @@ class Setting(NamedTuple):
 SETTINGS: tuple[Setting, ...] = (
     Setting("OUTSOURCE_URL_PREFIX", "/outsource", "Where the plugin's pages and APIs are mounted."),
     Setting("OUTSOURCE_ORG_NAME", "This help desk", "The name partners see for this organisation."),
+    Setting(
+        "OUTSOURCE_BASE_TEMPLATE",
+        "outsource/base.html",
+        "The template the plugin's pages extend: the host's base template, to show them in the host's layout.",
+    ),
+    Setting(
+        "OUTSOURCE_CONTENT_BLOCK",
+        "content",
+        "The block of OUTSOURCE_BASE_TEMPLATE the plugin's pages fill (any Jinja block name).",
+    ),
     Setting("OUTSOURCE_SCHEDULER", False, "Run the jobs in the web process (APScheduler)."),
     Setting("OUTSOURCE_POLL_INTERVAL", 5.0, "Seconds between polls of each partner's change feed."),
     Setting("OUTSOURCE_DELIVERY_INTERVAL", 1.0, "Seconds between outbox delivery rounds."),
@@ -66,6 +81,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Fernet keys for partner secrets at rest, a list or comma separated: the first encrypts, all decrypt; "
         "empty: one derived from SECRET_KEY (set your own in production).",
     ),
+    Setting(
+        "OUTSOURCE_SQLITE_SERIALISE_WRITERS",
+        True,
+        "On a SQLite file, begin every transaction with BEGIN IMMEDIATE (WAL mode) so that writers wait "
+        "instead of failing with 'database is locked'; False: leave the engine alone (a warning is logged).",
+    ),
     Setting("OUTSOURCE_MAX_LAG", 900.0, "Seconds a partner's sync may lag before health reports it unhealthy."),
     Setting(
         "OUTSOURCE_PARTNER_MAX_LAG",
@@ -88,4 +109,13 @@ def apply_defaults(config: dict[str, Any]) -> dict[str, Any]:
     if prefix and not prefix.startswith("/"):
         raise ValueError("OUTSOURCE_URL_PREFIX must start with '/'")
     config["OUTSOURCE_URL_PREFIX"] = prefix
+    if not is_block_name(config["OUTSOURCE_CONTENT_BLOCK"]):
+        raise ValueError(
+            f"OUTSOURCE_CONTENT_BLOCK must be a Jinja block name (letters, digits, '_') other than {PAGE_BLOCK!r}"
+        )
     return {s.key: config[s.key] for s in SETTINGS}
+
+
+def is_block_name(name: object) -> bool:
+    """Whether the pages' frame can fill a block of this name."""
+    return isinstance(name, str) and bool(_BLOCK_NAME.fullmatch(name)) and name != PAGE_BLOCK

@@ -16,6 +16,7 @@ from outsource_plugin.config import apply_defaults
 from outsource_plugin.db.migrate import upgrade
 from outsource_plugin.db.secretbox import check_keys
 from outsource_plugin.host.protocol import HostAdapter, HostChanges
+from outsource_plugin.host.sqlite import prepare_sqlite
 from outsource_plugin.jobs.scheduler import start_scheduler
 from outsource_plugin.ops.metrics import init_metrics
 from outsource_plugin.state import OutsourceState, current_outsource
@@ -53,9 +54,11 @@ class Outsourcing:
         init_metrics(app, config)
         host.watch(lambda changes: _on_host_changes(state, changes))
         app.cli.add_command(outsource_cli)
-        if config["OUTSOURCE_CREATE_TABLES"]:
-            with app.app_context():
-                upgrade(host.session.get_bind())
+        with app.app_context():
+            bind = host.session.get_bind()
+            prepare_sqlite(bind.engine, bool(config["OUTSOURCE_SQLITE_SERIALISE_WRITERS"]))
+            if config["OUTSOURCE_CREATE_TABLES"]:
+                upgrade(bind)
         if config["OUTSOURCE_SCHEDULER"]:
             state.scheduler = start_scheduler(app)
 

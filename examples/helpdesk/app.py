@@ -35,7 +35,6 @@ from outsource_plugin import EntryKind, EntryMap, Outsourcing, Permission, SQLAl
 from outsource_plugin.blueprints.headers import add_security_headers
 from outsource_plugin.blueprints.limits import partner_limit
 from outsource_plugin.config import SETTINGS
-from outsource_plugin.host.sqlite import serialise_sqlite_writers
 
 DEFAULT_STATUSES = "New,In Progress,Waiting Customer,Complete"
 
@@ -75,6 +74,8 @@ def settings_from_env(environ: dict[str, str] | os._Environ[str] = os.environ) -
         if setting.key in environ:
             config[setting.key] = _env_value(environ[setting.key], setting.default)
     config.setdefault("OUTSOURCE_ORG_NAME", config["HELPDESK_NAME"])
+    # the plugin's pages inside the help desk's own layout: templates/base.html, its "content" block
+    config.setdefault("OUTSOURCE_BASE_TEMPLATE", "base.html")
     return config
 
 
@@ -133,8 +134,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
     db.init_app(app)
     with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            serialise_sqlite_writers(db.engine)
         db.create_all()
     if not event.contains(db.session, "before_flush", _number_entries):
         event.listen(db.session, "before_flush", _number_entries)

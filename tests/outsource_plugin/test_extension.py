@@ -10,19 +10,11 @@ import pytest
 from flask import Flask
 
 from examples.helpdesk import create_app
-from examples.helpdesk.models import Ticket, User, db
-from outsource_plugin import Outsourcing, Permission, SQLAlchemyHost
+from examples.helpdesk.models import User, db
+from outsource_plugin import Outsourcing, Permission
 from outsource_plugin.config import SETTINGS
 from outsource_plugin.state import OutsourceState, current_outsource
-
-
-def _host() -> SQLAlchemyHost:
-    return SQLAlchemyHost(
-        db,
-        ticket_model=Ticket,
-        current_user=lambda: None,
-        permission=lambda user: Permission(user.outsource_level),
-    )
+from tests.outsource_plugin.host_helpers import bare_host
 
 
 @pytest.fixture
@@ -71,7 +63,7 @@ def test_second_registration_on_the_same_app_raises(app: Flask) -> None:
 
 
 def test_second_registration_on_a_bare_app_raises(bare_app: Flask) -> None:
-    ext = Outsourcing(bare_app, host=_host())
+    ext = Outsourcing(bare_app, host=bare_host())
     state = bare_app.extensions["outsource"]
     with pytest.raises(RuntimeError, match="already registered"):
         ext.init_app(bare_app)
@@ -79,7 +71,7 @@ def test_second_registration_on_a_bare_app_raises(bare_app: Flask) -> None:
 
 
 def test_init_app_later_with_host_given_to_the_constructor(bare_app: Flask) -> None:
-    host = _host()
+    host = bare_host()
     ext = Outsourcing(host=host)
     assert "outsource" not in bare_app.extensions
     ext.init_app(bare_app)
@@ -115,7 +107,7 @@ def test_current_outsource_is_per_app(app: Flask, bare_app: Flask) -> None:
 
 def test_every_setting_gets_its_default(bare_app: Flask) -> None:
     assert not any(key.startswith("OUTSOURCE_") for key in bare_app.config)
-    Outsourcing(bare_app, host=_host())
+    Outsourcing(bare_app, host=bare_host())
     state: OutsourceState = bare_app.extensions["outsource"]
     assert len({s.key for s in SETTINGS}) == len(SETTINGS)
     for setting in SETTINGS:
@@ -129,7 +121,7 @@ def test_every_setting_gets_its_default(bare_app: Flask) -> None:
 
 def test_settings_given_by_the_app_are_kept(bare_app: Flask) -> None:
     bare_app.config.update(OUTSOURCE_ORG_NAME="Fabrikam", OUTSOURCE_PAGE_SIZE=7)
-    Outsourcing(bare_app, host=_host())
+    Outsourcing(bare_app, host=bare_host())
     state: OutsourceState = bare_app.extensions["outsource"]
     assert bare_app.config["OUTSOURCE_ORG_NAME"] == "Fabrikam"
     assert state.config["OUTSOURCE_ORG_NAME"] == "Fabrikam"
@@ -138,7 +130,7 @@ def test_settings_given_by_the_app_are_kept(bare_app: Flask) -> None:
 
 
 def test_create_tables_creates_the_plugin_tables(bare_app: Flask) -> None:
-    Outsourcing(bare_app, host=_host())
+    Outsourcing(bare_app, host=bare_host())
     with bare_app.app_context():
         from sqlalchemy import inspect
 
@@ -153,14 +145,14 @@ def test_create_tables_creates_the_plugin_tables(bare_app: Flask) -> None:
 def test_prefix_without_leading_slash_is_refused(bare_app: Flask, prefix: str) -> None:
     bare_app.config["OUTSOURCE_URL_PREFIX"] = prefix
     with pytest.raises(ValueError, match="OUTSOURCE_URL_PREFIX must start with '/'"):
-        Outsourcing(bare_app, host=_host())
+        Outsourcing(bare_app, host=bare_host())
     assert "outsource" not in bare_app.extensions
     assert "outsource_api" not in bare_app.blueprints
 
 
 def test_trailing_slash_is_dropped(bare_app: Flask) -> None:
     bare_app.config["OUTSOURCE_URL_PREFIX"] = "/partners-out/"
-    Outsourcing(bare_app, host=_host())
+    Outsourcing(bare_app, host=bare_host())
     assert bare_app.config["OUTSOURCE_URL_PREFIX"] == "/partners-out"
     rules = {r.rule for r in bare_app.url_map.iter_rules() if r.endpoint.startswith("outsource_api.")}
     assert "/partners-out/api/v1/dashboard" in rules
@@ -204,3 +196,14 @@ def test_default_prefix(app: Flask, api: Any) -> None:
     assert (
         api.client.get("/partners-out/api/v1/dashboard", headers={"Authorization": "Bearer admin"}).status_code == 404
     )
+
+
+# --- the pages' frame ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block", ["", "page body", "1st", "body%}{% include 'x'", "outsource_content", 7])
+def test_a_content_block_that_is_not_a_block_name_is_refused(bare_app: Flask, block: object) -> None:
+    bare_app.config["OUTSOURCE_CONTENT_BLOCK"] = block
+    with pytest.raises(ValueError, match="OUTSOURCE_CONTENT_BLOCK must be a Jinja block name"):
+        Outsourcing(bare_app, host=bare_host())
+    assert "outsource" not in bare_app.extensions

@@ -14,7 +14,6 @@ from flask import Flask, g, request
 from sqlalchemy import select
 
 from outsource_plugin import EntryKind, EntryMap, Outsourcing, Permission, SQLAlchemyHost
-from outsource_plugin.host.sqlite import serialise_sqlite_writers
 from tests.second_host.models import Agent, Case, CaseComment, CaseExpense, CaseFile, Client, db
 
 #: Fabrikam's roles, and the outsourcing permission each one has
@@ -104,13 +103,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(overrides or {})
     db.init_app(app)
     with app.app_context():
-        if db.engine.dialect.name == "sqlite":  # tests and development only: see docs/integrating.md
-            serialise_sqlite_writers(db.engine)
         db.create_all()
 
     # --- docs/integrating.md: "Mount the extension" ---
     app.config.setdefault("OUTSOURCE_ORG_NAME", "Fabrikam Service Desk")
     app.config.setdefault("OUTSOURCE_TICKET_URL", "/cases/{ticket_id}")
+    app.config.setdefault("OUTSOURCE_BASE_TEMPLATE", "fabrikam_base.html")
+    app.config.setdefault("OUTSOURCE_CONTENT_BLOCK", "page_body")
     Outsourcing(app, host=build_host())
     # --- end ---
 
