@@ -122,4 +122,4 @@ demo: venv
 	$(BIN)/python -m examples.helpdesk.demo --dir $(DEMO_DIR) --ports '$(DEMO_PORTS)' $(if $(filter postgres,$(DB)),--postgres $(PG_URL))
 
 clean:
-	rm -rf $(VENV) $(OLDEST_VENV) var build dist *.egg-info
+	rm -rf $(VENV) $(OLDEST_VENV) var build dist *.egg-info tests/pages/node_modules
