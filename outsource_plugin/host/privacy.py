@@ -9,8 +9,9 @@ for a help desk with no customer portal). Mounting without a choice is refused.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import Enum
+from typing import Any
 
 from outsource_plugin.errors import ConfigurationError
 from outsource_plugin.host.entries import PRIVATE_KINDS, EntryKind
@@ -54,3 +55,9 @@ def require_policy(models: Iterable[tuple[EntryKind, str, frozenset[str]]], poli
                 "whose tickets no customer sees.",
                 details={"kind": kind.value, "model": model},
             )
+
+
+def holds(policy: PartnerEntries | None, fields: frozenset[str], values: Mapping[str, Any]) -> bool:
+    """Whether a partner's entry with ``values`` stays off a host whose model keeps ``fields``: it
+    must be internal here, the model cannot say so, and the host chose to hold such entries."""
+    return policy is PartnerEntries.HELD and bool(values.get("internal")) and "internal" not in fields
