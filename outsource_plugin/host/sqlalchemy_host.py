@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from outsource_plugin.errors import OutsourceError
 from outsource_plugin.host.entries import EntryKind, EntryMap
 from outsource_plugin.host.fields import FieldSpec, read_field, watched, write_field
-from outsource_plugin.host.privacy import PartnerEntries, partner_entries_policy, require_policy
+from outsource_plugin.host.privacy import PartnerEntries, holds, partner_entries_policy, require_policy
 from outsource_plugin.host.protocol import EntryChange, EntryOp, HostChanges, HostUser, TicketInfo
 from outsource_plugin.host.required import check_filled
 from outsource_plugin.host.status import StatusField, status_field
@@ -269,11 +269,15 @@ class SQLAlchemyHost:
         ]
 
     def add_note(self, ticket_id: str, text: str, *, author: str) -> Any:
-        """An internal note from the plugin itself, e.g. a partner's decline reason; None
-        when the host has no notes."""
-        if EntryKind.NOTE not in self.entries:
+        """An internal note from the plugin itself, e.g. a partner's decline reason; None when
+        the host has no notes, or holds what it cannot mark internal (``partner_entries="held"``:
+        the engagement keeps the reason, shown in the bar and its history)."""
+        values = {"text": text, "internal": True, "author": author}
+        if EntryKind.NOTE not in self.entries or holds(
+            self._partner_entries, self.entry_fields(EntryKind.NOTE), values
+        ):
             return None
-        return self.create_entry(EntryKind.NOTE, ticket_id, {"text": text, "internal": True, "author": author})
+        return self.create_entry(EntryKind.NOTE, ticket_id, values)
 
     @property
     def entry_kinds(self) -> frozenset[EntryKind]:
