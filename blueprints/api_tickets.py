@@ -1,4 +1,4 @@
-"""JSON API v1 for one ticket's outsourcing: state, configure, actions, history."""
+"""JSON API v1 for one ticket's outsourcing: state, configure, actions, history, the partner's entries."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from outsource_plugin.blueprints.api_common import ID, api, caller, json_body, state, ticket_or_404
 from outsource_plugin.core.engagements import Actor, configure, current_engagement, edit, get_engagement, perform
+from outsource_plugin.core.partner_entries import partner_entries
 from outsource_plugin.core.present import audit_json, engagement_json, user_actions
 from outsource_plugin.db.models import AuditEvent, Engagement
 from outsource_plugin.errors import Conflict, TransitionRefused
@@ -88,6 +89,15 @@ def ticket_history(ticket_id: str) -> ResponseReturnValue:
 def engagement_read(engagement_id: int) -> ResponseReturnValue:
     user = caller(Permission.OUTSOURCE)
     return jsonify(engagement_json(get_engagement(state().session, engagement_id), user.permission))
+
+
+@api.get(f"/engagements/<{ID}:engagement_id>/entries")
+def engagement_entries(engagement_id: int) -> ResponseReturnValue:
+    """The partner's entries, with the partner's person as author; on a host that holds them
+    (``partner_entries="held"``) the only place besides the panel that shows them."""
+    caller(Permission.OUTSOURCE)
+    engagement = get_engagement(state().session, engagement_id)
+    return jsonify({"entries": partner_entries(state(), engagement)})
 
 
 @api.post(f"/engagements/<{ID}:engagement_id>/actions")

@@ -18,6 +18,7 @@ from outsource_plugin.blueprints.frame import outsource_frame
 from outsource_plugin.blueprints.sync_words import sync_line
 from outsource_plugin.core.costs import cost_hidden
 from outsource_plugin.core.engagements import current_engagement
+from outsource_plugin.core.partner_entries import partner_entries
 from outsource_plugin.core.present import engagement_json, user_actions
 from outsource_plugin.core.questions import can_ask
 from outsource_plugin.db.models import Engagement, utcnow
@@ -67,18 +68,22 @@ def outsource_bar(ticket: Any) -> Markup:
     """The blue information bar; empty on a ticket that was never outsourced.
 
     Each reader gets what they act on: Allow Outsourcing a one-line sync state in
-    words and links to the terms and the history; Allow Partner Management and up
-    also the operator figures (last poll and delivery, pending, dead letters, lag)
-    and the recorded errors.
+    words and links to the terms and the history, and the partner's entries held on
+    the plugin's side (``partner_entries="held"``), which the host's own pages never
+    show; Allow Partner Management and up also the operator figures (last poll and
+    delivery, pending, dead letters, lag) and the recorded errors.
     """
     ctx = _context(ticket)
     if ctx is None or ctx["engagement"] is None:
         return Markup("")
     health = line = None
+    held: list[dict[str, Any]] = []
     if ctx["level"] >= Permission.OUTSOURCE:
-        health = engagement_health(current_outsource(), ctx["engagement_obj"])
+        state = current_outsource()
+        health = engagement_health(state, ctx["engagement_obj"])
         line = sync_line(ctx["engagement_obj"], health, utcnow())
-    return Markup(render_template("outsource/bar.html", health=health, sync_line=line, **ctx))  # noqa: S704
+        held = [entry for entry in partner_entries(state, ctx["engagement_obj"]) if entry["held"]]
+    return Markup(render_template("outsource/bar.html", health=health, sync_line=line, held=held, **ctx))  # noqa: S704
 
 
 def outsource_menu(ticket: Any) -> Markup:

@@ -109,6 +109,11 @@ OPERATIONS: dict[str, Operation] = {
         "The audit trail of every engagement of the ticket.", out.HistoryOut, errors=(*AUTH_ERRORS, 404)
     ),
     "outsource_api.engagement_read": Operation("One engagement by id.", out.EngagementOut, errors=(*AUTH_ERRORS, 404)),
+    "outsource_api.engagement_entries": Operation(
+        "The partner's entries: who wrote each one, and those held on the plugin's side.",
+        out.PartnerEntriesOut,
+        errors=(*AUTH_ERRORS, 404),
+    ),
     "outsource_api.engagement_action": Operation(
         "Act on an engagement by id: how a service partner accepts an offer that has no ticket yet.",
         out.EngagementOut,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from outsource_plugin.db.models import MessageKind
+from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.workflow import Folder, Side, Status, SyncState
 
 _STATUSES = [s.value for s in Status]
@@ -66,6 +67,23 @@ class EngagementOut(Schema):
     status_times = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True))
     created_at = _when()
     updated_at = _when()
+
+
+class PartnerEntryOut(Schema):
+    """One of the partner's entries: its author as "Name (Partner)", and whether it is held on the
+    plugin's side (a host with ``partner_entries="held"``) or written to the host's rows (``local_id``)."""
+
+    entry_key = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in EntryKind]))
+    author = fields.String(required=True)
+    at = _when()
+    held = fields.Boolean(required=True)
+    local_id = fields.String(required=True, allow_none=True)
+    values = fields.Dict(required=True, metadata={"description": "The entry's fields in wire form, without bytes."})
+
+
+class PartnerEntriesOut(Schema):
+    entries = fields.List(fields.Nested(PartnerEntryOut), required=True)
 
 
 class TicketOut(Schema):

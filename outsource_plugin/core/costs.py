@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from outsource_plugin.core.linked_entries import link_values
 from outsource_plugin.db.models import Engagement, EntryLink
-from outsource_plugin.host.entries import EntryKind
+from outsource_plugin.host.entries import HOURS, EntryKind
 from outsource_plugin.permissions import Permission
 from outsource_plugin.workflow import Side
 
@@ -17,26 +18,32 @@ if TYPE_CHECKING:
 
 
 def outsourcing_cost(state: OutsourceState, engagement: Engagement) -> Decimal:
-    """The partner's time at the terms' rate (or the flat rate) plus its charges at cost."""
+    """The partner's time at the terms' rate (or the flat rate) plus its charges at cost.
+
+    Its time is its time entries, the notes its time became on a host that keeps hours on notes
+    (``host.entries.HOURS``), and its time held on the plugin's side.
+    """
     terms = engagement.effective_terms
+    counted = {EntryKind.TIME.value, EntryKind.CHARGE.value}
+    if HOURS in state.host.entry_fields(EntryKind.NOTE):
+        counted.add(EntryKind.NOTE.value)
     links = state.session.scalars(
         select(EntryLink).where(
             EntryLink.engagement_uid == engagement.uid,
             EntryLink.owner == Side.SERVICE,
             EntryLink.deleted.is_(False),
+            EntryLink.kind.in_(counted),
         )
     ).all()
-    wanted = {(link.kind, link.local_id) for link in links}
     hours = Decimal(0)
     charges = Decimal(0)
-    for kind in (EntryKind.TIME, EntryKind.CHARGE):
-        for entry_id, values in state.host.list_entries(kind, engagement.ticket_id or ""):
-            if (kind.value, entry_id) not in wanted:
-                continue
-            if kind is EntryKind.TIME:
-                hours += Decimal(str(values.get("hours") or 0))
-            else:
-                charges += Decimal(str(values.get("quantity") or 0)) * Decimal(str(values.get("unit_cost") or 0))
+    for link, values in link_values(state, engagement, links):
+        if values is None:
+            continue
+        if link.kind == EntryKind.CHARGE.value:
+            charges += Decimal(str(values.get("quantity") or 0)) * Decimal(str(values.get("unit_cost") or 0))
+        else:
+            hours += Decimal(str(values.get("hours") or 0))
     if terms.get("rate_type") == "flat":
         time_cost = Decimal(str(terms.get("flat_rate") or 0))
     else:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from outsource_plugin.db.secretbox import seal, unseal
+from outsource_plugin.host.entries import EntryKind, from_wire
 from outsource_plugin.wire import MessageKind
 from outsource_plugin.workflow import OPEN_STATUSES, Action, Side, Status
 
@@ -293,8 +294,16 @@ class EntryLink(Base):
     #: a partner's entry: who made it there and when, as the partner said (None for our own entries)
     origin_user: Mapped[str | None] = mapped_column(String(200))
     origin_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: a partner's entry held on our side, never written to the host's rows (``host.privacy``): its
+    #: values in wire form, of its own kind (a held time entry stays one); None for the rest
+    held: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    @property
+    def held_values(self) -> dict[str, Any] | None:
+        """The held entry's values as Python values; None when the entry is not held."""
+        return None if self.held is None else from_wire(EntryKind(self.kind), self.held)
 
 
 class SeenRequest(Base):

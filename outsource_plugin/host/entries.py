@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from outsource_plugin.host.fields import FieldSpec
 from outsource_plugin.validation.filenames import safe_filename
 
 
@@ -48,6 +49,10 @@ FIELDS: dict[EntryKind, dict[str, type]] = {
     EntryKind.ATTACHMENT: {"filename": str, "media_type": str, "size": int, "data": bytes, "internal": bool},
 }
 
+#: the field of a host's note map that holds hours, for a host that keeps time on its notes; it
+#: is the host's own and never crosses (a note on the wire has no hours)
+HOURS = "hours"
+
 #: entry kinds whose ``internal`` flag keeps a lead's entry on the lead's side
 PRIVATE_KINDS = frozenset({EntryKind.NOTE, EntryKind.ATTACHMENT})
 
@@ -59,14 +64,16 @@ WORK_KINDS = frozenset({EntryKind.NOTE, EntryKind.TIME, EntryKind.CHARGE})
 class EntryMap:
     """Where one entry kind lives in the host: its model and which attribute holds what.
 
-    ``fields`` maps neutral names (``FIELDS``) to the model's attribute names; a
-    neutral field the host lacks is simply left out. ``defaults`` gives the model's other
-    required attributes on a row the plugin creates (a date, a user id): a value, or a
-    callable called with the entry's neutral values.
+    ``fields`` maps neutral names (``FIELDS``) to the model's attribute names, or to a
+    ``Field`` when the host keeps the value in another shape (an author as a user id); a
+    neutral field the host lacks is simply left out. A note map may also name ``hours``
+    (``HOURS``): a host that keeps time on its notes gets the partner's time there.
+    ``defaults`` gives the model's other required attributes on a row the plugin creates
+    (a date, a user id): a value, or a callable called with the entry's neutral values.
     """
 
     model: type
-    fields: Mapping[str, str] = field(default_factory=dict)
+    fields: Mapping[str, FieldSpec] = field(default_factory=dict)
     ticket: str = "ticket_id"
     id: str = "id"
     defaults: Mapping[str, Any] = field(default_factory=dict)

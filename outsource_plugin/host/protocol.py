@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from sqlalchemy.orm import Session
 
 from outsource_plugin.host.entries import EntryKind
+from outsource_plugin.host.privacy import PartnerEntries
 from outsource_plugin.permissions import Permission
 
 
@@ -84,7 +85,8 @@ class HostAdapter(Protocol):
     def current_user(self) -> HostUser | None: ...
 
     def check_configuration(self) -> None:
-        """Raise ``ConfigurationError`` for a mapping the plugin could not work with (a status it
+        """Raise ``ConfigurationError`` for a mapping the plugin could not work with (a partner's
+        internal notes it could only make public, with no ``partner_entries`` policy; a status it
         cannot see close, a row it would create without a value the host requires): ``init_app``
         calls it first, in an app context, so a bad mapping stops the start, never fails silently later."""
         ...
@@ -106,6 +108,16 @@ class HostAdapter(Protocol):
 
     @property
     def entry_kinds(self) -> frozenset[EntryKind]: ...
+
+    def entry_fields(self, kind: EntryKind) -> frozenset[str]:
+        """The neutral fields the host keeps for ``kind`` (none for a kind it lacks): whether it can
+        mark an entry internal, whether its notes hold hours."""
+        ...
+
+    @property
+    def partner_entries(self) -> PartnerEntries | None:
+        """Where a partner's entries go when the host cannot mark them internal (``host.privacy``)."""
+        ...
 
     def entry_values(self, kind: EntryKind, entry: Any) -> dict[str, Any]: ...
 

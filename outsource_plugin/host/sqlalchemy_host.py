@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from outsource_plugin.errors import OutsourceError
 from outsource_plugin.host.entries import EntryKind, EntryMap
-from outsource_plugin.host.fields import FieldSpec, read_field
+from outsource_plugin.host.fields import FieldSpec, read_field, watched, write_field
+from outsource_plugin.host.privacy import PartnerEntries, holds, partner_entries_policy, require_policy
 from outsource_plugin.host.protocol import EntryChange, EntryOp, HostChanges, HostUser, TicketInfo
 from outsource_plugin.host.required import check_filled
 from outsource_plugin.host.status import StatusField, status_field
@@ -109,7 +110,9 @@ class SQLAlchemyHost:
     (for a status table, the name in its rows' ``status_name`` attribute);
     ``current_user`` returns the host's user object or None and
     ``permission`` turns it into a level. ``ticket_defaults`` fills the ticket's other
-    required attributes: a value, or a callable called with the offer.
+    required attributes: a value, or a callable called with the offer. ``partner_entries``
+    (``"held"`` or ``"public"``, see ``host.privacy``) is required when the note or
+    attachment map has no ``internal`` field.
     """
 
     def __init__(
@@ -129,6 +132,7 @@ class SQLAlchemyHost:
         entries: Mapping[EntryKind, EntryMap] | None = None,
         system_author: str = "Outsourcing",
         status_name: str = "name",
+        partner_entries: str | None = None,
     ) -> None:
         self._db = db
         self.ticket_model = ticket_model
@@ -144,6 +148,7 @@ class SQLAlchemyHost:
         self.entries = dict(entries or {})
         self.system_author = system_author
         self.status_name = status_name
+        self._partner_entries = partner_entries_policy(partner_entries)
 
     @property
     def session(self) -> Session:
@@ -155,8 +160,11 @@ class SQLAlchemyHost:
         return status_field(self.ticket_model, self.ticket_fields["status"], self.complete_status, self.status_name)
 
     def check_configuration(self) -> None:
-        """Refuse a mapping the plugin could not work with: a status it cannot watch or resolve, or
+        """Refuse a mapping the plugin could not work with: a partner's internal entries it could
+        only show the ticket's requester (``host.privacy``), a status it cannot watch or resolve, or
         a ticket or entry row it would create without a value the host's model requires."""
+        models = ((kind, spec.model.__name__, frozenset(spec.fields)) for kind, spec in self.entries.items())
+        require_policy(models, self._partner_entries)
         self.status.check(self.session)
         check_filled(
             self.ticket_model,
@@ -168,7 +176,7 @@ class SQLAlchemyHost:
         for kind, spec in self.entries.items():
             check_filled(
                 spec.model,
-                [spec.ticket, *spec.fields.values(), *spec.defaults],
+                [spec.ticket, *(name for value in spec.fields.values() for name in watched(value)), *spec.defaults],
                 f"a {spec.model.__name__} for a {kind.value} (its EntryMap)",
                 f"give each a value in EntryMap({spec.model.__name__}, ..., defaults={{...}}) (a value, or a "
                 f"callable taking the entry's values)",
@@ -261,18 +269,30 @@ class SQLAlchemyHost:
         ]
 
     def add_note(self, ticket_id: str, text: str, *, author: str) -> Any:
-        """An internal note from the plugin itself, e.g. a partner's decline reason; None
-        when the host has no notes."""
-        if EntryKind.NOTE not in self.entries:
+        """An internal note from the plugin itself, e.g. a partner's decline reason; None when
+        the host has no notes, or holds what it cannot mark internal (``partner_entries="held"``:
+        the engagement keeps the reason, shown in the bar and its history)."""
+        values = {"text": text, "internal": True, "author": author}
+        if EntryKind.NOTE not in self.entries or holds(
+            self._partner_entries, self.entry_fields(EntryKind.NOTE), values
+        ):
             return None
-        return self.create_entry(EntryKind.NOTE, ticket_id, {"text": text, "internal": True, "author": author})
+        return self.create_entry(EntryKind.NOTE, ticket_id, values)
 
     @property
     def entry_kinds(self) -> frozenset[EntryKind]:
         return frozenset(self.entries)
 
+    def entry_fields(self, kind: EntryKind) -> frozenset[str]:
+        spec = self.entries.get(kind)
+        return frozenset(spec.fields) if spec is not None else frozenset()
+
+    @property
+    def partner_entries(self) -> PartnerEntries | None:
+        return self._partner_entries
+
     def entry_values(self, kind: EntryKind, entry: Any) -> dict[str, Any]:
-        return {name: getattr(entry, attr) for name, attr in self.entries[kind].fields.items()}
+        return {name: read_field(entry, spec) for name, spec in self.entries[kind].fields.items()}
 
     def entry_id(self, kind: EntryKind, entry: Any) -> str:
         return str(getattr(entry, self.entries[kind].id))
@@ -297,22 +317,27 @@ class SQLAlchemyHost:
         """Add an entry; its id exists after the next flush."""
         spec = self.entries[kind]
         attrs = _defaults(spec.defaults, values)
-        for name, value in values.items():
-            if name in spec.fields and (value is not None or spec.fields[name] not in attrs):
-                attrs[spec.fields[name]] = value
         attrs[spec.ticket] = _key(spec.model, spec.ticket, ticket_id)
         entry = spec.model(**attrs)
+        # a value the entry lacks (None) leaves the host's default for its attribute in place
+        given = {
+            name: value for name, value in values.items() if value is not None or spec.fields.get(name) not in attrs
+        }
+        self._write(spec, entry, given)
         self.session.add(entry)
         return entry
 
     def update_entry(self, kind: EntryKind, entry_id: str, values: Mapping[str, Any]) -> Any:
-        spec = self.entries[kind]
         entry = self._entry(kind, entry_id)
         if entry is not None:
-            for name, value in values.items():
-                if name in spec.fields:
-                    setattr(entry, spec.fields[name], value)
+            self._write(self.entries[kind], entry, values)
         return entry
+
+    @staticmethod
+    def _write(spec: EntryMap, entry: Any, values: Mapping[str, Any]) -> None:
+        """Set the mapped values through the field map: a ``Field`` writes through the host's code."""
+        for name, value in values.items():
+            write_field(entry, spec.fields.get(name), value)
 
     def delete_entry(self, kind: EntryKind, entry_id: str) -> None:
         entry = self._entry(kind, entry_id)

@@ -62,10 +62,20 @@ from outsource_plugin.core.engagements import (
     ticket_completed,
     ticket_deleted,
 )
+from outsource_plugin.core.partner_entries import partner_author
 from outsource_plugin.db import outbox
 from outsource_plugin.db.models import Engagement, EntryLink, Partner, utcnow
 from outsource_plugin.errors import ReadOnlyEntry
-from outsource_plugin.host.entries import PRIVATE_KINDS, WORK_KINDS, EntryKind, is_kept_local, keep_local, to_wire
+from outsource_plugin.host.entries import (
+    HOURS,
+    PRIVATE_KINDS,
+    WORK_KINDS,
+    EntryKind,
+    is_kept_local,
+    keep_local,
+    to_wire,
+)
+from outsource_plugin.host.privacy import holds
 from outsource_plugin.host.protocol import EntryChange, EntryOp, HostChanges
 from outsource_plugin.sync.refusals import over_limit, refuse, refused_by_partner
 from outsource_plugin.wire import (
@@ -338,13 +348,15 @@ def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement,
     kind, values = message.entry_kind, message.values()
     if kind is EntryKind.TIME and kind not in state.host.entry_kinds:
         # a host without time entries keeps the partner's time as a note rather than lose it
-        kind, values = EntryKind.NOTE, time_as_note(values)
+        kind, values = EntryKind.NOTE, _time_note(state, values)
     if kind not in state.host.entry_kinds:
         return False
     if message.op is WireOp.DELETE:
-        if link is not None and not link.deleted and link.local_id:
-            # the copy's own kind: a lead's time entry lives here as a note
-            state.host.delete_entry(EntryKind(link.kind), link.local_id)
+        if link is not None and not link.deleted and (link.local_id or link.held is not None):
+            if link.local_id:
+                # the copy's own kind: a lead's time entry lives here as a note
+                state.host.delete_entry(EntryKind(link.kind), link.local_id)
+            link.held = None
             link.deleted = True
         return True
     if link is not None and link.deleted:
@@ -356,22 +368,13 @@ def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement,
         values["internal"] = True
     origin = message.origin
     if kind is EntryKind.NOTE:
-        values["author"] = f"{origin.user or 'partner'} ({partner.name})"
-    if link is None:
+        values["author"] = partner_author(origin.user, partner.name)
+    if holds(state.host.partner_entries, state.host.entry_fields(kind), values):
+        _hold(state, engagement, link, message)
+    elif link is None:
         local_id = _make_copy(state, kind, engagement.ticket_id, values)
         retire_local(state, engagement.uid, kind, local_id)
-        session.add(
-            EntryLink(
-                engagement_uid=engagement.uid,
-                entry_key=message.entry_key,
-                kind=kind.value,
-                local_id=local_id,
-                owner=engagement.role.other,
-                sent=True,
-                origin_user=origin.user or None,
-                origin_at=origin.made_at,
-            )
-        )
+        session.add(_partner_link(engagement, message, kind, local_id=local_id))
     elif link.local_id:
         entry = state.host.update_entry(kind, link.local_id, values)
         if entry is None:
@@ -380,6 +383,46 @@ def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement,
         else:
             keep_local(session, entry)
     return True
+
+
+def _time_note(state: OutsourceState, values: dict[str, Any]) -> dict[str, Any]:
+    """The partner's time as a note here; with its hours on the note when the host keeps hours there."""
+    note = time_as_note(values)
+    if HOURS in state.host.entry_fields(EntryKind.NOTE):
+        note[HOURS] = values.get("hours")
+    return note
+
+
+def _hold(state: OutsourceState, engagement: Engagement, link: EntryLink | None, message: EntryMessage) -> None:
+    """Keep the partner's entry on our side, as the partner sent it (its time stays time): the host
+    cannot mark it internal and chose ``partner_entries="held"``."""
+    held = to_wire(message.entry_kind, message.values())
+    if link is None:
+        state.session.add(_partner_link(engagement, message, message.entry_kind, held=held))
+    else:
+        link.held = held
+
+
+def _partner_link(
+    engagement: Engagement,
+    message: EntryMessage,
+    kind: EntryKind,
+    *,
+    local_id: str | None = None,
+    held: dict[str, Any] | None = None,
+) -> EntryLink:
+    """The link of a partner's new entry: owned by the partner, who made it and when."""
+    return EntryLink(
+        engagement_uid=engagement.uid,
+        entry_key=message.entry_key,
+        kind=kind.value,
+        local_id=local_id,
+        owner=engagement.role.other,
+        sent=True,
+        origin_user=message.origin.user or None,
+        origin_at=message.origin.made_at,
+        held=held,
+    )
 
 
 def _make_copy(state: OutsourceState, kind: EntryKind, ticket_id: str, values: dict[str, Any]) -> str:

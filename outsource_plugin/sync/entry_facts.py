@@ -9,11 +9,12 @@ reach the partner as notes, so their digest is taken of that note.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from outsource_plugin.adapters.base import EntryFacts
+from outsource_plugin.core.linked_entries import link_values
 from outsource_plugin.db.models import Engagement, EntryLink, MessageKind, MessageState, OutboxMessage
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.wire import crossing, digest
@@ -33,23 +34,16 @@ def local_facts(state: OutsourceState, engagement: Engagement) -> list[EntryFact
         .where(EntryLink.engagement_uid == engagement.uid, EntryLink.in_suspension.is_(False))
         .order_by(EntryLink.id)
     ).all()
-    held: dict[EntryKind, dict[str, dict[str, Any]]] = {}
+    crossed = [link for link in links if link.owner is not engagement.role or link.sent]
     facts: list[EntryFacts] = []
-    for link in links:
-        own = link.owner is engagement.role
-        if own and not link.sent:
-            continue
-        kind = EntryKind(link.kind)
-        if kind not in held:
-            held[kind] = dict(state.host.list_entries(kind, engagement.ticket_id)) if engagement.ticket_id else {}
-        values = None if link.deleted or link.local_id is None else held[kind].get(link.local_id)
-        shown, held_values = crossing(link.owner, kind, values or {})
+    for link, values in link_values(state, engagement, crossed):
+        shown, crossed_values = crossing(link.owner, EntryKind(link.kind), values or {})
         facts.append(
             EntryFacts(
                 entry_key=link.entry_key,
                 kind=shown.value,
                 owner=link.owner.value,
-                digest=None if values is None else digest(shown, held_values),
+                digest=None if values is None else digest(shown, crossed_values),
                 deleted=link.deleted,
             )
         )

@@ -71,6 +71,7 @@ ENDPOINTS = [
     Endpoint("POST", "/tickets/<ticket_id>/outsource/actions", OUT, 200, {"action": "send"}),
     Endpoint("GET", "/tickets/<ticket_id>/outsource/history", OUT, 200),
     Endpoint("GET", "/engagements/<int:engagement_id>", OUT, 200),
+    Endpoint("GET", "/engagements/<int:engagement_id>/entries", OUT, 200),
     Endpoint("POST", "/engagements/<int:engagement_id>/actions", OUT, 200, {"action": "send"}),
     Endpoint("GET", "/dashboard", PM, 200),
     Endpoint("GET", "/dashboard/<role>/<folder>", PM, 200),

@@ -101,6 +101,7 @@ ENDPOINTS = [
     E("POST", f"{API}/tickets/<ticket_id>/outsource/actions", OUT, 200, {"action": "send"}),
     E("GET", f"{API}/tickets/<ticket_id>/outsource/history", OUT, 200),
     E("GET", f"{API}/engagements/{ENGAGEMENT}", OUT, 200),
+    E("GET", f"{API}/engagements/{ENGAGEMENT}/entries", OUT, 200),
     E("POST", f"{API}/engagements/{ENGAGEMENT}/actions", OUT, 200, {"action": "send"}),
     E("GET", f"{API}/dashboard", PM, 200),
     E("GET", f"{API}/dashboard/<role>/<folder>", PM, 200),
