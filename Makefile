@@ -26,8 +26,10 @@ DEMO_DIR ?= var/demo
 DEMO_PORTS ?= 5000,5001
 DB ?= sqlite
 FAKETIME_LIB ?= /usr/lib/$(shell uname -m)-linux-gnu/faketime/libfaketime.so.1
+# axe-core from npm, pinned by tests/pages/package-lock.json: the accessibility check of the browser tests
+AXE := tests/pages/node_modules/axe-core/axe.min.js
 
-.PHONY: venv venv-oldest system-deps partner-systems lint test test-fast test-sqlite test-postgres test-oldest demo bench clean
+.PHONY: venv venv-oldest system-deps axe partner-systems lint test test-fast test-sqlite test-postgres test-oldest demo bench clean
 
 $(BIN)/activate: setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +61,15 @@ system-deps:
 	@test -e $(FAKETIME_LIB) || \
 	  { echo "$(FAKETIME_LIB) is still missing after apt-get install: install faketime and run make test again" >&2; exit 1; }
 
+# The browser tests inject axe-core (tests/pages/test_accessibility.py); npm ci installs the locked version.
+$(AXE): tests/pages/package.json tests/pages/package-lock.json
+	@command -v npm >/dev/null || \
+	  { echo "npm is needed to install axe-core for the browser tests (tests/pages): install Node.js and npm, then make test again" >&2; exit 1; }
+	npm ci --prefix tests/pages --no-audit --no-fund
+	touch $@
+
+axe: $(AXE)
+
 # Redmine and Request Tracker from Debian packages, for the adapter contract suite (root; apt-get when missing).
 # The test fixtures start them on free loopback ports and would install them too; this does it up front.
 partner-systems: venv
@@ -75,10 +86,10 @@ lint: venv
 	cp -r outsource_plugin $(LAYERING)/ && cp -r adapters blueprints jobs $(LAYERING)/outsource_plugin/
 	cd $(LAYERING) && PYTHONPATH=. $(CURDIR)/$(BIN)/lint-imports --no-cache $(CURDIR)/pyproject.toml
 
-test-sqlite: venv system-deps partner-systems
+test-sqlite: venv system-deps axe partner-systems
 	$(BIN)/python -m pytest -q
 
-test-postgres: venv system-deps partner-systems
+test-postgres: venv system-deps axe partner-systems
 	@$(BIN)/python -c "import psycopg; psycopg.connect('$(subst +psycopg,,$(PG_URL))/postgres', connect_timeout=5).close()" \
 	  || { echo "PostgreSQL is not reachable at $(PG_URL): start it (pg_ctlcluster ... start) and run make test again" >&2; exit 1; }
 	OUTSOURCE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -q
@@ -95,7 +106,7 @@ test-oldest: venv-oldest
 # The oldest-versions tier first (CPU-bound, a couple of minutes), then both passes at once: most of a
 # pass is waiting on poll intervals and real servers, not CPU.
 # Each line is tagged with its pass; the target fails if either pass fails.
-test: system-deps lint test-oldest partner-systems
+test: system-deps axe lint test-oldest partner-systems
 	@( $(MAKE) --no-print-directory test-sqlite 2>&1 | sed -u 's/^/[sqlite] /'; exit $${PIPESTATUS[0]} ) & sqlite=$$!; \
 	( $(MAKE) --no-print-directory test-postgres 2>&1 | sed -u 's/^/[postgres] /'; exit $${PIPESTATUS[0]} ) & postgres=$$!; \
 	wait $$sqlite; sqlite_rc=$$?; wait $$postgres; postgres_rc=$$?; \
@@ -113,4 +124,4 @@ demo: venv
 	$(BIN)/python -m examples.helpdesk.demo --dir $(DEMO_DIR) --ports '$(DEMO_PORTS)' $(if $(filter postgres,$(DB)),--postgres $(PG_URL))
 
 clean:
-	rm -rf $(VENV) $(OLDEST_VENV) var build dist *.egg-info
+	rm -rf $(VENV) $(OLDEST_VENV) var build dist *.egg-info tests/pages/node_modules

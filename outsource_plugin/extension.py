@@ -43,7 +43,6 @@ class Outsourcing:
         host = host or self.host
         if host is None:
             raise RuntimeError("Outsourcing needs a host adapter: Outsourcing(app, host=...)")
-        host.check_partner_entries()
         with app.app_context():
             host.check_configuration()
         config = apply_defaults(app.config)

@@ -85,7 +85,8 @@ class HostAdapter(Protocol):
     def current_user(self) -> HostUser | None: ...
 
     def check_configuration(self) -> None:
-        """Raise ``ConfigurationError`` for a mapping the plugin could not work with (a status it
+        """Raise ``ConfigurationError`` for a mapping the plugin could not work with (a partner's
+        internal notes it could only make public, with no ``partner_entries`` policy; a status it
         cannot see close, a row it would create without a value the host requires): ``init_app``
         calls it first, in an app context, so a bad mapping stops the start, never fails silently later."""
         ...
@@ -116,11 +117,6 @@ class HostAdapter(Protocol):
     @property
     def partner_entries(self) -> PartnerEntries | None:
         """Where a partner's entries go when the host cannot mark them internal (``host.privacy``)."""
-        ...
-
-    def check_partner_entries(self) -> None:
-        """Raise ``ConfigurationError`` when an entry kind that must stay internal cannot, and no
-        ``partner_entries`` policy says where it goes; the extension calls it when mounted."""
         ...
 
     def entry_values(self, kind: EntryKind, entry: Any) -> dict[str, Any]: ...

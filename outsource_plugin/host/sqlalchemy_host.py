@@ -131,8 +131,8 @@ class SQLAlchemyHost:
         ticket_defaults: Mapping[str, Any] | None = None,
         entries: Mapping[EntryKind, EntryMap] | None = None,
         system_author: str = "Outsourcing",
-        partner_entries: str | None = None,
         status_name: str = "name",
+        partner_entries: str | None = None,
     ) -> None:
         self._db = db
         self.ticket_model = ticket_model
@@ -147,8 +147,8 @@ class SQLAlchemyHost:
         self.ticket_defaults = dict(ticket_defaults or {})
         self.entries = dict(entries or {})
         self.system_author = system_author
-        self._partner_entries = partner_entries_policy(partner_entries)
         self.status_name = status_name
+        self._partner_entries = partner_entries_policy(partner_entries)
 
     @property
     def session(self) -> Session:
@@ -160,8 +160,11 @@ class SQLAlchemyHost:
         return status_field(self.ticket_model, self.ticket_fields["status"], self.complete_status, self.status_name)
 
     def check_configuration(self) -> None:
-        """Refuse a mapping the plugin could not work with: a status it cannot watch or resolve, or
+        """Refuse a mapping the plugin could not work with: a partner's internal entries it could
+        only show the ticket's requester (``host.privacy``), a status it cannot watch or resolve, or
         a ticket or entry row it would create without a value the host's model requires."""
+        models = ((kind, spec.model.__name__, frozenset(spec.fields)) for kind, spec in self.entries.items())
+        require_policy(models, self._partner_entries)
         self.status.check(self.session)
         check_filled(
             self.ticket_model,
@@ -173,8 +176,7 @@ class SQLAlchemyHost:
         for kind, spec in self.entries.items():
             check_filled(
                 spec.model,
-                # a Field fills what it watches: the attributes its write sets (an author's user_id)
-                [spec.ticket, *(name for field in spec.fields.values() for name in watched(field)), *spec.defaults],
+                [spec.ticket, *(name for value in spec.fields.values() for name in watched(value)), *spec.defaults],
                 f"a {spec.model.__name__} for a {kind.value} (its EntryMap)",
                 f"give each a value in EntryMap({spec.model.__name__}, ..., defaults={{...}}) (a value, or a "
                 f"callable taking the entry's values)",
@@ -289,10 +291,6 @@ class SQLAlchemyHost:
     def partner_entries(self) -> PartnerEntries | None:
         return self._partner_entries
 
-    def check_partner_entries(self) -> None:
-        models = ((kind, spec.model.__name__, frozenset(spec.fields)) for kind, spec in self.entries.items())
-        require_policy(models, self._partner_entries)
-
     def entry_values(self, kind: EntryKind, entry: Any) -> dict[str, Any]:
         return {name: read_field(entry, spec) for name, spec in self.entries[kind].fields.items()}
 
@@ -318,10 +316,12 @@ class SQLAlchemyHost:
     def create_entry(self, kind: EntryKind, ticket_id: str, values: Mapping[str, Any]) -> Any:
         """Add an entry; its id exists after the next flush."""
         spec = self.entries[kind]
-        defaults = _defaults(spec.defaults, values)
-        entry = spec.model(**{**defaults, spec.ticket: _key(spec.model, spec.ticket, ticket_id)})
+        attrs = _defaults(spec.defaults, values)
+        attrs[spec.ticket] = _key(spec.model, spec.ticket, ticket_id)
+        entry = spec.model(**attrs)
+        # a value the entry lacks (None) leaves the host's default for its attribute in place
         given = {
-            name: value for name, value in values.items() if value is not None or spec.fields.get(name) not in defaults
+            name: value for name, value in values.items() if value is not None or spec.fields.get(name) not in attrs
         }
         self._write(spec, entry, given)
         self.session.add(entry)

@@ -207,3 +207,16 @@ def test_a_content_block_that_is_not_a_block_name_is_refused(bare_app: Flask, bl
     with pytest.raises(ValueError, match="OUTSOURCE_CONTENT_BLOCK must be a Jinja block name"):
         Outsourcing(bare_app, host=bare_host())
     assert "outsource" not in bare_app.extensions
+
+
+def test_the_readmes_configuration_table_lists_every_setting_with_its_default() -> None:
+    """The README's table is the documentation of SETTINGS: a key added to one and not the other fails here."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        cells[1].strip("` "): cells[2].strip("` ")
+        for cells in (line.split("|") for line in section.splitlines() if line.startswith("| `OUTSOURCE_"))
+    }
+    assert set(rows) == {s.key for s in SETTINGS}
+    for setting in SETTINGS:
+        assert rows[setting.key] == repr(setting.default), setting.key

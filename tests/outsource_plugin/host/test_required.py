@@ -35,8 +35,7 @@ STRICT_DEFAULTS: dict[str, Any] = {
 
 
 def strict(mount: Mount, **host: Any) -> Flask:
-    """StrictNote has no internal flag, so the host says where partner entries go (host.privacy)."""
-    return mount(ticket_model=StrictTicket, ticket_fields=STRICT_FIELDS, partner_entries="public", **host)
+    return mount(ticket_model=StrictTicket, ticket_fields=STRICT_FIELDS, **host)
 
 
 def test_a_ticket_column_nothing_fills_refuses_to_start(mount: Mount) -> None:
@@ -84,7 +83,12 @@ def test_defaults_and_callables_fill_a_renderable_ticket(
 
 def test_an_entry_column_nothing_fills_refuses_to_start(mount: Mount) -> None:
     with pytest.raises(ConfigurationError) as refused:
-        strict(mount, ticket_defaults=STRICT_DEFAULTS, entries={EntryKind.NOTE: EntryMap(StrictNote, {"text": "body"})})
+        strict(
+            mount,
+            ticket_defaults=STRICT_DEFAULTS,
+            entries={EntryKind.NOTE: EntryMap(StrictNote, {"text": "body"})},
+            partner_entries="public",  # StrictNote has no internal flag (test_partner_entries_policy)
+        )
     message = refused.value.message
     assert "StrictNote" in message and "defaults" in message
     assert "'user_id'" in message and "'created_at'" in message
@@ -98,7 +102,7 @@ def test_entry_defaults_fill_a_note(mount: Mount) -> None:
         {"text": "body"},
         defaults={"user_id": SYSTEM_USER, "created_at": lambda values: WHEN},
     )
-    app = strict(mount, ticket_defaults=STRICT_DEFAULTS, entries={EntryKind.NOTE: note_map})
+    app = strict(mount, ticket_defaults=STRICT_DEFAULTS, entries={EntryKind.NOTE: note_map}, partner_entries="public")
     with app.app_context():
         host = current_outsource().host
         ticket_id = host.create_ticket({"title": "Printer jam"}, None).id
