@@ -1,4 +1,4 @@
-"""Jinja globals a host's templates call: ``outsource_bar``, ``outsource_menu``,
+"""Jinja globals a host's templates call: ``outsource_bar``, ``outsource_menu``, ``outsource_nav``,
 ``outsource_entry_lock``, ``outsource_cost_hidden``, ``outsource_stylesheet`` and ``outsource_csrf_field``.
 
 Each renders a template under ``outsource/`` that the host may override.
@@ -13,6 +13,7 @@ from flask import Flask, render_template, url_for
 from markupsafe import Markup
 
 from outsource_plugin.blueprints.csrf import csrf_field, csrf_token
+from outsource_plugin.blueprints.nav import outsource_home_url, outsource_nav
 from outsource_plugin.core.costs import cost_hidden
 from outsource_plugin.core.engagements import current_engagement
 from outsource_plugin.core.present import engagement_json, user_actions
@@ -122,6 +123,8 @@ def register_fragments(app: Flask) -> None:
     app.jinja_env.globals.update(
         outsource_bar=outsource_bar,
         outsource_menu=outsource_menu,
+        outsource_nav=outsource_nav,
+        outsource_home_url=outsource_home_url,
         outsource_entry_lock=outsource_entry_lock,
         outsource_cost_hidden=outsource_cost_hidden,
         outsource_stylesheet=outsource_stylesheet,

@@ -230,7 +230,7 @@ def action_post(engagement_id: int, action: str) -> ResponseReturnValue:
     state().session.commit()
     if chosen is Action.REMOVE:
         flash("The unsent outsourcing was removed.")
-        return redirect(ticket_url(ticket_id) if ticket_id else url_for("outsource_pages.dashboard"))
+        return redirect(ticket_url(ticket_id))
     flash(f"{ACTION_DONE.get(chosen.value, 'Done')}. The outsource status is now {engagement.status.label}.")
     return redirect(ticket_url(engagement.ticket_id, engagement))
 

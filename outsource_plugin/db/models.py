@@ -285,6 +285,8 @@ class EntryLink(Base):
     #: the other side has (or is owed) a copy
     sent: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: a service partner's question to us (a note it asked as one): listed on the lead's "Outsourced work"
+    question: Mapped[bool] = mapped_column(Boolean, default=False)
     #: a partner's entry: who made it there and when, as the partner said (None for our own entries)
     origin_user: Mapped[str | None] = mapped_column(String(200))
     origin_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -61,6 +61,7 @@ from outsource_plugin.core.engagements import (
     perform,
     ticket_completed,
 )
+from outsource_plugin.core.questions import is_question, question_arrived
 from outsource_plugin.db import outbox
 from outsource_plugin.db.models import Engagement, EntryLink, Partner, utcnow
 from outsource_plugin.errors import ReadOnlyEntry
@@ -355,6 +356,7 @@ def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement,
     if link is None:
         local_id = _make_copy(state, kind, engagement.ticket_id, values)
         retire_local(state, engagement.uid, kind, local_id)
+        question = kind is EntryKind.NOTE and engagement.role is Side.LEAD and is_question(values)
         session.add(
             EntryLink(
                 engagement_uid=engagement.uid,
@@ -363,10 +365,13 @@ def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement,
                 local_id=local_id,
                 owner=engagement.role.other,
                 sent=True,
+                question=question,
                 origin_user=origin.user or None,
                 origin_at=origin.made_at,
             )
         )
+        if question:
+            question_arrived(state, engagement, values)
     elif link.local_id:
         entry = state.host.update_entry(kind, link.local_id, values)
         if entry is None:
