@@ -1,7 +1,7 @@
 """E-mail notifications: the mail outbox, and each partner's mailbox for its new offers.
 
-Revision ID: 0008_mail
-Revises: 0007_questions
+Revision ID: 0010_mail
+Revises: 0009_questions
 Create Date: 2026-12-03 18:20:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_mail"
-down_revision = "0007_questions"
+revision = "0010_mail"
+down_revision = "0009_questions"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """An entry link remembers that the partner's note was a question, for the lead's "Outsourced work" page.
 
-Revision ID: 0007_questions
-Revises: 0006_races
+Revision ID: 0009_questions
+Revises: 0008_held_entries
 Create Date: 2026-12-03 18:10:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_questions"
-down_revision = "0006_races"
+revision = "0009_questions"
+down_revision = "0008_held_entries"
 branch_labels = None
 depends_on = None
 
