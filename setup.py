@@ -65,6 +65,7 @@ setup(
             "schemathesis>=4.0",
             "openapi-spec-validator>=0.7",
             "prometheus-client>=0.17",
+            "aiosmtpd>=1.4",
         ],
     },
     entry_points={
