@@ -1,4 +1,4 @@
-"""Jinja globals a host's templates call: ``outsource_bar``, ``outsource_menu``,
+"""Jinja globals a host's templates call: ``outsource_bar``, ``outsource_menu``, ``outsource_nav``,
 ``outsource_entry_lock``, ``outsource_cost_hidden``, ``outsource_stylesheet`` and ``outsource_csrf_field``;
 and ``outsource_frame``, the frame the plugin's own pages extend.
 
@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from outsource_plugin.blueprints.csrf import csrf_field, csrf_token
 from outsource_plugin.blueprints.frame import outsource_frame
+from outsource_plugin.blueprints.nav import outsource_home_url, outsource_nav
 from outsource_plugin.blueprints.sync_words import sync_line
 from outsource_plugin.core.costs import cost_hidden
 from outsource_plugin.core.engagements import current_engagement
@@ -140,6 +141,8 @@ def register_fragments(app: Flask) -> None:
     app.jinja_env.globals.update(
         outsource_bar=outsource_bar,
         outsource_menu=outsource_menu,
+        outsource_nav=outsource_nav,
+        outsource_home_url=outsource_home_url,
         outsource_entry_lock=outsource_entry_lock,
         outsource_cost_hidden=outsource_cost_hidden,
         outsource_stylesheet=outsource_stylesheet,

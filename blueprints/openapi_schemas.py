@@ -123,6 +123,7 @@ class PartnerOut(Schema):
     secrets_set = fields.List(fields.String(), required=True)
     default_terms = fields.Dict(required=True)
     customer_ref = fields.String(required=True, allow_none=True)
+    notify_email = fields.String(required=True, allow_none=True)
     active = fields.Boolean(required=True)
     last_poll_at = _when()
     last_poll_error = fields.String(required=True, allow_none=True)

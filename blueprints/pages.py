@@ -264,7 +264,7 @@ def action_post(engagement_id: int, action: str) -> ResponseReturnValue:
         return _action_form(engagement, chosen.value, user.permission, errors=errors, values=typed)
     if chosen is Action.REMOVE:
         flash("The unsent outsourcing was removed.")
-        return redirect(ticket_url(ticket_id) if ticket_id else url_for("outsource_pages.dashboard"))
+        return redirect(ticket_url(ticket_id))
     flash(f"{ACTION_DONE.get(chosen.value, 'Done')}. The outsource status is now {engagement.status.label}.")
     return redirect(ticket_url(engagement.ticket_id, engagement))
 

@@ -73,6 +73,7 @@ def _body_from_form(adapter: str, level: Permission) -> dict[str, Any]:
         "config": config,
         "default_terms": terms_from_form(form, level, prefix="terms."),
         "customer_ref": form.get("customer_ref") or None,
+        "notify_email": form.get("notify_email", "").strip() or None,
         "active": "active" in form,
     }
     return body
@@ -90,6 +91,7 @@ def _form(
         values = {
             "name": partner.name,
             "customer_ref": partner.customer_ref or "",
+            "notify_email": partner.notify_email or "",
             "active": partner.active,
             **{f"config.{k}": v for k, v in partner.config.items() if k not in secrets},
             **{f"terms.{k}": v for k, v in (partner.default_terms or {}).items()},

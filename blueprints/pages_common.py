@@ -18,6 +18,7 @@ from outsource_plugin.blueprints.csrf import protect
 from outsource_plugin.blueprints.errors import answer_in_pages
 from outsource_plugin.blueprints.frame import PagesBlueprint
 from outsource_plugin.blueprints.limits import json_limit, limit_body
+from outsource_plugin.blueprints.nav import home_url
 from outsource_plugin.db.models import Engagement
 from outsource_plugin.errors import Conflict, ValidationFailed
 from outsource_plugin.permissions import Permission
@@ -43,13 +44,15 @@ def render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
 
 
 def ticket_url(ticket_id: str | None, engagement: Engagement | None = None) -> str:
-    """The host's page for a ticket when the host says where it is, else the engagement page."""
+    """The host's page for a ticket when the host says where it is, else the engagement page,
+    else the caller's own landing page (pages that use this need Allow Outsourcing)."""
     pattern = str(state().config["OUTSOURCE_TICKET_URL"])
     if ticket_id and pattern:
         return pattern.format(ticket_id=ticket_id)
     if engagement is not None:
         return url_for("outsource_pages.engagement_page", engagement_id=engagement.id)
-    return url_for("outsource_pages.dashboard")
+    user = state().host.current_user()
+    return home_url(user.permission if user else None) or "/"
 
 
 def refuse_on_complete_ticket(ticket_id: str | None) -> None:

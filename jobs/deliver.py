@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -41,7 +42,7 @@ def deliver_due(state: OutsourceState, *, worker: str | None = None) -> dict[Out
     session = state.session
     counts = dict.fromkeys(Outcome, 0)
     started = utcnow()
-    while ids := _claim(state, worker or worker_name(), started):
+    while ids := claim_round(state, claim, worker or worker_name(), started):
         for message_id in ids:
             message = session.get(OutboxMessage, message_id)
             if message is None or message.state is not MessageState.PENDING:
@@ -53,11 +54,13 @@ def deliver_due(state: OutsourceState, *, worker: str | None = None) -> dict[Out
     return counts
 
 
-def _claim(state: OutsourceState, worker: str, round_start: datetime) -> list[int]:
-    """Lease the next batch and commit at once: until then other workers cannot see the lease,
-    and on PostgreSQL the chosen partners' rows stay locked."""
+def claim_round(
+    state: OutsourceState, claimer: Callable[..., list[int]], worker: str, round_start: datetime
+) -> list[int]:
+    """Lease the next batch with ``claimer`` and commit at once: until then other workers cannot see
+    the lease, and on PostgreSQL the rows it locked stay locked."""
     cfg = state.config
-    ids = claim(
+    ids = claimer(
         state.session,
         worker,
         limit=int(cfg["OUTSOURCE_DELIVERY_BATCH"]),

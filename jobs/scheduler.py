@@ -14,9 +14,11 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from outsource_plugin.db.mail import WAKE_MAIL
 from outsource_plugin.db.outbox import WAKE_DELIVERY
 from outsource_plugin.jobs.deadlines import expire_offers
 from outsource_plugin.jobs.deliver import deliver_due
+from outsource_plugin.jobs.mail import send_mail_due
 from outsource_plugin.jobs.poll import poll_all
 from outsource_plugin.jobs.reconcile import reconcile_all
 from outsource_plugin.state import OutsourceState, current_outsource
@@ -59,12 +61,15 @@ _OVERRUN_FILTER = _OverrunFilter()
 def _add_jobs(scheduler: Any, app: Flask) -> None:
     logging.getLogger("apscheduler.scheduler").addFilter(_OVERRUN_FILTER)
     cfg = app.extensions["outsource"].config
-    for job, interval in (
+    jobs: list[tuple[Callable[[OutsourceState], Any], float]] = [
         (deliver_due, cfg["OUTSOURCE_DELIVERY_INTERVAL"]),
         (poll_all, cfg["OUTSOURCE_POLL_INTERVAL"]),
         (expire_offers, cfg["OUTSOURCE_DEADLINE_INTERVAL"]),
         (reconcile_all, cfg["OUTSOURCE_RECONCILE_INTERVAL"]),
-    ):
+    ]
+    if cfg["OUTSOURCE_MAIL_ENABLED"]:
+        jobs.append((send_mail_due, cfg["OUTSOURCE_MAIL_INTERVAL"]))
+    for job, interval in jobs:
         scheduler.add_job(
             _in_app(app, job), "interval", seconds=float(interval), id=job.__name__, max_instances=1, coalesce=True
         )
@@ -80,19 +85,25 @@ def start_scheduler(app: Flask) -> BackgroundScheduler:
     return scheduler
 
 
+#: ``session.info`` flag a commit leaves -> the job it runs now
+NUDGES = {WAKE_DELIVERY: "deliver_due", WAKE_MAIL: "send_mail_due"}
+
+
 def _nudge_delivery_on_commit(app: Flask, scheduler: BackgroundScheduler) -> None:
-    """A nudge: a commit that queued outbox messages runs the delivery job now, not at its next
-    interval, so a change reaches a peer in one round trip rather than half an interval later."""
+    """A nudge: a commit that queued outbox messages (or mail) runs the delivery (or mail) job now,
+    not at its next interval, so a change reaches a peer in one round trip rather than half an
+    interval later."""
     state = app.extensions["outsource"]
 
     def after_commit(session: Session) -> None:
         if not has_app_context() or current_app.extensions.get("outsource") is not state:
             return
-        if session.info.pop(WAKE_DELIVERY, False) and scheduler.running:
-            try:
-                scheduler.modify_job("deliver_due", next_run_time=datetime.now(timezone.utc))
-            except JobLookupError:
-                logging.getLogger(__name__).info("delivery not nudged: the scheduler stopped meanwhile")
+        for flag, job_id in NUDGES.items():
+            if session.info.pop(flag, False) and scheduler.running:
+                try:
+                    scheduler.modify_job(job_id, next_run_time=datetime.now(timezone.utc))
+                except JobLookupError:
+                    logging.getLogger(__name__).info("%s not nudged: the job is not scheduled here", job_id)
 
     event.listen(state.session, "after_commit", after_commit)
 

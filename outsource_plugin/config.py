@@ -94,6 +94,31 @@ SETTINGS: tuple[Setting, ...] = (
         "Per-partner lag bounds in seconds, e.g. {'Contoso': 3600}; others use OUTSOURCE_MAX_LAG.",
     ),
     Setting(
+        "OUTSOURCE_BASE_URL",
+        "",
+        "This help desk's address as users reach it, e.g. 'https://help.example.com': the start of the links "
+        "in e-mails (needed when OUTSOURCE_MAIL_ENABLED is on).",
+    ),
+    Setting(
+        "OUTSOURCE_MAIL_ENABLED",
+        False,
+        "E-mail people about offers and actions (outsource_plugin.notify): queued with the change, sent after "
+        "the commit by the jobs, retried while the mail server is away.",
+    ),
+    Setting("OUTSOURCE_MAIL_SERVER", "localhost", "The SMTP server e-mails are sent through."),
+    Setting(
+        "OUTSOURCE_MAIL_PORT", 25, "Its port: 25, 587 with OUTSOURCE_MAIL_STARTTLS, 465 with OUTSOURCE_MAIL_USE_TLS."
+    ),
+    Setting("OUTSOURCE_MAIL_USE_TLS", False, "Connect over TLS from the start (SMTPS, usually port 465)."),
+    Setting("OUTSOURCE_MAIL_STARTTLS", False, "Upgrade the connection with STARTTLS before sending (port 587)."),
+    Setting("OUTSOURCE_MAIL_USERNAME", "", "SMTP login; empty: send without logging in."),
+    Setting("OUTSOURCE_MAIL_PASSWORD", "", "SMTP password, with OUTSOURCE_MAIL_USERNAME."),
+    Setting("OUTSOURCE_MAIL_FROM", "outsourcing@localhost", "The From address of the e-mails."),
+    Setting("OUTSOURCE_MAIL_TIMEOUT", 10.0, "Seconds before a call to the SMTP server times out."),
+    Setting(
+        "OUTSOURCE_MAIL_INTERVAL", 5.0, "Seconds between rounds of the mail job (a commit that queues mail nudges it)."
+    ),
+    Setting(
         "OUTSOURCE_METRICS_PATH",
         None,
         "Path on the app serving Prometheus metrics, e.g. '/metrics' (needs the 'metrics' extra); None: off.",

@@ -18,6 +18,7 @@ from outsource_plugin.db.secretbox import check_keys
 from outsource_plugin.host.protocol import HostAdapter, HostChanges
 from outsource_plugin.host.sqlite import prepare_sqlite
 from outsource_plugin.jobs.scheduler import start_scheduler
+from outsource_plugin.notify.queue import queue_mail_before_commit
 from outsource_plugin.ops.metrics import init_metrics
 from outsource_plugin.state import OutsourceState, current_outsource
 from outsource_plugin.sync.capture import on_host_changes
@@ -53,6 +54,10 @@ class Outsourcing:
         register_blueprints(app, config["OUTSOURCE_URL_PREFIX"])
         init_metrics(app, config)
         host.watch(lambda changes: _on_host_changes(state, changes))
+        if config["OUTSOURCE_MAIL_ENABLED"]:
+            if not config["OUTSOURCE_BASE_URL"]:
+                raise RuntimeError("OUTSOURCE_MAIL_ENABLED needs OUTSOURCE_BASE_URL: e-mails link to this help desk")
+            queue_mail_before_commit(state)
         app.cli.add_command(outsource_cli)
         with app.app_context():
             bind = host.session.get_bind()

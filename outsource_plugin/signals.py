@@ -38,6 +38,15 @@ def send_after_commit(session: Session, signal: Any, sender: Any, **kwargs: Any)
     session.info.setdefault(_PENDING, []).append((signal, sender, kwargs))
 
 
+def pending(session: Session) -> list[tuple[Any, Any, dict[str, Any]]]:
+    """The signals this transaction will send once it commits, as ``(signal, sender, kwargs)``.
+
+    For work that must commit with the change rather than follow it: the e-mail
+    notifier queues its mail from these in ``before_commit``.
+    """
+    return list(session.info.get(_PENDING, []))
+
+
 @event.listens_for(Session, "after_commit")
 def _flush_signals(session: Session) -> None:
     for signal, sender, kwargs in session.info.pop(_PENDING, []):

@@ -30,7 +30,7 @@ from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import event, func, select
 
 from examples.helpdesk.auth import auth, csrf_token, current_user
-from examples.helpdesk.models import Attachment, Charge, Customer, Note, Ticket, TimeEntry, db
+from examples.helpdesk.models import Attachment, Charge, Customer, Note, Ticket, TimeEntry, User, db
 from outsource_plugin import EntryKind, EntryMap, Outsourcing, Permission, SQLAlchemyHost
 from outsource_plugin.blueprints.headers import add_security_headers
 from outsource_plugin.blueprints.limits import partner_limit
@@ -150,6 +150,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         complete_status=app.config["HELPDESK_COMPLETE_STATUS"],
         current_user=current_user,
         permission=lambda user: Permission(user.outsource_level),
+        user_model=User,
         customer_model=Customer,
         entries={
             EntryKind.NOTE: EntryMap(Note, {"text": "body", "internal": "internal", "author": "author"}),

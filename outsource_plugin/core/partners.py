@@ -94,6 +94,7 @@ def create_partner(state: OutsourceState, body: Any, level: Permission = Permiss
         config=config,
         default_terms=terms_json(data["default_terms"]),
         customer_ref=data["customer_ref"],
+        notify_email=data["notify_email"],
         active=data["active"],
     )
     session.add(partner)
@@ -120,7 +121,7 @@ def update_partner(state: OutsourceState, partner: Partner, body: Any, level: Pe
     if "default_terms" in data:
         hidden = keep_hidden_financial(partner.default_terms, level)
         partner.default_terms = {**hidden, **terms_json(data["default_terms"])}
-    for key in ("customer_ref", "active"):
+    for key in ("customer_ref", "notify_email", "active"):
         if key in data:
             setattr(partner, key, data[key])
     return partner

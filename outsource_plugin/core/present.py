@@ -92,6 +92,7 @@ def partner_json(partner: Partner, secret_fields: frozenset[str], level: Permiss
         "secrets_set": sorted(k for k in secret_fields if partner.config.get(k)),
         "default_terms": visible_terms(partner.default_terms, financial=level >= Permission.ALL),
         "customer_ref": partner.customer_ref,
+        "notify_email": partner.notify_email,
         "active": partner.active,
         "last_poll_at": _iso(partner.last_poll_at),
         "last_poll_error": partner.last_poll_error,

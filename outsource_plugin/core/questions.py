@@ -1,8 +1,9 @@
 """A question from the service partner to the lead: a note flagged as a question.
 
 It is an ordinary note on the service ticket, written through the host
-adapter, so it syncs to the lead like any other note; the host hears of it
-through the ``question_asked`` signal once the transaction commits.
+adapter, so it syncs to the lead like any other note; each host hears of it
+through the ``question_asked`` signal once the transaction commits: the
+service host when it is asked, the lead's when it arrives.
 """
 
 from __future__ import annotations
@@ -34,6 +35,24 @@ def can_ask(engagement: Engagement | None) -> bool:
     )
 
 
+def is_question(values: dict[str, Any]) -> bool:
+    """A note asks a question when flagged so, or by its prefix: hosts that keep no flag keep the text."""
+    return bool(values.get("question")) or str(values.get("text") or "").startswith(PREFIX)
+
+
+def question_arrived(state: OutsourceState, engagement: Engagement, values: dict[str, Any]) -> None:
+    """The service partner's question reached the lead's ticket: the lead hears of it too, after commit."""
+    signals.send_after_commit(
+        state.session,
+        signals.question_asked,
+        state.app,
+        engagement_uid=engagement.uid,
+        ticket_id=engagement.ticket_id,
+        text=str(values.get("text") or ""),
+        author=str(values.get("author") or ""),
+    )
+
+
 def ask_question(
     state: OutsourceState, engagement: Engagement, text: str, actor: Actor, *, internal: bool = False
 ) -> Any:
@@ -52,13 +71,5 @@ def ask_question(
     body = text if text.startswith(PREFIX) else PREFIX + text
     values = {"text": body, "internal": internal, "author": actor.name, "question": True}
     entry = state.host.create_entry(EntryKind.NOTE, engagement.ticket_id, values)
-    signals.send_after_commit(
-        state.session,
-        signals.question_asked,
-        state.app,
-        engagement_uid=engagement.uid,
-        ticket_id=engagement.ticket_id,
-        text=body,
-        author=actor.name,
-    )
+    question_arrived(state, engagement, values)
     return entry

@@ -80,6 +80,9 @@ class Partner(Base):
     #: the host customer this partner is invoiced as when it outsources to us
     customer_ref: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: our mailbox for this partner's offers: a new offer from it (and its cancel before a ticket
+    #: was opened) is e-mailed here when mail is on (``outsource_plugin.notify``)
+    notify_email: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -227,7 +230,20 @@ class MessageState(str, Enum):
     DEAD = "dead"
 
 
-class OutboxMessage(Base):
+class Leased:
+    """The columns of a queued row sent by a job: its state, its retries, and the worker leasing it."""
+
+    state: Mapped[MessageState] = mapped_column(
+        _enum(MessageState, "outsource_message_state"), default=MessageState.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxMessage(Leased, Base):
     """A change owed to a partner, written in the transaction that caused it."""
 
     __tablename__ = "outsource_outbox"
@@ -246,16 +262,32 @@ class OutboxMessage(Base):
     engagement_uid: Mapped[str] = mapped_column(String(32))
     kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind, "outsource_message_kind"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    state: Mapped[MessageState] = mapped_column(
-        _enum(MessageState, "outsource_message_state"), default=MessageState.PENDING
-    )
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    claimed_by: Mapped[str | None] = mapped_column(String(64))
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class MailMessage(Leased, Base):
+    """An e-mail owed to a person, written in the transaction whose change it announces.
+
+    Rendered when queued, so a retry sends the same message (with the same
+    ``Message-ID``); sent after the commit by ``jobs.mail``, retried with backoff
+    while the mail server is away.
+    """
+
+    __tablename__ = "outsource_mail"
+    __table_args__ = (Index("ix_outsource_mail_due", "state", "next_attempt_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: what it announces: offer, accept, decline, auto_decline, submit, question, reject, cancel
+    event: Mapped[str] = mapped_column(String(32))
+    engagement_uid: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class EntryLink(Base):
@@ -291,6 +323,8 @@ class EntryLink(Base):
     #: the other side has (or is owed) a copy
     sent: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: a service partner's question to us (a note it asked as one): listed on the lead's "Outsourced work"
+    question: Mapped[bool] = mapped_column(Boolean, default=False)
     #: a partner's entry: who made it there and when, as the partner said (None for our own entries)
     origin_user: Mapped[str | None] = mapped_column(String(200))
     origin_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

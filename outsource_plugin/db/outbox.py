@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from outsource_plugin.db.models import Engagement, MessageState, OutboxMessage, Partner, utcnow
+from outsource_plugin.db.models import Engagement, MailMessage, MessageState, OutboxMessage, Partner, utcnow
 from outsource_plugin.errors import NotFound
 from outsource_plugin.wire import WireMessage
 
@@ -187,7 +187,7 @@ def retry(session: Session, message: OutboxMessage) -> None:
     release(message)
 
 
-def release(message: OutboxMessage) -> None:
+def release(message: OutboxMessage | MailMessage) -> None:
     """Give the lease back after an attempt, so the next claim is not mistaken for a takeover."""
     message.claimed_by = None
     message.claimed_until = None

@@ -73,6 +73,8 @@ class HostUser:
     id: str
     name: str
     permission: Permission
+    #: where e-mail notifications reach this user; None: the host keeps no address
+    email: str | None = None
 
 
 @runtime_checkable
@@ -132,3 +134,14 @@ class HostAdapter(Protocol):
     def delete_entry(self, kind: EntryKind, entry_id: str) -> None: ...
 
     def watch(self, callback: Callable[[HostChanges], None]) -> None: ...
+
+
+def ticket_assignee(host: HostAdapter, ticket_id: str) -> HostUser | None:
+    """The user a ticket is assigned to, with the e-mail address and level that decide what they are mailed.
+
+    An optional member: a host adapter with ``ticket_assignee(ticket_id)`` gets its
+    assignees e-mailed (``outsource_plugin.notify``); one without it, as every host
+    adapter written before it, answers None, and nobody is e-mailed about its tickets.
+    """
+    lookup: Callable[[str], HostUser | None] | None = getattr(host, "ticket_assignee", None)
+    return lookup(ticket_id) if lookup is not None else None

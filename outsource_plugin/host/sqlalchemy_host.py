@@ -112,7 +112,9 @@ class SQLAlchemyHost:
     ``permission`` turns it into a level. ``ticket_defaults`` fills the ticket's other
     required attributes: a value, or a callable called with the offer. ``partner_entries``
     (``"held"`` or ``"public"``, see ``host.privacy``) is required when the note or
-    attachment map has no ``internal`` field.
+    attachment map has no ``internal`` field. ``user_model`` (with ``ticket_fields["assignee"]``
+    holding the user's key or the user itself) and ``user_email`` let the plugin e-mail
+    a ticket's assignee (``ticket_assignee``).
     """
 
     def __init__(
@@ -126,6 +128,8 @@ class SQLAlchemyHost:
         complete_status: str = "Complete",
         user_id: FieldSpec = "id",
         user_name: FieldSpec = "name",
+        user_email: FieldSpec | None = "email",
+        user_model: type | None = None,
         customer_model: type | None = None,
         customer_fields: Mapping[str, FieldSpec] | None = None,
         ticket_defaults: Mapping[str, Any] | None = None,
@@ -142,6 +146,8 @@ class SQLAlchemyHost:
         self._permission = permission
         self._user_id = user_id
         self._user_name = user_name
+        self._user_email = user_email
+        self.user_model = user_model
         self.customer_model = customer_model
         self.customer_fields = {"id": "id", "name": "name", **(customer_fields or {})}
         self.ticket_defaults = dict(ticket_defaults or {})
@@ -188,13 +194,29 @@ class SQLAlchemyHost:
 
     def current_user(self) -> HostUser | None:
         user = self._current_user()
-        if user is None:
-            return None
+        return None if user is None else self._host_user(user)
+
+    def _host_user(self, user: Any) -> HostUser:
+        email = read_field(user, self._user_email)
         return HostUser(
             id=str(read_field(user, self._user_id)),
             name=str(read_field(user, self._user_name)),
             permission=Permission(self._permission(user)),
+            email=str(email) if email else None,
         )
+
+    def ticket_assignee(self, ticket_id: str) -> HostUser | None:
+        """The ticket's assignee: ``ticket_fields["assignee"]`` read as a user object, or as the key of
+        a ``user_model`` row; None when the ticket, the field, the model or the assignee is missing."""
+        spec = self.ticket_fields.get("assignee")
+        obj = self._load(ticket_id)
+        if obj is None or spec is None or self.user_model is None:
+            return None
+        value = read_field(obj, spec)
+        user = (
+            value if isinstance(value, self.user_model) or value is None else self.session.get(self.user_model, value)
+        )
+        return None if user is None else self._host_user(user)
 
     def canonical_ticket_id(self, raw: str) -> str | None:
         """Driven by the ticket key's column type: int keys are ASCII digits without sign, leading

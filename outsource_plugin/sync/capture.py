@@ -63,6 +63,7 @@ from outsource_plugin.core.engagements import (
     ticket_deleted,
 )
 from outsource_plugin.core.partner_entries import partner_author
+from outsource_plugin.core.questions import is_question, question_arrived
 from outsource_plugin.db import outbox
 from outsource_plugin.db.models import Engagement, EntryLink, Partner, utcnow
 from outsource_plugin.errors import ReadOnlyEntry
@@ -369,12 +370,13 @@ def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement,
     origin = message.origin
     if kind is EntryKind.NOTE:
         values["author"] = partner_author(origin.user, partner.name)
+    question = link is None and kind is EntryKind.NOTE and engagement.role is Side.LEAD and is_question(values)
     if holds(state.host.partner_entries, state.host.entry_fields(kind), values):
-        _hold(state, engagement, link, message)
+        _hold(state, engagement, link, message, question=question)
     elif link is None:
         local_id = _make_copy(state, kind, engagement.ticket_id, values)
         retire_local(state, engagement.uid, kind, local_id)
-        session.add(_partner_link(engagement, message, kind, local_id=local_id))
+        session.add(_partner_link(engagement, message, kind, local_id=local_id, question=question))
     elif link.local_id:
         entry = state.host.update_entry(kind, link.local_id, values)
         if entry is None:
@@ -382,6 +384,8 @@ def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement,
             link.local_id = _make_copy(state, kind, engagement.ticket_id, values)
         else:
             keep_local(session, entry)
+    if question:
+        question_arrived(state, engagement, values)
     return True
 
 
@@ -393,12 +397,14 @@ def _time_note(state: OutsourceState, values: dict[str, Any]) -> dict[str, Any]:
     return note
 
 
-def _hold(state: OutsourceState, engagement: Engagement, link: EntryLink | None, message: EntryMessage) -> None:
+def _hold(
+    state: OutsourceState, engagement: Engagement, link: EntryLink | None, message: EntryMessage, *, question: bool
+) -> None:
     """Keep the partner's entry on our side, as the partner sent it (its time stays time): the host
     cannot mark it internal and chose ``partner_entries="held"``."""
     held = to_wire(message.entry_kind, message.values())
     if link is None:
-        state.session.add(_partner_link(engagement, message, message.entry_kind, held=held))
+        state.session.add(_partner_link(engagement, message, message.entry_kind, held=held, question=question))
     else:
         link.held = held
 
@@ -410,6 +416,7 @@ def _partner_link(
     *,
     local_id: str | None = None,
     held: dict[str, Any] | None = None,
+    question: bool = False,
 ) -> EntryLink:
     """The link of a partner's new entry: owned by the partner, who made it and when."""
     return EntryLink(
@@ -422,6 +429,7 @@ def _partner_link(
         origin_user=message.origin.user or None,
         origin_at=message.origin.made_at,
         held=held,
+        question=question,
     )
 
 

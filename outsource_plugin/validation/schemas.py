@@ -89,6 +89,7 @@ class PartnerSchema(StrictSchema):
     config = fields.Dict(keys=fields.String(), load_default=dict)
     default_terms = fields.Nested(TermsSchema, load_default=dict)
     customer_ref = fields.String(validate=validate.Length(max=64), allow_none=True, load_default=None)
+    notify_email = fields.Email(validate=validate.Length(max=320), allow_none=True, load_default=None)
     active = fields.Boolean(load_default=True)
 
     @validates_schema

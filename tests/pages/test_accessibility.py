@@ -81,6 +81,8 @@ PLUGIN_PAGES = [
     PluginPage("partner-edit", "lead", lambda s, p: f"/outsource/partners/{p.lead_partner_id}"),
     PluginPage("partner-new", "lead", lambda s, p: "/outsource/partners/new"),
     PluginPage("failed-deliveries", "lead", lambda s, p: "/outsource/deadletters"),
+    PluginPage("outsourced-work", "service", lambda s, p: "/outsource/work"),
+    PluginPage("history", "lead", lambda s, p: f"/outsource/engagements/{s.lead_engagement(s.accepted)}/history"),
     PluginPage("error", "lead", lambda s, p: "/outsource/engagements/999999", screenshot=True),
 ]
 

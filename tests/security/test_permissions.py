@@ -132,6 +132,7 @@ ENDPOINTS = [
         {"text": "Which floor?"},
         {"engagement_id": "asking"},
     ),
+    E("GET", f"{PAGES}/work", OUT, 200),
     E("GET", f"{PAGES}/dashboard", PM, 200),
     E("GET", f"{PAGES}/deadletters", PM, 200),
     E("POST", f"{PAGES}/deadletters/<int:message_id>/retry", PM, 302),
