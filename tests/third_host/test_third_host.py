@@ -137,7 +137,8 @@ def test_litware_takes_in_from_the_demo_desk_and_completes_by_closing(desks: Des
     close(desks, ticket_id)
     wait_status(con, lead_path, "complete")
     assert wait_status(lit, f"{API}/engagements/{offer_id}", "complete")["sync_state"] == "ended"
-    assert desks.ticket(ticket_id)["status"] == "Closed"  # type: ignore[index]
+    closed = desks.ticket(ticket_id)
+    assert closed is not None and closed["status"] == "Closed"
 
 
 def test_a_deleted_ticket_leaves_nothing_to_the_next_one(desks: Desks) -> None:
