@@ -66,6 +66,9 @@ setup(
             "openapi-spec-validator>=0.7",
             "prometheus-client>=0.17",
             "aiosmtpd>=1.4",
+            # the third test host (tests/third_host) signs users in and migrates its own tables with them
+            "flask-login>=0.6.3",
+            "flask-migrate>=4.0.5",
         ],
     },
     entry_points={

@@ -90,6 +90,29 @@ def jobless_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         yield started
 
 
+def fresh_host(
+    kind: type[Host], name: str, domain: str, stack: ExitStack, tmp_path_factory: pytest.TempPathFactory
+) -> Host:
+    """A host of ``kind`` with a folder and a new database of its own (dropped when ``stack`` closes)."""
+    label = domain.split(".")[0]
+    database = stack.enter_context(fresh_database(tmp_path_factory.mktemp(f"{label}-db")))
+    return kind(name, domain, tmp_path_factory.mktemp(label), database)
+
+
+def start_linked(stack: ExitStack, one: Host, other: Host) -> tuple[int, int]:
+    """Seed and start both hosts (stopped when ``stack`` closes) and register each as the other's peer
+    partner, with one shared secret: the partner id of ``other`` at ``one``, and of ``one`` at ``other``."""
+    for host in (one, other):
+        host.seed()
+        stack.callback(host.stop)
+        host.start()
+    secret = secrets.token_hex(24)
+    return (
+        register(one.client(), other.name, other.plugin_url, secret),
+        register(other.client(), one.name, one.plugin_url, secret),
+    )
+
+
 def register(api: Client, name: str, base_url: str, secret: str, *, link: str = LINK) -> int:
     partner = api.post(
         "/outsource/api/v1/partners",

@@ -168,6 +168,25 @@ class Host:
         return Client(self.base, f"{user}-{self.domain}-token")
 
 
+class FlaskSettingsHost(Host):
+    """A host that is not the demo: ``FLASK_APP`` names its app, and its settings, the plugin's
+    included, are ``FLASK_*`` variables (``app.config.from_prefixed_env()``)."""
+
+    #: what FLASK_APP names
+    flask_app: ClassVar[str]
+
+    def env(self) -> dict[str, str]:
+        demo = super().env()
+        plugin = {f"FLASK_{key}": value for key, value in demo.items() if key.startswith("OUTSOURCE_")}
+        return {
+            **{key: value for key, value in demo.items() if not key.startswith(("OUTSOURCE_", "HELPDESK_"))},
+            **plugin,
+            "FLASK_APP": self.flask_app,
+            "FLASK_SQLALCHEMY_DATABASE_URI": self.database_url,
+            "FLASK_SECRET_KEY": f"{self.domain}-secret-key",
+        }
+
+
 @dataclass(frozen=True)
 class Captured:
     """One request as the proxy received it, signature headers included, so it can be sent again."""

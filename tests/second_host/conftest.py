@@ -3,7 +3,6 @@ each a real process on a free loopback port, registered as each other's peer par
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -11,26 +10,13 @@ from typing import ClassVar
 
 import pytest
 
-from tests.conftest import fresh_database
-from tests.cross_host.conftest import register
-from tests.cross_host.hosts import Client, Host
+from tests.cross_host.conftest import fresh_host, start_linked
+from tests.cross_host.hosts import Client, FlaskSettingsHost, Host
 
 
-class FabrikamHost(Host):
-    """The Host harness pointed at Fabrikam's app: its settings are ``FLASK_*`` variables."""
-
+class FabrikamHost(FlaskSettingsHost):
     ready_path: ClassVar[str] = "/outsource/static/outsource/outsource.css"
-
-    def env(self) -> dict[str, str]:
-        demo = super().env()
-        plugin = {f"FLASK_{key}": value for key, value in demo.items() if key.startswith("OUTSOURCE_")}
-        return {
-            **{key: value for key, value in demo.items() if not key.startswith(("OUTSOURCE_", "HELPDESK_"))},
-            **plugin,
-            "FLASK_APP": "tests.second_host.app:create_app",
-            "FLASK_SQLALCHEMY_DATABASE_URI": self.database_url,
-            "FLASK_SECRET_KEY": f"{self.domain}-secret-key",
-        }
+    flask_app: ClassVar[str] = "tests.second_host.app:create_app"
 
     def seed(self) -> None:
         done = self.flask("fabrikam", "seed", "--domain", self.domain)
@@ -57,26 +43,6 @@ class Desks:
 @pytest.fixture(scope="module")
 def desks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desks]:
     with ExitStack() as stack:
-        fabrikam = FabrikamHost(
-            "Fabrikam Service Desk",
-            "fabrikam.example",
-            tmp_path_factory.mktemp("fabrikam"),
-            stack.enter_context(fresh_database(tmp_path_factory.mktemp("fabrikam-db"))),
-        )
-        contoso = Host(
-            "Contoso Field Services",
-            "contoso.example",
-            tmp_path_factory.mktemp("contoso"),
-            stack.enter_context(fresh_database(tmp_path_factory.mktemp("contoso-db"))),
-        )
-        for host in (fabrikam, contoso):
-            host.seed()
-            stack.callback(host.stop)
-            host.start()
-        secret = secrets.token_hex(24)
-        yield Desks(
-            fabrikam,
-            contoso,
-            register(fabrikam.client(), "Contoso Field Services", contoso.plugin_url, secret),
-            register(contoso.client(), "Fabrikam Service Desk", fabrikam.plugin_url, secret),
-        )
+        fabrikam = fresh_host(FabrikamHost, "Fabrikam Service Desk", "fabrikam.example", stack, tmp_path_factory)
+        contoso = fresh_host(Host, "Contoso Field Services", "contoso.example", stack, tmp_path_factory)
+        yield Desks(fabrikam, contoso, *start_linked(stack, fabrikam, contoso))
