@@ -7,7 +7,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask, prefix: str) -> None:
     from outsource_plugin.blueprints.api import api
-    from outsource_plugin.blueprints.errors import answer_routing_errors
+    from outsource_plugin.blueprints.errors import answer_host_refusals, answer_routing_errors
     from outsource_plugin.blueprints.federation import federation
     from outsource_plugin.blueprints.fragments import register_fragments
     from outsource_plugin.blueprints.headers import secure_headers
@@ -17,5 +17,6 @@ def register_blueprints(app: Flask, prefix: str) -> None:
     app.register_blueprint(federation, url_prefix=f"{prefix}/federation/v1")
     app.register_blueprint(pages, url_prefix=prefix or None)
     answer_routing_errors(app, (f"{prefix}/api/", f"{prefix}/federation/"))
+    answer_host_refusals(app)
     register_fragments(app)
     secure_headers(app, (api.name, federation.name, pages.name))

@@ -7,6 +7,9 @@ API and federation blueprints answer in JSON; the pages render the plugin's
 error page (JSON to a JSON request). A URL that matches no route belongs to no
 blueprint, so Flask gives it to the app's handlers: under the API and
 federation prefixes :func:`answer_routing_errors` answers it in JSON first.
+Two errors the plugin raises inside the host's own views, from the host's
+commit (a delete of a ticket with accepted work, an edit of a read-only entry),
+get an answer on the app (:func:`answer_host_refusals`) unless the host has one.
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ from flask import Blueprint, Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RoutingException
 
-from outsource_plugin.errors import OutsourceError
+from outsource_plugin.errors import OutsourceError, ReadOnlyEntry, TicketNotDeletable
 from outsource_plugin.state import current_outsource
 
 
 def _outsource_error(err: OutsourceError, as_json: bool) -> tuple[Response | str, int]:
     current_outsource().session.rollback()
-    if as_json or request.is_json:
+    if as_json or request.is_json or request.accept_mimetypes.best == "application/json":
         return jsonify(err.to_dict()), err.status_code
     return render_template("outsource/error.html", error=err), err.status_code
 
@@ -53,3 +56,13 @@ def answer_routing_errors(app: Flask, json_prefixes: tuple[str, ...]) -> None:
             if request.path.startswith(json_prefixes):
                 return _http_json(err)
         return None
+
+
+def answer_host_refusals(app: Flask) -> None:
+    """What the plugin refuses in the host's own views (it stops the host's commit) answered as the
+    plugin's error, the transaction rolled back, so a host needs no handler of its own; a handler the
+    host registers for the same error, before mounting or after, is the one that answers."""
+    handlers = app.error_handler_spec[None][None]
+    for refusal in (TicketNotDeletable, ReadOnlyEntry):
+        if refusal not in handlers:
+            app.register_error_handler(refusal, lambda err: _outsource_error(err, as_json=False))

@@ -14,10 +14,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask, abort
+from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from examples.helpdesk.models import db
 from outsource_plugin import Outsourcing
+from outsource_plugin.errors import TicketNotDeletable
 from tests.blueprints.api_helpers import assert_error
 from tests.outsource_plugin.host_helpers import bare_host
 
@@ -92,3 +94,51 @@ def test_an_unknown_url_under_the_pages_prefix_is_the_hosts_404(host_app: Flask)
     response = host_app.test_client().get("/outsource/no-such-page")
     assert response.status_code == 404
     assert "host 404 page" in response.get_data(as_text=True)
+
+
+def _refusing_host_app(database_url: str, *, own_handler: bool) -> Flask:
+    """A host view whose commit the plugin refuses (as deleting accepted work is), with no handler of
+    the host's for it, or with the host's own."""
+    app = Flask(__name__)
+    app.config.update(SQLALCHEMY_DATABASE_URI=database_url, SECRET_KEY="x", TESTING=True)
+    db.init_app(app)
+    with app.app_context():
+        db.create_all()
+    Outsourcing(app, host=bare_host())
+
+    @app.route("/tickets/<int:ticket_id>/delete", methods=["POST"])
+    def delete(ticket_id: int) -> str:
+        db.session.execute(text("SELECT 1"))
+        raise TicketNotDeletable(f"ticket {ticket_id} holds accepted outsourced work")
+
+    if own_handler:
+
+        @app.errorhandler(TicketNotDeletable)
+        def host_refusal(err: TicketNotDeletable) -> tuple[str, int]:
+            return "<header>Host desk</header> host refusal page", 409
+
+    return app
+
+
+def test_a_refusal_of_the_hosts_own_commit_is_answered_without_glue(database_url: str) -> None:
+    app = _refusing_host_app(database_url, own_handler=False)
+    client = app.test_client()
+    as_json = client.post("/tickets/7/delete", headers={"Accept": "application/json"})
+    assert_error(as_json, 409, "conflict")
+    assert "ticket 7 holds accepted outsourced work" in as_json.get_json()["message"]
+    page = client.post("/tickets/7/delete")
+    assert page.status_code == 409
+    assert "ticket 7 holds accepted outsourced work" in page.get_data(as_text=True)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_hosts_own_handler_for_the_refusal_wins(database_url: str) -> None:
+    app = _refusing_host_app(database_url, own_handler=True)
+    page = app.test_client().post("/tickets/7/delete")
+    assert page.status_code == 409
+    assert "host refusal page" in page.get_data(as_text=True)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()

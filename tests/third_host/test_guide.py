@@ -1,4 +1,4 @@
-"""The guide's "Mount it in 20 lines" is Litware's mounting file, whole and word for word, and its
+"""The guide's "Mount it from one file" is Litware's mounting file, whole and word for word, and its
 template snippet is Litware's ticket page, line by line and in order."""
 
 from __future__ import annotations
