@@ -114,6 +114,29 @@ class PartnersOut(Schema):
     partners = fields.List(fields.Nested(PartnerOut), required=True)
 
 
+class InvitationOut(Schema):
+    """An invitation as a partner manager sees it: never its token or key."""
+
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(["invited", "expired", "joined", "revoked", "locked"]))
+    created_at = _when()
+    expires_at = _when()
+    fingerprint = fields.String(
+        required=True, metadata={"description": "SHA-256 of our public key for this invitation."}
+    )
+    partner_id = fields.Integer(required=True, allow_none=True)
+
+
+class InvitationsOut(Schema):
+    invitations = fields.List(fields.Nested(InvitationOut), required=True)
+
+
+class InvitedOut(Schema):
+    invitation = fields.Nested(InvitationOut, required=True)
+    code = fields.String(required=True, metadata={"description": "The one-time code to give the partner: shown once."})
+
+
 class DashboardOut(Schema):
     folders = fields.Dict(
         required=True,

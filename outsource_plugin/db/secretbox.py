@@ -107,6 +107,18 @@ def reseal(stored: Mapping[str, Any], fernet: MultiFernet) -> dict[str, Any]:
     )
 
 
+def seal_text(text: str) -> str:
+    """One secret that is not an adapter setting (an invitation's private key), encrypted."""
+    return box().encrypt(text.encode()).decode()
+
+
+def unseal_text(token: str) -> str:
+    try:
+        return box().decrypt(token.encode()).decode()
+    except InvalidToken as err:
+        raise _unknown_key() from err
+
+
 def _encrypt(fernet: MultiFernet, value: Any) -> dict[str, str]:
     return {MARKER: fernet.encrypt(json.dumps(value).encode()).decode()}
 

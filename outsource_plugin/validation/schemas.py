@@ -83,18 +83,23 @@ class QuestionSchema(StrictSchema):
     internal = fields.Boolean(load_default=False)
 
 
-class PartnerSchema(StrictSchema):
+class InvitationSchema(StrictSchema):
+    """An invitation: the partner's name here and its default terms; a partner has them too."""
+
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    adapter = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    config = fields.Dict(keys=fields.String(), load_default=dict)
     default_terms = fields.Nested(TermsSchema, load_default=dict)
-    customer_ref = fields.String(validate=validate.Length(max=64), allow_none=True, load_default=None)
-    active = fields.Boolean(load_default=True)
 
     @validates_schema
     def _name_not_blank(self, data: dict[str, Any], **kwargs: Any) -> None:
         if "name" in data and not clean_name(data["name"]).strip():
             raise ValidationError("must not be blank", field_name="name")
+
+
+class PartnerSchema(InvitationSchema):
+    adapter = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    config = fields.Dict(keys=fields.String(), load_default=dict)
+    customer_ref = fields.String(validate=validate.Length(max=64), allow_none=True, load_default=None)
+    active = fields.Boolean(load_default=True)
 
 
 class PageSchema(StrictSchema):
