@@ -1,7 +1,7 @@
 """The HTML pages blueprint, with every page module's routes attached to it."""
 
 from outsource_plugin.blueprints import pages as ticket_pages
-from outsource_plugin.blueprints import pages_admin, pages_dashboard, pages_history
+from outsource_plugin.blueprints import pages_admin, pages_dashboard, pages_history, pages_invitations
 from outsource_plugin.blueprints.pages_common import pages
 
-__all__ = ["pages", "pages_admin", "pages_dashboard", "pages_history", "ticket_pages"]
+__all__ = ["pages", "pages_admin", "pages_dashboard", "pages_history", "pages_invitations", "ticket_pages"]

@@ -16,6 +16,8 @@ from outsource_plugin.db.models import Invitation, InvitationState, Partner, utc
 from outsource_plugin.federation import handshake
 from outsource_plugin.federation.signing import sign
 from outsource_plugin.partnership.invitations import MAX_FAILED_JOINS
+from outsource_plugin.permissions import Permission
+from tests.blueprints.page_helpers import html, page_client
 from tests.joining import Desks, peers
 from tests.security.helpers import COUNTS
 
@@ -150,7 +152,8 @@ def test_no_key_or_token_in_any_log_answer_page_or_error(desks: Desks, caplog: p
         private = invitation.private_key
         secret = db.session.get(Partner, invitation.partner_id).config["secret"]
     pages = [
-        desks.northwind.test_client().get("/outsource/admin/partners", headers={"Authorization": "Bearer admin"}).data,
+        html(page_client(desks.northwind, Permission.ALL), "/outsource/partners").encode(),
+        html(page_client(desks.contoso, Permission.ALL), "/outsource/partners").encode(),
         desks.northwind_api.get("/invitations").data,
         desks.northwind_api.get("/partners").data,
         desks.contoso_api.get("/partners").data,

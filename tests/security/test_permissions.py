@@ -145,6 +145,11 @@ ENDPOINTS = [
     E("POST", f"{PAGES}/partners/<int:partner_id>", PM, 302, {"name": "Contoso Two", "active": "on"}),
     E("POST", f"{PAGES}/partners/<int:partner_id>/disable", PM, 302),
     E("POST", f"{PAGES}/partners/<int:partner_id>/test", PM, 302),
+    E("GET", f"{PAGES}/partners/invite", PM, 200),
+    E("POST", f"{PAGES}/partners/invite", PM, 200, {"name": "Fabrikam"}),
+    E("GET", f"{PAGES}/partners/join", PM, 200),
+    E("POST", f"{PAGES}/partners/join", PM, 400, {"code": "not-a-code"}),
+    E("POST", f"{PAGES}/invitations/<int:invitation_id>/revoke", PM, 302),
     # the signed partner API: no user level reaches it
     E("GET", f"{FED}/ping", PARTNER, 200),
     E("GET", f"{FED}/changes", PARTNER, 200),
