@@ -1,6 +1,7 @@
 """``flask outsource partners invite|invitations|revoke-invitation|join``: partnership by invitation.
 
-The code ``invite`` prints is the only time it is shown (the database keeps
+They are added to the ``partners`` group (``outsource_plugin.cli``), each in an app context
+as that group's own commands are. The code ``invite`` prints is the only time it is shown (the database keeps
 its token's hash); ``join`` registers the inviting host with the keys the two
 hosts agree on, and prints the partner without any secret.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 
 import click
+from flask.cli import with_appcontext
 
 from outsource_plugin.cli.common import clear_errors
 from outsource_plugin.cli.partners import key_values, shown
@@ -22,6 +24,7 @@ URL_HELP = "This help desk's plugin URL as the partner reaches it (default: OUTS
 
 
 @click.command("invite")
+@with_appcontext
 @click.option("--name", required=True, help="The partner's name here, unique.")
 @click.option("--terms", "terms_pairs", multiple=True, metavar="KEY=VALUE", help="A default term.")
 @click.option("--url", help=URL_HELP)
@@ -39,6 +42,7 @@ def invite_command(name: str, terms_pairs: tuple[str, ...], url: str | None) -> 
 
 
 @click.command("invitations")
+@with_appcontext
 def invitations_command() -> None:
     """Open invitations (not joined, not revoked); never their codes."""
     session = current_outsource().session
@@ -47,6 +51,7 @@ def invitations_command() -> None:
 
 
 @click.command("revoke-invitation")
+@with_appcontext
 @click.argument("invitation_id", type=int, metavar="ID")
 def revoke_command(invitation_id: int) -> None:
     """Revoke an invitation: its code is refused from now on."""
@@ -58,6 +63,7 @@ def revoke_command(invitation_id: int) -> None:
 
 
 @click.command("join")
+@with_appcontext
 @click.argument("code")
 @click.option("--name", help="The partner's name here (default: the inviting organisation's name).")
 @click.option("--url", help=URL_HELP)
