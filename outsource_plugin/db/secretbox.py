@@ -119,6 +119,11 @@ def unseal_text(token: str) -> str:
         raise _unknown_key() from err
 
 
+def reseal_text(token: str, fernet: MultiFernet) -> str:
+    """A ``seal_text`` value under the first key."""
+    return _rotate(fernet, token)
+
+
 def _encrypt(fernet: MultiFernet, value: Any) -> dict[str, str]:
     return {MARKER: fernet.encrypt(json.dumps(value).encode()).decode()}
 
