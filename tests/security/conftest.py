@@ -9,10 +9,8 @@ from flask import Flask
 
 from examples.helpdesk.models import db
 from outsource_plugin.db.models import Engagement
-from outsource_plugin.partnership.invitations import create_invitation
-from outsource_plugin.state import current_outsource
 from outsource_plugin.workflow import Side, Status
-from tests.blueprints.api_helpers import add_engagement, add_outbox_message, add_ticket
+from tests.blueprints.api_helpers import add_engagement, add_invitation, add_outbox_message, add_ticket
 from tests.security.helpers import COUNTS, PEER_LINK, PEER_SECRET, add_peer
 
 
@@ -44,15 +42,6 @@ def world(app: Flask, ticket_id: str, partner_id: int) -> dict[str, Any]:
         "uid": peer_engagement_uid(app, add_peer(app, "Northwind IT", PEER_LINK, PEER_SECRET)),
         "invitation_id": add_invitation(app),
     }
-
-
-def add_invitation(app: Flask) -> int:
-    with app.app_context():
-        invitation, _code = create_invitation(
-            current_outsource(), {"name": "Fabrikam Invited"}, "http://x.test/outsource"
-        )
-        db.session.commit()
-        return invitation.id
 
 
 def peer_engagement_uid(app: Flask, peer_id: int) -> str:
