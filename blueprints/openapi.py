@@ -28,6 +28,7 @@ from outsource_plugin.blueprints.api_health import HealthOut
 from outsource_plugin.blueprints.api_invitations import JoinRequestSchema
 from outsource_plugin.federation.feed import MessageSchema
 from outsource_plugin.federation.signing import LINK, REQUEST_ID, SIGNATURE, TIMESTAMP
+from outsource_plugin.partnership.invitations import JoinSchema
 from outsource_plugin.validation.schemas import (
     ActionSchema,
     ConfigureSchema,
@@ -39,7 +40,11 @@ from outsource_plugin.validation.schemas import (
 from outsource_plugin.workflow import Folder, Side
 
 #: the blueprints whose routes the description covers, and the tag each gets
-DOCUMENTED_BLUEPRINTS = {"outsource_api": "JSON API", "outsource_federation": "Partner API"}
+DOCUMENTED_BLUEPRINTS = {
+    "outsource_api": "JSON API",
+    "outsource_federation": "Partner API",
+    "outsource_federation_join": "Partner API",
+}
 
 ERROR_TEXT = {
     400: "The input is invalid: ``details`` names each bad field.",
@@ -50,6 +55,7 @@ ERROR_TEXT = {
     "an invitation used, expired or revoked).",
     413: "The request body is larger than the host allows.",
     415: "The body was not sent as application/json.",
+    429: "Too many failed attempts to join with this invitation: it is locked.",
     502: "The partner's host could not be reached.",
 }
 
@@ -190,6 +196,20 @@ OPERATIONS: dict[str, Operation] = {
         "The partner systems this installation can register, with their settings.",
         out.AdaptersOut,
         errors=AUTH_ERRORS,
+    ),
+    "outsource_federation_join.invitation_key": Operation(
+        "An open invitation's public key, which the joining host checks against the code's fingerprint.",
+        out.InvitationKeyOut,
+        errors=(404, 409, 429),
+        public=True,
+    ),
+    "outsource_federation_join.join_request": Operation(
+        "Join with an invitation: signed like partner requests, with the proof key both sides derive from "
+        "the X25519 exchange and the token (link id: the invitation id); the answer carries our confirmation.",
+        out.JoinedOut,
+        body=JoinSchema,
+        errors=(400, 401, 404, 409, 413, 429),
+        public=True,
     ),
     "outsource_federation.ping": Operation("Check the partnership's link and secret.", out.PingOut, errors=(401,)),
     "outsource_federation.receive": Operation(

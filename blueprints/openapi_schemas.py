@@ -198,6 +198,17 @@ class PingOut(Schema):
     org = fields.String(required=True)
 
 
+class InvitationKeyOut(Schema):
+    public_key = fields.String(required=True, metadata={"description": "X25519, raw, url-safe base64."})
+    org = fields.String(required=True)
+
+
+class JoinedOut(Schema):
+    link_id = fields.String(required=True)
+    org = fields.String(required=True)
+    confirmation = fields.String(required=True, metadata={"description": "Hex HMAC-SHA256 with the confirm key."})
+
+
 class ReceivedOut(Schema):
     status = fields.String(
         required=True,
