@@ -1,7 +1,7 @@
 """Invitations to become partners (issue 17): the token hashed, the private key encrypted.
 
-Revision ID: 0010_invitations
-Revises: 0007_deleted_ticket
+Revision ID: 0011_invitations
+Revises: 0010_mail
 Create Date: 2026-12-03 18:40:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_invitations"
-down_revision = "0007_deleted_ticket"
+revision = "0011_invitations"
+down_revision = "0010_mail"
 branch_labels = None
 depends_on = None
 
