@@ -1,6 +1,9 @@
-"""The JSON API v1 blueprint; its routes live in ``api_tickets``, ``api_admin``, ``api_health`` and ``openapi``."""
+"""The JSON API v1 blueprint.
 
-from outsource_plugin.blueprints import api_admin, api_csrf, api_health, api_tickets, openapi
+Its routes live in ``api_tickets``, ``api_admin``, ``api_invitations``, ``api_health`` and ``openapi``.
+"""
+
+from outsource_plugin.blueprints import api_admin, api_csrf, api_health, api_invitations, api_tickets, openapi
 from outsource_plugin.blueprints.api_common import api
 
-__all__ = ["api", "api_admin", "api_csrf", "api_health", "api_tickets", "openapi"]
+__all__ = ["api", "api_admin", "api_csrf", "api_health", "api_invitations", "api_tickets", "openapi"]

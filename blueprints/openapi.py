@@ -25,22 +25,38 @@ from outsource_plugin.adapters.registry import adapter_class, adapter_names
 from outsource_plugin.blueprints import openapi_schemas as out
 from outsource_plugin.blueprints.api_common import ID, MAX_ROW_ID, api
 from outsource_plugin.blueprints.api_health import HealthOut
+from outsource_plugin.blueprints.api_invitations import JoinRequestSchema
 from outsource_plugin.federation.feed import MessageSchema
 from outsource_plugin.federation.signing import LINK, REQUEST_ID, SIGNATURE, TIMESTAMP
-from outsource_plugin.validation.schemas import ActionSchema, ConfigureSchema, EditSchema, PageSchema, PartnerSchema
+from outsource_plugin.partnership.invitations import JoinSchema
+from outsource_plugin.validation.schemas import (
+    ActionSchema,
+    ConfigureSchema,
+    EditSchema,
+    InvitationSchema,
+    PageSchema,
+    PartnerSchema,
+)
 from outsource_plugin.workflow import Folder, Side
 
 #: the blueprints whose routes the description covers, and the tag each gets
-DOCUMENTED_BLUEPRINTS = {"outsource_api": "JSON API", "outsource_federation": "Partner API"}
+DOCUMENTED_BLUEPRINTS = {
+    "outsource_api": "JSON API",
+    "outsource_federation": "Partner API",
+    "outsource_federation_join": "Partner API",
+}
 
 ERROR_TEXT = {
     400: "The input is invalid: ``details`` names each bad field.",
     401: "Not signed in (JSON API), or the partner request's signature, clock or request id failed.",
     403: "The caller's outsourcing level does not allow this.",
     404: "No such ticket, engagement, partner, folder or dead letter (or not this partner's).",
-    409: "Not possible in the current state (the transition table, a Complete ticket, a taken name).",
+    409: "Not possible in the current state (the transition table, a Complete ticket, a taken name, "
+    "an invitation used, expired or revoked).",
     413: "The request body is larger than the host allows.",
     415: "The body was not sent as application/json.",
+    429: "Too many failed attempts to join with this invitation: it is locked.",
+    502: "The partner's host could not be reached.",
 }
 
 #: answers every JSON API call may get
@@ -140,6 +156,28 @@ OPERATIONS: dict[str, Operation] = {
         out.PartnerOut,
         errors=(*AUTH_ERRORS, 404),
     ),
+    "outsource_api.invitations_list": Operation(
+        "Open invitations (not joined, not revoked).", out.InvitationsOut, errors=AUTH_ERRORS
+    ),
+    "outsource_api.invitations_create": Operation(
+        "Invite a partner: the answer carries the one-time code, which is not kept (only its hash).",
+        out.InvitedOut,
+        status=201,
+        body=InvitationSchema,
+        errors=(*AUTH_ERRORS, *BODY_ERRORS, 409),
+    ),
+    "outsource_api.invitations_revoke": Operation(
+        "Revoke an invitation: its code is refused from now on.",
+        out.InvitationOut,
+        errors=(*AUTH_ERRORS, 404, 409),
+    ),
+    "outsource_api.partners_join": Operation(
+        "Join the partner that gave the code: both hosts register each other as an enabled peer.",
+        out.PartnerOut,
+        status=201,
+        body=JoinRequestSchema,
+        errors=(*AUTH_ERRORS, *BODY_ERRORS, 409, 502),
+    ),
     "outsource_api.dashboard_counts": Operation(
         "How many engagements each dashboard folder holds.", out.DashboardOut, errors=AUTH_ERRORS
     ),
@@ -163,6 +201,20 @@ OPERATIONS: dict[str, Operation] = {
         "The partner systems this installation can register, with their settings.",
         out.AdaptersOut,
         errors=AUTH_ERRORS,
+    ),
+    "outsource_federation_join.invitation_key": Operation(
+        "An open invitation's public key, which the joining host checks against the code's fingerprint.",
+        out.InvitationKeyOut,
+        errors=(404, 409, 429),
+        public=True,
+    ),
+    "outsource_federation_join.join_request": Operation(
+        "Join with an invitation: signed like partner requests, with the proof key both sides derive from "
+        "the X25519 exchange and the token (link id: the invitation id); the answer carries our confirmation.",
+        out.JoinedOut,
+        body=JoinSchema,
+        errors=(400, 401, 404, 409, 413, 429),
+        public=True,
     ),
     "outsource_federation.ping": Operation("Check the partnership's link and secret.", out.PingOut, errors=(401,)),
     "outsource_federation.receive": Operation(

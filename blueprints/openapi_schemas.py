@@ -133,6 +133,29 @@ class PartnersOut(Schema):
     partners = fields.List(fields.Nested(PartnerOut), required=True)
 
 
+class InvitationOut(Schema):
+    """An invitation as a partner manager sees it: never its token or key."""
+
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(["invited", "expired", "joined", "revoked", "locked"]))
+    created_at = _when()
+    expires_at = _when()
+    fingerprint = fields.String(
+        required=True, metadata={"description": "SHA-256 of our public key for this invitation."}
+    )
+    partner_id = fields.Integer(required=True, allow_none=True)
+
+
+class InvitationsOut(Schema):
+    invitations = fields.List(fields.Nested(InvitationOut), required=True)
+
+
+class InvitedOut(Schema):
+    invitation = fields.Nested(InvitationOut, required=True)
+    code = fields.String(required=True, metadata={"description": "The one-time code to give the partner: shown once."})
+
+
 class DashboardOut(Schema):
     folders = fields.Dict(
         required=True,
@@ -192,6 +215,17 @@ class AdaptersOut(Schema):
 
 class PingOut(Schema):
     org = fields.String(required=True)
+
+
+class InvitationKeyOut(Schema):
+    public_key = fields.String(required=True, metadata={"description": "X25519, raw, url-safe base64."})
+    org = fields.String(required=True)
+
+
+class JoinedOut(Schema):
+    link_id = fields.String(required=True)
+    org = fields.String(required=True)
+    confirmation = fields.String(required=True, metadata={"description": "Hex HMAC-SHA256 with the confirm key."})
 
 
 class ReceivedOut(Schema):

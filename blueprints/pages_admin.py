@@ -22,6 +22,7 @@ from outsource_plugin.core.partners import (
 from outsource_plugin.db.models import Partner
 from outsource_plugin.db.outbox import dead_letters, retry_dead_letter
 from outsource_plugin.errors import Conflict, ValidationFailed
+from outsource_plugin.partnership.invitations import invitation_json, open_invitations
 from outsource_plugin.permissions import Permission
 
 
@@ -117,8 +118,10 @@ def _form(
 @pages.get("/partners")
 def partners() -> ResponseReturnValue:
     caller(Permission.PARTNER_MANAGEMENT)
-    rows = state().session.scalars(select(Partner).order_by(Partner.active.desc(), Partner.name))
-    return render("outsource/partners.html", partners=list(rows), dead=len(dead_letters(state().session)))
+    session = state().session
+    rows = session.scalars(select(Partner).order_by(Partner.active.desc(), Partner.name))
+    invited = [invitation_json(i) for i in open_invitations(session)]
+    return render("outsource/partners.html", partners=list(rows), invitations=invited, dead=len(dead_letters(session)))
 
 
 @pages.get("/partners/new")

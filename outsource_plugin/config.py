@@ -87,6 +87,13 @@ SETTINGS: tuple[Setting, ...] = (
         "On a SQLite file, begin every transaction with BEGIN IMMEDIATE (WAL mode) so that writers wait "
         "instead of failing with 'database is locked'; False: leave the engine alone (a warning is logged).",
     ),
+    Setting("OUTSOURCE_INVITATION_DAYS", 7.0, "Days an invitation code can be used to join (a fraction is allowed)."),
+    Setting(
+        "OUTSOURCE_PUBLIC_URL",
+        "",
+        "This help desk's plugin URL as partners reach it, e.g. 'https://desk.example/outsource'; carried in "
+        "invitation codes and sent when joining. Empty: taken from the request (the CLI then needs --url).",
+    ),
     Setting("OUTSOURCE_MAX_LAG", 900.0, "Seconds a partner's sync may lag before health reports it unhealthy."),
     Setting(
         "OUTSOURCE_PARTNER_MAX_LAG",

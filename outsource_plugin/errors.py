@@ -83,6 +83,24 @@ class TicketNotDeletable(Conflict):
     commit, which it stops (``core.engagements.ticket_deleted``)."""
 
 
+class InvitationRefused(OutsourceError):
+    """An invitation code that cannot be used (used, expired, revoked, locked, or the
+    inviting host's key is not the one its fingerprint names); nothing is registered."""
+
+    status_code = 409
+    code = "invitation_refused"
+
+
+class JoinProofFailed(NotAuthenticated):
+    """A join request not signed with the key only the token's holder can derive: counted
+    against the invitation, so the caller commits the count before answering."""
+
+
+class TooManyAttempts(OutsourceError):
+    status_code = 429
+    code = "too_many_attempts"
+
+
 class PayloadTooLarge(OutsourceError):
     status_code = 413
     code = "payload_too_large"

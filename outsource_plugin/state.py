@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import requests
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
@@ -31,6 +32,9 @@ class OutsourceState:
         #: run the poll job now; set by the scheduler that runs it in this process (the web
         #: side calls it when a partner's message arrives early), else nothing happens
         self.poll_now: Callable[[], None] = _nothing
+        #: the plugin's own calls outside a partner adapter (joining with an invitation code);
+        #: a test mounts a transport on it to reach another app in process
+        self.http = requests.Session()
 
     @property
     def session(self) -> Session:

@@ -26,6 +26,7 @@ from outsource_plugin.adapters.memory import MemoryAdapter
 from outsource_plugin.db.models import Base, Partner
 from outsource_plugin.permissions import Permission
 from outsource_plugin.state import current_outsource
+from tests.joining import CONTOSO_URL, NORTHWIND_URL, AppTransport, Desks
 
 #: hashed once: the default scrypt hash costs more than a whole test
 PASSWORD_HASH = generate_password_hash("pw")
@@ -131,6 +132,36 @@ def reset_data(app: Flask) -> None:
 def app(session_app: Flask) -> Flask:
     reset_data(session_app)
     return session_app
+
+
+@pytest.fixture(scope="session")
+def second_session_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """A second help desk on a database of its own, for tests where two hosts talk in process."""
+    with fresh_database(tmp_path_factory.mktemp("second-db")) as url:
+        app = make_app(url, tmp_path_factory.mktemp("second-instance"))
+        yield app
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def desks(app: Flask, second_session_app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desks]:
+    """Northwind IT (``app``) and Contoso Field Services, each reaching the other in process."""
+    reset_data(second_session_app)
+    northwind, contoso = app.extensions["outsource"], second_session_app.extensions["outsource"]
+    for state, name, url in (
+        (northwind, "Northwind IT", NORTHWIND_URL),
+        (contoso, "Contoso Field Services", CONTOSO_URL),
+    ):
+        monkeypatch.setitem(state.config, "OUTSOURCE_ORG_NAME", name)
+        monkeypatch.setitem(state.config, "OUTSOURCE_PUBLIC_URL", url)
+    to_northwind, to_contoso = AppTransport(app), AppTransport(second_session_app)
+    contoso.http.mount(NORTHWIND_URL, to_northwind)
+    northwind.http.mount(CONTOSO_URL, to_contoso)
+    yield Desks(app, second_session_app, to_northwind, to_contoso)
+    contoso.http.adapters.pop(NORTHWIND_URL)
+    northwind.http.adapters.pop(CONTOSO_URL)
 
 
 class Api:

@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from outsource_plugin.cli.invitations import invitations_command, invite_command, join_command, revoke_command
 from outsource_plugin.cli.maintenance import db_cli, secrets_cli
 from outsource_plugin.cli.ops import backfill_command, reconcile_command
 from outsource_plugin.cli.partners import partners
@@ -21,6 +22,8 @@ outsource_cli.add_command(status_command)
 outsource_cli.add_command(db_cli)
 outsource_cli.add_command(secrets_cli)
 outsource_cli.add_command(partners)
+for _command in (invite_command, invitations_command, revoke_command, join_command):
+    partners.add_command(_command)
 outsource_cli.add_command(backfill_command)
 outsource_cli.add_command(reconcile_command)
 

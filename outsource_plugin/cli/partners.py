@@ -27,11 +27,11 @@ from outsource_plugin.validation.schemas import TermsSchema
 partners = AppGroup("partners", help="Partner organisations: list, add, edit, test, disable.")
 
 
-def _shown(partner: Partner) -> dict[str, Any]:
+def shown(partner: Partner) -> dict[str, Any]:
     return partner_json(partner, adapter_class(partner.adapter).secret_fields, Permission.ALL)
 
 
-def _pairs(values: tuple[str, ...], schema: Schema, option: str) -> dict[str, Any]:
+def key_values(values: tuple[str, ...], schema: Schema, option: str) -> dict[str, Any]:
     """``KEY=VALUE`` options as a dict; whole numbers become ints where the schema wants one."""
     out: dict[str, Any] = {}
     for item in values:
@@ -62,7 +62,7 @@ def _config(adapter: str, pairs: tuple[str, ...], config_json: str | None) -> di
         config.update(loaded)
     with clear_errors(current_outsource().session):
         schema = adapter_class(adapter).config_schema()
-    config.update(_pairs(pairs, schema, "--config"))
+    config.update(key_values(pairs, schema, "--config"))
     return config
 
 
@@ -85,7 +85,7 @@ def _options(command: Any) -> Any:
 def partners_list(as_json: bool) -> None:
     """Every partner, active or not (secrets only say whether they are set)."""
     session = current_outsource().session
-    rows = [_shown(p) for p in session.scalars(select(Partner).order_by(Partner.name))]
+    rows = [shown(p) for p in session.scalars(select(Partner).order_by(Partner.name))]
     if as_json:
         click.echo(json.dumps({"partners": rows}, indent=2))
         return
@@ -118,13 +118,13 @@ def partners_add(
         "name": name,
         "adapter": adapter,
         "config": _config(adapter, config_pairs, config_json),
-        "default_terms": _pairs(terms_pairs, TermsSchema(), "--terms"),
+        "default_terms": key_values(terms_pairs, TermsSchema(), "--terms"),
         "customer_ref": customer_ref,
     }
     with clear_errors(state.session):
         partner = create_partner(state, body)
         state.session.commit()
-    click.echo(json.dumps(_shown(partner), indent=2))
+    click.echo(json.dumps(shown(partner), indent=2))
 
 
 @partners.command("edit")
@@ -154,7 +154,7 @@ def partners_edit(
         unchanged_adapter = adapter is None or adapter == partner.adapter
         body["config"] = {**partner.config, **given} if unchanged_adapter else given
     if terms_pairs:
-        body["default_terms"] = {**partner.default_terms, **_pairs(terms_pairs, TermsSchema(), "--terms")}
+        body["default_terms"] = {**partner.default_terms, **key_values(terms_pairs, TermsSchema(), "--terms")}
     if customer_ref is not None:
         body["customer_ref"] = customer_ref
     if not body:
@@ -162,7 +162,7 @@ def partners_edit(
     with clear_errors(state.session):
         update_partner(state, partner, body)
         state.session.commit()
-    click.echo(json.dumps(_shown(partner), indent=2))
+    click.echo(json.dumps(shown(partner), indent=2))
 
 
 @partners.command("test")

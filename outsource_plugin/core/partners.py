@@ -52,7 +52,7 @@ def adapter_config(adapter: str, config: dict[str, Any], previous: dict[str, Any
     return dumped
 
 
-def _unique_name(session: Session, name: str, partner_id: int | None = None) -> str:
+def unique_name(session: Session, name: str, partner_id: int | None = None) -> str:
     """The name as stored (NFC, no invisible controls, stripped), refused when it is, or only
     looks like, another partner's: a reader could not tell the two apart."""
     name = clean_name(name).strip()
@@ -84,7 +84,7 @@ def create_partner(state: OutsourceState, body: Any, level: Permission = Permiss
     session = state.session
     data = load(PartnerSchema(), body)
     refuse_financial(data["default_terms"], level, "default_terms")
-    name = _unique_name(session, data["name"])
+    name = unique_name(session, data["name"])
     config = adapter_config(data["adapter"], data["config"], {})
     _unique_link(session, data["adapter"], config)
     partner = Partner(
@@ -111,7 +111,7 @@ def update_partner(state: OutsourceState, partner: Partner, body: Any, level: Pe
     data = load(PartnerSchema(partial=True), body)
     refuse_financial(data.get("default_terms", {}), level, "default_terms")
     if "name" in data:
-        partner.name = _unique_name(session, data["name"], partner.id)
+        partner.name = unique_name(session, data["name"], partner.id)
     adapter = data.get("adapter", partner.adapter)
     if "config" in data or adapter != partner.adapter:
         partner.config = adapter_config(adapter, data.get("config", {}), partner.config)

@@ -18,7 +18,7 @@ from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from outsource_plugin.db.secretbox import seal, unseal
+from outsource_plugin.db.secretbox import seal, seal_text, unseal, unseal_text
 from outsource_plugin.host.entries import EntryKind, from_wire
 from outsource_plugin.wire import MessageKind
 from outsource_plugin.workflow import OPEN_STATUSES, Action, Side, Status
@@ -105,6 +105,50 @@ class Partner(Base):
     @config.setter
     def config(self, value: dict[str, Any]) -> None:
         self.stored_config = seal(value)
+
+
+class InvitationState(str, Enum):
+    INVITED = "invited"
+    JOINED = "joined"
+    REVOKED = "revoked"
+    #: too many failed join attempts: a guessed token cannot be tried further
+    LOCKED = "locked"
+
+
+class Invitation(Base):
+    """An invitation to become partners, until the other side joins with its code.
+
+    The token is stored only as its SHA-256 and the private key only encrypted, so
+    the table alone lets no one join (``outsource_plugin.federation.handshake``).
+    """
+
+    __tablename__ = "outsource_invitation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: named in the code and in the join request; becomes the partnership's link id
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    default_terms: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sealed_key: Mapped[str] = mapped_column(Text)
+    public_key: Mapped[str] = mapped_column(String(64))
+    state: Mapped[InvitationState] = mapped_column(
+        _enum(InvitationState, "outsource_invitation_state"), default=InvitationState.INVITED
+    )
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("outsource_partner.id"))
+
+    @property
+    def private_key(self) -> str:
+        """The X25519 private key, base64; the database only sees it encrypted."""
+        return unseal_text(self.sealed_key)
+
+    @private_key.setter
+    def private_key(self, value: str) -> None:
+        self.sealed_key = seal_text(value)
 
 
 #: Status -> the Engagement column that records when it was entered.

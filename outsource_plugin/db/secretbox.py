@@ -107,6 +107,23 @@ def reseal(stored: Mapping[str, Any], fernet: MultiFernet) -> dict[str, Any]:
     )
 
 
+def seal_text(text: str) -> str:
+    """One secret that is not an adapter setting (an invitation's private key), encrypted."""
+    return box().encrypt(text.encode()).decode()
+
+
+def unseal_text(token: str) -> str:
+    try:
+        return box().decrypt(token.encode()).decode()
+    except InvalidToken as err:
+        raise _unknown_key() from err
+
+
+def reseal_text(token: str, fernet: MultiFernet) -> str:
+    """A ``seal_text`` value under the first key."""
+    return _rotate(fernet, token)
+
+
 def _encrypt(fernet: MultiFernet, value: Any) -> dict[str, str]:
     return {MARKER: fernet.encrypt(json.dumps(value).encode()).decode()}
 

@@ -7,6 +7,7 @@ silently ignored setting.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
@@ -19,8 +20,16 @@ from outsource_plugin.workflow import USER_ACTIONS
 FINANCIAL_TERMS = frozenset({"outsource_rate", "flat_rate", "bill_rate", "authorised_charges", "total_authorised"})
 
 
+def _unsigned(value: Decimal) -> None:
+    """A tiny negative amount rounds to -0.00, which the range takes: refused as the negative it was."""
+    if value.is_signed():
+        raise ValidationError("Must be greater than or equal to 0.")
+
+
 def _money() -> fields.Decimal:
-    return fields.Decimal(places=2, as_string=True, allow_none=True, validate=validate.Range(min=0, max=10**9))
+    return fields.Decimal(
+        places=2, as_string=True, allow_none=True, validate=[validate.Range(min=0, max=10**9), _unsigned]
+    )
 
 
 class StrictSchema(Schema):
@@ -40,7 +49,7 @@ class TermsSchema(StrictSchema):
     flat_rate = _money()
     bill_rate = _money()
     authorised_hours = fields.Decimal(
-        places=2, as_string=True, allow_none=True, validate=validate.Range(min=0, max=100000)
+        places=2, as_string=True, allow_none=True, validate=[validate.Range(min=0, max=100000), _unsigned]
     )
     authorised_charges = _money()
     total_authorised = _money()
@@ -83,19 +92,24 @@ class QuestionSchema(StrictSchema):
     internal = fields.Boolean(load_default=False)
 
 
-class PartnerSchema(StrictSchema):
+class InvitationSchema(StrictSchema):
+    """An invitation: the partner's name here and its default terms; a partner has them too."""
+
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    adapter = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    config = fields.Dict(keys=fields.String(), load_default=dict)
     default_terms = fields.Nested(TermsSchema, load_default=dict)
-    customer_ref = fields.String(validate=validate.Length(max=64), allow_none=True, load_default=None)
-    notify_email = fields.Email(validate=validate.Length(max=320), allow_none=True, load_default=None)
-    active = fields.Boolean(load_default=True)
 
     @validates_schema
     def _name_not_blank(self, data: dict[str, Any], **kwargs: Any) -> None:
         if "name" in data and not clean_name(data["name"]).strip():
             raise ValidationError("must not be blank", field_name="name")
+
+
+class PartnerSchema(InvitationSchema):
+    adapter = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    config = fields.Dict(keys=fields.String(), load_default=dict)
+    customer_ref = fields.String(validate=validate.Length(max=64), allow_none=True, load_default=None)
+    notify_email = fields.Email(validate=validate.Length(max=320), allow_none=True, load_default=None)
+    active = fields.Boolean(load_default=True)
 
 
 class PageSchema(StrictSchema):

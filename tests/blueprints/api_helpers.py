@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 
 from examples.helpdesk.models import Ticket, db
 from outsource_plugin.db.models import Base, Engagement, MessageKind, MessageState, OutboxMessage, Partner, new_id
+from outsource_plugin.partnership.invitations import create_invitation
+from outsource_plugin.state import current_outsource
 from outsource_plugin.validation.schemas import FINANCIAL_TERMS
 from outsource_plugin.workflow import Side, Status
 
@@ -127,3 +129,11 @@ def keys_in(value: Any) -> Iterator[str]:
 
 def financial_keys(value: Any) -> set[str]:
     return set(keys_in(value)) & FINANCIAL_TERMS
+
+
+def add_invitation(app: Flask, name: str = "Fabrikam Invited") -> int:
+    """An open invitation, as a partner manager would leave it; its code is not kept."""
+    with app.app_context():
+        invitation, _code = create_invitation(current_outsource(), {"name": name}, "http://x.test/outsource")
+        db.session.commit()
+        return invitation.id

@@ -41,6 +41,8 @@ BASE_BODIES: dict[str, dict[str, Any]] = {
     "outsource_api.engagement_action": {"action": "decline", "reason": "too far"},
     "outsource_api.partners_create": {"name": "Fabrikam", "adapter": "memory"},
     "outsource_api.partners_edit": {"name": "Contoso Ltd"},
+    "outsource_api.invitations_create": {"name": "Fabrikam Invited", "default_terms": {"acceptance_hours": 24}},
+    "outsource_api.partners_join": {"code": "osinv1.not-a-real-code", "name": "Northwind"},
     "outsource_federation.receive": {
         "id": "m-1",
         "seq": 1,

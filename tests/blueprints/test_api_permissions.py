@@ -18,6 +18,7 @@ from outsource_plugin.permissions import Permission
 from outsource_plugin.workflow import Status
 from tests.blueprints.api_helpers import (
     add_engagement,
+    add_invitation,
     add_outbox_message,
     add_ticket,
     assert_error,
@@ -65,6 +66,10 @@ ENDPOINTS = [
     Endpoint("GET", "/partners/<int:partner_id>", PM, 200),
     Endpoint("PATCH", "/partners/<int:partner_id>", PM, 200, {"customer_ref": "42"}),
     Endpoint("POST", "/partners/<int:partner_id>/disable", PM, 200),
+    Endpoint("GET", "/invitations", PM, 200),
+    Endpoint("POST", "/invitations", PM, 201, {"name": "Fabrikam"}),
+    Endpoint("POST", "/invitations/<int:invitation_id>/revoke", PM, 200),
+    Endpoint("POST", "/partners/join", PM, 400, {"code": "not-a-code"}),
     Endpoint("GET", "/tickets/<ticket_id>/outsource", Permission.NONE, 200),
     Endpoint("POST", "/tickets/<ticket_id>/outsource", OUT, 201, {"partner_id": "<partner_id>"}, {"ticket_id": "free"}),
     Endpoint("PATCH", "/tickets/<ticket_id>/outsource", OUT, 200, {"terms": {"instructions": "ring first"}}),
@@ -100,7 +105,7 @@ BELOW, AT_OR_ABOVE = _cases(below=True), _cases(below=False)
 
 @pytest.fixture
 def world(app: Flask, ticket_id: str, partner_id: int) -> dict[str, Any]:
-    """A ticket with an Unsent engagement, a ticket never outsourced, and a dead letter."""
+    """A ticket with an Unsent engagement, a ticket never outsourced, a dead letter and an invitation."""
     return {
         "ticket_id": ticket_id,
         "free": add_ticket(app),
@@ -109,6 +114,7 @@ def world(app: Flask, ticket_id: str, partner_id: int) -> dict[str, Any]:
         "message_id": add_outbox_message(app, partner_id),
         "role": "lead",
         "folder": "unsent",
+        "invitation_id": add_invitation(app),
     }
 
 

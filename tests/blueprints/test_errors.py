@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from examples.helpdesk.models import db
 from outsource_plugin import Outsourcing
-from outsource_plugin.errors import TicketNotDeletable
+from outsource_plugin.errors import OutsourceError, TicketNotDeletable
 from tests.blueprints.api_helpers import assert_error
 from tests.outsource_plugin.host_helpers import bare_host
 
@@ -142,3 +142,12 @@ def test_a_hosts_own_handler_for_the_refusal_wins(database_url: str) -> None:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def test_every_blueprint_of_the_plugin_answers_its_own_errors(host_app: Flask) -> None:
+    """A blueprint added without a handler would send the plugin's errors to the host's handlers (a 500)."""
+    plugin_blueprints = [name for name in host_app.blueprints if name.startswith("outsource")]
+    assert len(plugin_blueprints) >= 4
+    for name in plugin_blueprints:
+        handlers = host_app.error_handler_spec[name][None]
+        assert OutsourceError in handlers, name

@@ -8,7 +8,7 @@ Each reaches the other through a ``FaultProxy``, so tests can inject 503s,
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -41,9 +41,26 @@ class Pair:
         return self.service.client()
 
 
+#: how the two started hosts become each other's peer: their partner ids there, and the shared
+#: secret when the test knows it
+Connect = Callable[[Host, Host, FaultProxy, FaultProxy], tuple[int, int, str]]
+
+
+def by_shared_secret(lead: Host, service: Host, to_service: FaultProxy, to_lead: FaultProxy) -> tuple[int, int, str]:
+    """The manual registration: the same secret typed into both hosts' partner form."""
+    secret = secrets.token_hex(24)
+    lead_partner = register(lead.client(), "Contoso Field Services", f"{to_service.url}/outsource", secret)
+    service_partner = register(service.client(), "Northwind IT", f"{to_lead.url}/outsource", secret)
+    return lead_partner, service_partner, secret
+
+
 @contextmanager
-def running_pair(tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str] | None = None) -> Iterator[Pair]:
-    """Start a lead and a service host registered as each other's peer; stop them on exit.
+def running_pair(
+    tmp_path_factory: pytest.TempPathFactory,
+    extra_env: dict[str, str] | None = None,
+    connect: Connect = by_shared_secret,
+) -> Iterator[Pair]:
+    """Start a lead and a service host made each other's peer by ``connect``; stop them on exit.
 
     ``extra_env`` is added to both hosts' environment (``OUTSOURCE_SCHEDULER=0``
     for hosts whose jobs run in a separate worker).
@@ -58,14 +75,11 @@ def running_pair(tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, 
     )
     to_service = FaultProxy(lambda: service.base)
     to_lead = FaultProxy(lambda: lead.base)
-    secret = secrets.token_hex(24)
     try:
         for host in (lead, service):
             host.seed()
             host.start()
-        lead_partner = register(lead.client(), "Contoso Field Services", f"{to_service.url}/outsource", secret)
-        service_partner = register(service.client(), "Northwind IT", f"{to_lead.url}/outsource", secret)
-        yield Pair(lead, service, to_service, to_lead, lead_partner, service_partner, secret)
+        yield Pair(lead, service, to_service, to_lead, *connect(lead, service, to_service, to_lead))
     finally:
         for host in (lead, service):
             host.stop()

@@ -10,7 +10,7 @@ from flask import Flask
 from examples.helpdesk.models import db
 from outsource_plugin.db.models import Engagement
 from outsource_plugin.workflow import Side, Status
-from tests.blueprints.api_helpers import add_engagement, add_outbox_message, add_ticket
+from tests.blueprints.api_helpers import add_engagement, add_invitation, add_outbox_message, add_ticket
 from tests.security.helpers import COUNTS, PEER_LINK, PEER_SECRET, add_peer
 
 
@@ -40,6 +40,7 @@ def world(app: Flask, ticket_id: str, partner_id: int) -> dict[str, Any]:
         "send": "send",
         "filename": "outsource/outsource.css",
         "uid": peer_engagement_uid(app, add_peer(app, "Northwind IT", PEER_LINK, PEER_SECRET)),
+        "invitation_id": add_invitation(app),
     }
 
 

@@ -12,10 +12,12 @@ from flask import Flask
 from sqlalchemy import text
 
 from examples.helpdesk.models import db
-from outsource_plugin.db.models import Partner
+from outsource_plugin.db.models import Invitation, Partner
 from outsource_plugin.db.secretbox import MARKER, box, check_keys, derive_key
 from outsource_plugin.errors import SecretKeyError
 from outsource_plugin.federation.signing import sign
+from outsource_plugin.partnership.invitations import create_invitation
+from outsource_plugin.state import current_outsource
 from tests.conftest import Api
 
 SECRET = "peer-secret-0123456789"
@@ -166,3 +168,21 @@ def test_without_keys_the_key_derives_from_secret_key() -> None:
 def test_a_malformed_key_is_refused_at_start_up(keys: Any) -> None:
     with pytest.raises(SecretKeyError, match=r"OUTSOURCE_SECRET_KEYS entry \d is not a Fernet key"):
         check_keys({"OUTSOURCE_SECRET_KEYS": keys})
+
+
+def test_rotation_moves_the_private_keys_of_invitations_too(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    monkeypatch.setitem(app.config, "OUTSOURCE_SECRET_KEYS", old)
+    with app.app_context():
+        invitation, _code = create_invitation(current_outsource(), {"name": "Invited"}, "http://x.test/outsource")
+        db.session.commit()
+        invitation_id, private = invitation.id, invitation.private_key
+
+    monkeypatch.setitem(app.config, "OUTSOURCE_SECRET_KEYS", [new, old])
+    result = app.test_cli_runner().invoke(args=["outsource", "secrets", "rotate"])
+    assert result.exit_code == 0, result.output
+    assert private not in result.output
+
+    monkeypatch.setitem(app.config, "OUTSOURCE_SECRET_KEYS", new)
+    with app.app_context():
+        assert db.session.get(Invitation, invitation_id).private_key == private
