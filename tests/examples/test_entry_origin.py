@@ -10,12 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Flask
+from flask.testing import FlaskClient
 
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.permissions import Permission
 from outsource_plugin.workflow import Action
 from tests.conftest import Api, memory_partner
-from tests.examples.test_helpdesk import XSS, XSS_ESCAPED, signed_in, ticket_page
+from tests.examples.test_helpdesk import XSS, XSS_ESCAPED, csrf_from, signed_in, ticket_page
 from tests.outsource_plugin.engagement_helpers import accepted, note, sync
 
 #: one entry of each kind, as the partner's Tess Tech writes them
@@ -58,6 +59,15 @@ def partner_wrote_one_of_each(app: Flask, partner_id: int, uid: str, user: str =
     sync(app)
 
 
+def lead_and_partner_wrote(app: Flask, api: Api, ticket_id: str, partner_id: int) -> tuple[str, int, FlaskClient]:
+    """An accepted engagement with one note of the lead's and one entry of each kind by the partner; the
+    engagement's uid, the lead's note and a signed-in Allow Outsourcing client."""
+    uid = accepted(app, api, ticket_id, partner_id)
+    ours = note(api, ticket_id, "Ordered the part")
+    partner_wrote_one_of_each(app, partner_id, uid)
+    return uid, ours, signed_in(app, Permission.OUTSOURCE)
+
+
 def test_partner_entries_of_every_kind_carry_the_partner_marker(
     app: Flask, api: Api, ticket_id: str, partner_id: int
 ) -> None:
@@ -76,23 +86,22 @@ def test_partner_entries_of_every_kind_carry_the_partner_marker(
 def test_a_read_only_entry_has_no_edit_control_and_says_why(
     app: Flask, api: Api, ticket_id: str, partner_id: int
 ) -> None:
-    uid = accepted(app, api, ticket_id, partner_id)
-    ours = note(api, ticket_id, "Ordered the part")
-    partner_wrote_one_of_each(app, partner_id, uid)
+    uid, ours, client = lead_and_partner_wrote(app, api, ticket_id, partner_id)
     [theirs] = [n["id"] for n in listed(api, ticket_id)[EntryKind.NOTE] if n["id"] != ours]
-    client = signed_in(app, Permission.OUTSOURCE)
 
     page = ticket_page(client, ticket_id)
     assert "note-edit" not in shown(page, EntryKind.NOTE, theirs)
     assert "This note came from Contoso: only they can change it" in shown(page, EntryKind.NOTE, theirs)
-    for kind in (EntryKind.TIME, EntryKind.CHARGE, EntryKind.ATTACHMENT):
-        [entry] = listed(api, ticket_id)[kind]
+    for kind in PARTNER_ENTRIES:
+        [entry] = [e for e in listed(api, ticket_id)[kind] if e["id"] != ours or kind is not EntryKind.NOTE]
         assert f"This {kind.value} came from Contoso" in shown(page, kind, entry["id"])
+        assert "entry-delete" not in shown(page, kind, entry["id"]), kind
 
     memory_partner(app, partner_id).act(uid, Action.SUBMIT)
     sync(app)
     page = ticket_page(client, ticket_id)
     assert "note-edit" not in shown(page, EntryKind.NOTE, ours)
+    assert "entry-delete" not in shown(page, EntryKind.NOTE, ours)
     assert "read-only while the ticket waits for approval" in shown(page, EntryKind.NOTE, ours)
     [own] = [n for n in listed(api, ticket_id)[EntryKind.NOTE] if n["id"] == ours]
     assert own["origin"]["partner"] is None and own["origin"]["author"] is None
@@ -107,7 +116,30 @@ def test_the_leads_own_entries_carry_no_marker_and_no_lock(
     [entry] = listed(api, ticket_id)[EntryKind.NOTE]
     assert entry["origin"] is None
     mine = shown(ticket_page(signed_in(app, Permission.OUTSOURCE), ticket_id), EntryKind.NOTE, ours)
-    assert "note-edit" in mine and "outsource-origin" not in mine and "lock-reason" not in mine
+    assert "note-edit" in mine and "entry-delete" in mine
+    assert "outsource-origin" not in mine and "lock-reason" not in mine
+
+
+def test_the_delete_control_deletes_an_entry_and_a_locked_one_is_refused_in_words(
+    app: Flask, api: Api, ticket_id: str, partner_id: int
+) -> None:
+    _, ours, client = lead_and_partner_wrote(app, api, ticket_id, partner_id)
+    token = csrf_from(ticket_page(client, ticket_id))
+    [charge] = listed(api, ticket_id)[EntryKind.CHARGE]
+
+    refused = client.post(
+        f"/tickets/{ticket_id}/entries/charge/{charge['id']}/delete", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert "The charge was not deleted: this charge came from Contoso: only they can change it" in refused.text
+    assert listed(api, ticket_id)[EntryKind.CHARGE] == [charge]
+
+    done = client.post(
+        f"/tickets/{ticket_id}/entries/note/{ours}/delete", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert "Note deleted." in done.text
+    assert ours not in [n["id"] for n in listed(api, ticket_id)[EntryKind.NOTE]]
+    missing = client.post(f"/tickets/{ticket_id}/entries/note/{ours}/delete", data={"csrf_token": token})
+    assert missing.status_code == 404
 
 
 def test_a_partners_person_is_escaped_on_the_page(app: Flask, api: Api, ticket_id: str, partner_id: int) -> None:
