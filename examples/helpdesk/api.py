@@ -53,8 +53,7 @@ from outsource_plugin.federation.messages import (
 )
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.state import current_outsource
-from outsource_plugin.sync.locks import entry_standing
-from outsource_plugin.sync.origins import TicketOrigins, entry_origins
+from outsource_plugin.sync.origins import Origin, TicketOrigins, entry_origins
 from outsource_plugin.validation.filenames import safe_filename
 from outsource_plugin.validation.media_types import download_headers, safe_media_type
 from outsource_plugin.validation.schemas import StrictSchema, load
@@ -233,10 +232,11 @@ def ticket_json(ticket: Ticket, *, entries: bool = False) -> dict[str, Any]:
 def _entry_json(origins: TicketOrigins, kind: EntryKind, entry: Any, *names: str) -> dict[str, Any]:
     """An entry's fields, its standing under the sync rules and its ``origin`` (None for our own unlocked
     entry): the same rule the ticket page shows."""
-    origin = origins.get(kind, entry)
+    standing = origins.standing(kind, entry)
+    origin = Origin.of(standing)
     return {
         **_plain(entry, *names),
-        "outsource": entry_standing(current_outsource(), kind, entry).to_json(),
+        "outsource": standing.to_json(),
         "origin": origin.to_json() if origin else None,
     }
 

@@ -17,7 +17,7 @@ from outsource_plugin.core.partner_entries import partner_author
 from outsource_plugin.db.models import Engagement, EntryLink
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.state import current_outsource
-from outsource_plugin.sync.locks import lock_reason
+from outsource_plugin.sync.locks import EntryStanding, link_standing
 
 if TYPE_CHECKING:
     from outsource_plugin.state import OutsourceState
@@ -38,24 +38,37 @@ class Origin:
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "read_only": self.read_only}
 
+    @classmethod
+    def of(cls, standing: EntryStanding) -> Origin | None:
+        """What a list shows of an entry's standing: None for the host's own entry that may change."""
+        if standing.origin is None:
+            return None if standing.read_only_reason is None else cls(None, None, standing.read_only_reason)
+        partner = str(standing.origin["partner"])
+        return cls(partner, partner_author(standing.origin["user"], partner), standing.read_only_reason)
+
 
 class TicketOrigins:
-    """The origins of one ticket's entries; an entry it does not name is the host's own and unlocked."""
+    """The standing of one ticket's linked entries; an entry it does not name is the host's own and unlocked."""
 
-    def __init__(self, state: OutsourceState, found: dict[tuple[EntryKind, str], Origin]) -> None:
+    def __init__(self, state: OutsourceState, found: dict[tuple[EntryKind, str], EntryStanding]) -> None:
         self._state = state
         self._found = found
 
-    def get(self, kind: EntryKind | str, entry: Any) -> Origin | None:
-        """The origin of an entry (a host entry object or its id), or None for the host's own unlocked one."""
+    def standing(self, kind: EntryKind | str, entry: Any) -> EntryStanding:
+        """What an entry (a host entry object or its id) is: ``locks.entry_standing``'s answer, without a query."""
         kind = EntryKind(kind)
         local_id = entry if isinstance(entry, str | int) else self._state.host.entry_id(kind, entry)
-        return self._found.get((kind, str(local_id)))
+        return self._found.get((kind, str(local_id)), EntryStanding(own=True))
+
+    def get(self, kind: EntryKind | str, entry: Any) -> Origin | None:
+        """The origin of an entry (a host entry object or its id), or None for the host's own unlocked one."""
+        return Origin.of(self.standing(kind, entry))
 
 
 def ticket_origins(state: OutsourceState, ticket_id: str) -> TicketOrigins:
     """Every linked entry of the ticket with its engagement (its partner joined) and the ticket's newest
-    engagement's id, in one statement: only the newest engagement's rules lock an entry."""
+    engagement's id, in one statement: only the newest engagement's rules lock an entry. A reused id's
+    newest link wins, as in ``locks.entry_standing``."""
     newest = select(func.max(Engagement.id)).where(Engagement.ticket_id == ticket_id).scalar_subquery()
     rows = state.session.execute(
         select(EntryLink, Engagement, newest)
@@ -63,18 +76,10 @@ def ticket_origins(state: OutsourceState, ticket_id: str) -> TicketOrigins:
         .where(Engagement.ticket_id == ticket_id, EntryLink.deleted.is_(False), EntryLink.local_id.is_not(None))
         .order_by(EntryLink.id)
     )
-    found: dict[tuple[EntryKind, str], Origin] = {}
-    for link, engagement, current_id in rows:
-        kind = EntryKind(link.kind)
-        reason = lock_reason(engagement, link, kind) if engagement.id == current_id else None
-        key = (kind, str(link.local_id))
-        if link.owner is not engagement.role:
-            name = engagement.partner.name
-            found[key] = Origin(name, partner_author(link.origin_user, name), reason)
-        elif reason is not None:
-            found[key] = Origin(None, None, reason)
-        else:
-            found.pop(key, None)  # an older life of a reused id
+    found = {
+        (EntryKind(link.kind), str(link.local_id)): link_standing(link, engagement, current=engagement.id == current_id)
+        for link, engagement, current_id in rows
+    }
     return TicketOrigins(state, found)
 
 

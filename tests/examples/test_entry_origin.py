@@ -18,6 +18,7 @@ from outsource_plugin.workflow import Action
 from tests.conftest import Api, memory_partner
 from tests.examples.test_helpdesk import XSS, XSS_ESCAPED, csrf_from, signed_in, ticket_page
 from tests.outsource_plugin.engagement_helpers import accepted, note, sync
+from tests.outsource_plugin.sync.test_origins import counted
 
 #: one entry of each kind, as the partner's Tess Tech writes them
 PARTNER_ENTRIES: dict[EntryKind, dict[str, Any]] = {
@@ -148,3 +149,16 @@ def test_a_partners_person_is_escaped_on_the_page(app: Flask, api: Api, ticket_i
     page = ticket_page(signed_in(app, Permission.OUTSOURCE), ticket_id)
     assert XSS not in page
     assert page.count(f'<span class="outsource-origin">{XSS_ESCAPED} (Contoso)</span>') == len(PARTNER_ENTRIES)
+
+
+def test_the_entries_json_costs_the_same_queries_however_many_entries(
+    app: Flask, api: Api, ticket_id: str, partner_id: int
+) -> None:
+    uid, _, _ = lead_and_partner_wrote(app, api, ticket_id, partner_id)
+    with counted(app) as few:
+        assert len(listed(api, ticket_id)[EntryKind.NOTE]) == 2
+    note(api, ticket_id, "Ordered another part")
+    partner_wrote_one_of_each(app, partner_id, uid)
+    with counted(app) as more:
+        assert len(listed(api, ticket_id)[EntryKind.NOTE]) == 4
+    assert len(more) == len(few), more

@@ -24,11 +24,13 @@ def counted(app: Flask) -> Iterator[list[str]]:
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
-    event.listen(db.engine, "before_cursor_execute", record)
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
     try:
         yield statements
     finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def test_a_tickets_origins_cost_one_query_however_many_entries(
