@@ -111,14 +111,15 @@ class MemoryAdapter(PartnerAdapter):
         seen: int | None = None,
         at: datetime | None = None,
         key: str | None = None,
+        user: str = "partner user",
     ) -> RemoteChange:
         """Queue an entry made (or, with ``key``, edited) by the partner's user; it reaches us with the next poll.
 
-        ``seen`` plays a peer's read position of our feed, and ``at`` the partner's clock.
+        ``seen`` plays a peer's read position of our feed, ``at`` the partner's clock and ``user`` its person.
         """
         key = key or entry_key(Side(side), kind, f"mem-{next(self._ids)}")
         self.own_entries.setdefault(uid, {})[key] = EntryFacts(key, kind.value, side, digest(kind, values))
-        origin = Origin(Side(side), "memory", "partner user", (at or utcnow()).isoformat())
+        origin = Origin(Side(side), "memory", user, (at or utcnow()).isoformat())
         entry = EntryMessage(key, WireOp.UPSERT, kind, to_wire(kind, values), origin, seen=seen)
         change = RemoteChange(
             kind=ChangeKind.ENTRY, engagement_uid=uid, change_id=f"mem-change-{next(self._ids)}", data=entry.to_wire()

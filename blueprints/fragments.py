@@ -1,5 +1,6 @@
 """Jinja globals a host's templates call: ``outsource_bar``, ``outsource_menu``, ``outsource_nav``,
-``outsource_entry_lock``, ``outsource_cost_hidden``, ``outsource_stylesheet`` and ``outsource_csrf_field``;
+``outsource_entry_lock``, ``outsource_entry_origins``, ``outsource_cost_hidden``, ``outsource_stylesheet`` and
+``outsource_csrf_field``;
 and ``outsource_frame``, the frame the plugin's own pages extend.
 
 Each renders a template under ``outsource/`` that the host may override.
@@ -28,6 +29,7 @@ from outsource_plugin.ops.health import engagement_health
 from outsource_plugin.permissions import Permission
 from outsource_plugin.state import current_outsource
 from outsource_plugin.sync.locks import entry_lock
+from outsource_plugin.sync.origins import entry_origins
 
 
 def _context(ticket: Any) -> dict[str, Any] | None:
@@ -144,6 +146,7 @@ def register_fragments(app: Flask) -> None:
         outsource_nav=outsource_nav,
         outsource_home_url=outsource_home_url,
         outsource_entry_lock=outsource_entry_lock,
+        outsource_entry_origins=entry_origins,
         outsource_cost_hidden=outsource_cost_hidden,
         outsource_stylesheet=outsource_stylesheet,
         outsource_csrf_field=csrf_field,

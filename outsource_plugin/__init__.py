@@ -23,6 +23,7 @@ from outsource_plugin.host.protocol import HostAdapter, HostUser, TicketInfo
 from outsource_plugin.host.sqlalchemy_host import SQLAlchemyHost
 from outsource_plugin.permissions import Permission
 from outsource_plugin.state import OutsourceState, current_outsource
+from outsource_plugin.sync.origins import Origin, TicketOrigins, entry_origins
 from outsource_plugin.workflow import Action, Side, Status
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "Field",
     "HostAdapter",
     "HostUser",
+    "Origin",
     "OutsourceState",
     "Outsourcing",
     "Permission",
@@ -39,7 +41,9 @@ __all__ = [
     "Side",
     "Status",
     "TicketInfo",
+    "TicketOrigins",
     "current_outsource",
+    "entry_origins",
 ]
 
 moved.install()

@@ -7,7 +7,9 @@
 ``GET  /api/tickets/<id>``                     a ticket with its notes, time, charges, attachments; each
                                                entry's ``outsource`` says whether it is our own or a
                                                partner's copy (``origin``: partner, user, at), and whether
-                                               it is read-only now and why (``read_only_reason``)
+                                               it is read-only now and why (``read_only_reason``); its
+                                               ``origin`` is null for our own unlocked entry, else partner,
+                                               author ("Tess Tech (Contoso)"), read_only, locked_reason
 ``PATCH /api/tickets/<id>``                    change status, title, priority, ...
 ``DELETE /api/tickets/<id>``                   delete (refused once outsourcing was accepted)
 ``POST /api/tickets/<id>/notes|time|charges``  add an entry
@@ -51,7 +53,7 @@ from outsource_plugin.federation.messages import (
 )
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.state import current_outsource
-from outsource_plugin.sync.locks import entry_standing
+from outsource_plugin.sync.origins import Origin, TicketOrigins, entry_origins
 from outsource_plugin.validation.filenames import safe_filename
 from outsource_plugin.validation.media_types import download_headers, safe_media_type
 from outsource_plugin.validation.schemas import StrictSchema, load
@@ -208,29 +210,42 @@ def ticket_json(ticket: Ticket, *, entries: bool = False) -> dict[str, Any]:
     body = _plain(ticket, "id", "number", "title", "description", "status", "priority", "due_date", "customer_id")
     body["contact"] = ticket.contact
     if entries:
+        origins = entry_origins(ticket)
         body["notes"] = [
-            _entry_json(EntryKind.NOTE, n, "id", "author", "body", "internal", "created_at") for n in ticket.notes
+            _entry_json(origins, EntryKind.NOTE, n, "id", "author", "body", "internal", "created_at")
+            for n in ticket.notes
         ]
         body["time_entries"] = [
-            _entry_json(EntryKind.TIME, t, "id", "resource", "work_date", "hours", "work_type", "summary", "billable")
+            _entry_json(
+                origins, EntryKind.TIME, t, "id", "resource", "work_date", "hours", "work_type", "summary", "billable"
+            )
             for t in ticket.time_entries
         ]
-        body["charges"] = [_charge_json(c) for c in ticket.charges]
+        body["charges"] = [_charge_json(origins, c) for c in ticket.charges]
         body["attachments"] = [
-            _entry_json(EntryKind.ATTACHMENT, a, "id", "filename", "media_type", "size", "internal")
+            _entry_json(origins, EntryKind.ATTACHMENT, a, "id", "filename", "media_type", "size", "internal")
             for a in ticket.attachments
         ]
     return body
 
 
-def _entry_json(kind: EntryKind, entry: Any, *names: str) -> dict[str, Any]:
-    """An entry's fields and its standing under the sync rules: the same rule the ticket page shows."""
-    return {**_plain(entry, *names), "outsource": entry_standing(current_outsource(), kind, entry).to_json()}
+def _entry_json(origins: TicketOrigins, kind: EntryKind, entry: Any, *names: str) -> dict[str, Any]:
+    """An entry's fields, its standing under the sync rules and its ``origin`` (None for our own unlocked
+    entry): the same rule the ticket page shows."""
+    standing = origins.standing(kind, entry)
+    origin = Origin.of(standing)
+    return {
+        **_plain(entry, *names),
+        "outsource": standing.to_json(),
+        "origin": origin.to_json() if origin else None,
+    }
 
 
-def _charge_json(charge: Charge) -> dict[str, Any]:
+def _charge_json(origins: TicketOrigins, charge: Charge) -> dict[str, Any]:
     """A charge; the plugin's "Outsourcing cost" charge without its amounts below Allow All."""
-    body = _entry_json(EntryKind.CHARGE, charge, "id", "name", "quantity", "unit_price", "unit_cost", "billable")
+    body = _entry_json(
+        origins, EntryKind.CHARGE, charge, "id", "name", "quantity", "unit_price", "unit_cost", "billable"
+    )
     if cost_hidden(current_outsource(), charge):
         body["unit_price"] = body["unit_cost"] = None
     return body

@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from examples.helpdesk.api import ENTRY_KINDS, NoteSchema, TicketSchema, canonical_ids
 from examples.helpdesk.auth import check_csrf, current_user
-from examples.helpdesk.models import Attachment, Note, Ticket, TimeEntry, db
+from examples.helpdesk.models import Attachment, Charge, Note, Ticket, TimeEntry, db
 from outsource_plugin.errors import ReadOnlyEntry, ValidationFailed
 from outsource_plugin.federation.messages import MAX_NOTE_LENGTH
 from outsource_plugin.validation.filenames import safe_filename
@@ -143,9 +143,7 @@ def _attachment_create(ticket: Ticket) -> ResponseReturnValue:
 @helpdesk.post("/tickets/<ticket_id>/notes/<note_id>")
 def note_edit(ticket_id: int, note_id: int) -> ResponseReturnValue:
     """Edit a note's text. A note the sync rules make read-only is refused at commit: say so."""
-    note = db.session.get(Note, note_id)
-    if note is None or note.ticket_id != ticket_id:
-        abort(404)
+    note = _entry_or_404(Note, ticket_id, note_id)
     body = request.form.get("body", "").strip()
     if not body:
         flash("A note cannot be empty.", "error")
@@ -160,14 +158,42 @@ def note_edit(ticket_id: int, note_id: int) -> ResponseReturnValue:
         return _back(ticket_id)
     note.body = body
     note.internal = "internal" in request.form
+    if _committed("The note was not changed"):
+        flash("Note saved.")
+    return _back(ticket_id)
+
+
+#: the page's entry kinds, as the plugin names them, and their models
+PAGE_MODELS: dict[str, type] = {"note": Note, "time": TimeEntry, "charge": Charge, "attachment": Attachment}
+
+
+@helpdesk.post("/tickets/<ticket_id>/entries/<kind>/<entry_id>/delete")
+def entry_delete(ticket_id: int, kind: str, entry_id: int) -> ResponseReturnValue:
+    """Delete an entry. A read-only one shows no Delete button, and the plugin refuses it at commit anyway."""
+    if kind not in PAGE_MODELS:
+        abort(404)
+    db.session.delete(_entry_or_404(PAGE_MODELS[kind], ticket_id, entry_id))
+    if _committed(f"The {kind} was not deleted"):
+        flash(f"{kind.capitalize()} deleted.")
+    return _back(ticket_id)
+
+
+def _committed(refused: str) -> bool:
+    """Commit an entry's change; one the sync rules make read-only is rolled back and the reason flashed."""
     try:
         db.session.commit()
     except ReadOnlyEntry as err:
         db.session.rollback()
-        flash(f"The note was not changed: {err.message}.", "error")
-        return _back(ticket_id)
-    flash("Note saved.")
-    return _back(ticket_id)
+        flash(f"{refused}: {err.message}.", "error")
+        return False
+    return True
+
+
+def _entry_or_404(model: type, ticket_id: int, entry_id: int) -> Any:
+    entry = db.session.get(model, entry_id)
+    if entry is None or entry.ticket_id != ticket_id:
+        abort(404)
+    return entry
 
 
 def _back(ticket_id: int) -> ResponseReturnValue:

@@ -73,14 +73,17 @@ def entry_standing(state: OutsourceState, kind: EntryKind | str, entry: Any) -> 
     if found is None:
         return EntryStanding(own=True)
     link, engagement = found
+    current = current_engagement(session, engagement.ticket_id) if engagement.ticket_id is not None else None
+    return link_standing(link, engagement, current=current is None or current.uid == engagement.uid)
+
+
+def link_standing(link: EntryLink, engagement: Engagement, *, current: bool) -> EntryStanding:
+    """The standing of a linked entry; only the ticket's ``current`` engagement's rules lock it."""
     origin = None
     if link.owner is not engagement.role:
         made = link.origin_at or link.created_at
         origin = {"partner": engagement.partner.name, "user": link.origin_user, "at": made.isoformat()}
-    reason = None
-    current = current_engagement(session, engagement.ticket_id) if engagement.ticket_id is not None else None
-    if current is None or current.uid == engagement.uid:
-        reason = lock_reason(engagement, link, kind)
+    reason = lock_reason(engagement, link, EntryKind(link.kind)) if current else None
     return EntryStanding(own=origin is None, origin=origin, read_only_reason=reason)
 
 

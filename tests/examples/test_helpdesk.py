@@ -487,6 +487,7 @@ def test_api_attachment_round_trip(api: Api, ticket_id: str, filename: str, mime
         "size": len(payload),
         "internal": True,
         "outsource": {"own": True, "origin": None, "read_only": False, "read_only_reason": None},
+        "origin": None,
     }
 
     download = api.get(f"/api/attachments/{created['id']}")
