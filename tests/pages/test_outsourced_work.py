@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.cross_host.conftest import Pair, running_pair
-from tests.outsource_plugin.notify.smtp_server import SmtpServer
+from tests.outsource_plugin.notify.smtp_server import SmtpServer, serving
 from tests.pages.browser import SYNC_TIMEOUT, reload_until, shot, sign_in
 from tests.polling import eventually
 
@@ -19,10 +19,7 @@ MAILBOX = "dispatch@contoso.example"
 
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
+    yield from serving()
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,14 @@ from flask import Flask
 
 from examples.helpdesk.models import db
 from tests.conftest import Api, make_app, reset_data
-from tests.outsource_plugin.notify.smtp_server import SmtpServer
+from tests.outsource_plugin.notify.smtp_server import SmtpServer, serving
 
 BASE_URL = "https://help.northwind.test"
 
 
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
+    yield from serving()
 
 
 @pytest.fixture(scope="module")

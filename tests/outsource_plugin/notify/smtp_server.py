@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -52,3 +53,11 @@ class SmtpServer:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+
+def serving() -> Iterator[SmtpServer]:
+    """A module fixture's body: a server for the module, stopped after it."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
