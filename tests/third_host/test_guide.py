@@ -11,7 +11,7 @@ HERE = Path(__file__).resolve().parent
 MOUNTING_FILE = HERE / "outsourcing.py"
 
 
-def test_mount_it_in_20_lines_is_the_mounting_file() -> None:
+def test_mount_it_from_one_file_is_the_mounting_file() -> None:
     assert snippet("from tests.third_host.helpdesk import app") == MOUNTING_FILE.read_text()
 
 
