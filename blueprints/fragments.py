@@ -20,6 +20,7 @@ from outsource_plugin.blueprints.nav import outsource_home_url, outsource_nav
 from outsource_plugin.blueprints.sync_words import sync_line
 from outsource_plugin.core.costs import cost_hidden
 from outsource_plugin.core.engagements import current_engagement
+from outsource_plugin.core.live import live_version
 from outsource_plugin.core.partner_entries import partner_entries
 from outsource_plugin.core.present import engagement_json, user_actions
 from outsource_plugin.core.questions import can_ask
@@ -86,7 +87,24 @@ def outsource_bar(ticket: Any) -> Markup:
         health = engagement_health(state, ctx["engagement_obj"])
         line = sync_line(ctx["engagement_obj"], health, utcnow())
         held = [entry for entry in partner_entries(state, ctx["engagement_obj"]) if entry["held"]]
-    return Markup(render_template("outsource/bar.html", health=health, sync_line=line, held=held, **ctx))  # noqa: S704
+    live = _live(ctx["ticket"].id)
+    return Markup(  # noqa: S704
+        render_template("outsource/bar.html", health=health, sync_line=line, held=held, live=live, **ctx)
+    )
+
+
+def _live(ticket_id: str) -> dict[str, Any] | None:
+    """What the bar's script needs to redraw it as the ticket changes; None when live updates are off."""
+    state = current_outsource()
+    interval = float(state.config["OUTSOURCE_LIVE_INTERVAL"])
+    if interval <= 0:
+        return None
+    return {
+        "url": url_for("outsource_pages.ticket_live", ticket_id=ticket_id),
+        "interval": interval,
+        "version": live_version(state.session, ticket_id),
+        "script": url_for("outsource_pages.static", filename="outsource/live.js"),
+    }
 
 
 def outsource_menu(ticket: Any) -> Markup:

@@ -126,6 +126,11 @@ SETTINGS: tuple[Setting, ...] = (
         "OUTSOURCE_MAIL_INTERVAL", 5.0, "Seconds between rounds of the mail job (a commit that queues mail nudges it)."
     ),
     Setting(
+        "OUTSOURCE_LIVE_INTERVAL",
+        4.0,
+        "Seconds between an open ticket page's checks for a change to its bar and synced entries; 0: off.",
+    ),
+    Setting(
         "OUTSOURCE_METRICS_PATH",
         None,
         "Path on the app serving Prometheus metrics, e.g. '/metrics' (needs the 'metrics' extra); None: off.",

@@ -1,5 +1,7 @@
 """A service technician finds a new offer from the header's "Outsourced work" link, accepts it, and the lead's
-assignee is e-mailed: both demo help desks with e-mail on, sending to a real SMTP server in this process."""
+assignee is e-mailed; the lead's open ticket page shows the service's note and its submit as they arrive, and the
+lead's assignee is e-mailed on submit: both demo help desks with e-mail on, sending to a real SMTP server in this
+process."""
 
 from __future__ import annotations
 
@@ -8,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.cross_host.conftest import Pair, running_pair
+from tests.cross_host.conftest import Pair, Scenario, running_pair
 from tests.outsource_plugin.notify.smtp_server import SmtpServer, serving
-from tests.pages.browser import SYNC_TIMEOUT, reload_until, shot, sign_in
+from tests.pages.browser import SYNC_TIMEOUT, bar_status, note, reload_until, shot, sign_in
 from tests.polling import eventually
 
 BASE_URL = "http://helpdesk.test"
@@ -70,3 +72,38 @@ def test_the_service_tech_finds_the_offer_from_the_header_accepts_it_and_the_lea
     text = accepted[0].get_body(("plain",))
     assert text is not None and f"{BASE_URL}/tickets/{ticket['id']}" in text.get_content()
     assert "80.00" not in text.get_content()  # the lead's tech is below Allow All
+
+
+def test_the_open_lead_ticket_shows_the_service_note_and_submit_without_a_reload_and_the_lead_is_emailed(
+    browser: Browser, mailing_hosts: Pair, smtp: SmtpServer
+) -> None:
+    scenario = Scenario(mailing_hosts)
+    lead_tech = mailing_hosts.lead.client("tech").get("/api/me")
+    scenario.lead.patch(f"/api/tickets/{scenario.lead_ticket}", {"assignee_id": lead_tech["id"]})
+    scenario.send()
+    service_ticket = scenario.accept()
+
+    page = sign_in(browser, mailing_hosts.lead, "tech")
+    page.goto(f"/tickets/{scenario.lead_ticket}")
+    assert bar_status(page) == "accepted"
+    page.evaluate("window.openedOnce = true")  # gone if the page were reloaded
+
+    text = "On site: the new switch is racked, patching now"
+    scenario.service.post(f"/api/tickets/{service_ticket}/notes", {"body": text, "internal": False})
+    expect(note(page, text)).to_be_visible(timeout=SYNC_TIMEOUT * 1000)
+    expect(note(page, text)).to_have_attribute("data-read-only", "true")
+
+    scenario.service_action("submit")
+    status = page.locator(".outsource-bar .outsource-status")
+    expect(status).to_have_attribute("data-status", "waiting_approval", timeout=SYNC_TIMEOUT * 1000)
+    expect(status).to_have_text("Waiting Approval")
+    assert page.evaluate("window.openedOnce") is True
+    shot(page, "25-lead-ticket-live-update")
+
+    number = f"T{int(scenario.lead_ticket):05d}"
+    subject = f"Contoso Field Services submitted ticket {number} for approval"
+
+    def submitted() -> list[str]:
+        return [str(m["Subject"]) for m in smtp.inbox.to(lead_tech["email"]) if m["Subject"] == subject]
+
+    assert eventually(submitted, timeout=SYNC_TIMEOUT, what="the submit e-mail") == [subject]
