@@ -43,7 +43,9 @@ def test_a_tickets_origins_cost_one_query_however_many_entries(
         partner.add_entry(uid, EntryKind.NOTE, {"text": f"theirs {n}", "internal": False}, user="Tess Tech")
     sync(app)
     with app.test_request_context():
-        notes = list(db.session.get_one(Ticket, int(ticket_id)).notes)
+        ticket = db.session.get(Ticket, int(ticket_id))
+        assert ticket is not None
+        notes = list(ticket.notes)
         assert len(notes) == 7
         with counted(app) as statements:
             origins = entry_origins(ticket_id)
