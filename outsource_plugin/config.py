@@ -150,6 +150,8 @@ def apply_defaults(config: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(
             f"OUTSOURCE_CONTENT_BLOCK must be a Jinja block name (letters, digits, '_') other than {PAGE_BLOCK!r}"
         )
+    if config["OUTSOURCE_MAIL_ENABLED"] and not config["OUTSOURCE_BASE_URL"]:
+        raise ValueError("OUTSOURCE_MAIL_ENABLED needs OUTSOURCE_BASE_URL: e-mails link to this help desk")
     return {s.key: config[s.key] for s in SETTINGS}
 
 

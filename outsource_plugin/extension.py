@@ -55,8 +55,6 @@ class Outsourcing:
         init_metrics(app, config)
         host.watch(lambda changes: _on_host_changes(state, changes))
         if config["OUTSOURCE_MAIL_ENABLED"]:
-            if not config["OUTSOURCE_BASE_URL"]:
-                raise RuntimeError("OUTSOURCE_MAIL_ENABLED needs OUTSOURCE_BASE_URL: e-mails link to this help desk")
             queue_mail_before_commit(state)
         app.cli.add_command(outsource_cli)
         with app.app_context():

@@ -209,6 +209,17 @@ def test_a_content_block_that_is_not_a_block_name_is_refused(bare_app: Flask, bl
     assert "outsource" not in bare_app.extensions
 
 
+# --- mail ----------------------------------------------------------------------------------------
+
+
+def test_mail_without_a_base_url_is_refused_before_anything_is_registered(bare_app: Flask) -> None:
+    bare_app.config["OUTSOURCE_MAIL_ENABLED"] = True
+    with pytest.raises(ValueError, match="OUTSOURCE_MAIL_ENABLED needs OUTSOURCE_BASE_URL"):
+        Outsourcing(bare_app, host=bare_host())
+    assert "outsource" not in bare_app.extensions
+    assert "outsource_api" not in bare_app.blueprints
+
+
 def test_the_readmes_configuration_table_lists_every_setting_with_its_default() -> None:
     """The README's table is the documentation of SETTINGS: a key added to one and not the other fails here."""
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
