@@ -125,6 +125,8 @@ def answer_offer(config: dict[str, Any], body: dict[str, str], link_id: str) -> 
     rotation_id = body["rotation_id"]
     if current.step is Step.ANSWERED and current.rotation_id == rotation_id:
         return config, _answer(config[NEXT], current)
+    if current.done_id == rotation_id:
+        raise RotationPending("this key rotation is complete already: start a new one")
     if current.step is Step.SWITCHED:
         raise RotationPending("our own key rotation is being confirmed: offer yours again shortly")
     if current.step is Step.OFFERED and str(current.rotation_id) < rotation_id:

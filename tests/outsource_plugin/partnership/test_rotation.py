@@ -50,6 +50,8 @@ def test_the_same_offer_twice_gets_the_same_answer_and_the_same_confirmation_is_
     assert again == b and same == answer
     done = rotation.confirm(b, offer["rotation_id"], WHEN)
     assert rotation.confirm(done, offer["rotation_id"], WHEN) == done
+    with pytest.raises(RotationPending):
+        rotation.answer_offer(done, offer, LINK)  # a completed rotation does not start again
     assert rotation.confirming_secret(done) == done["secret"]
 
 
