@@ -182,14 +182,15 @@ def rotate() -> ResponseReturnValue:
 
 @federation.post("/rotate/confirm")
 def rotate_confirm() -> ResponseReturnValue:
-    """The partner signs with the new secret: we do too, and retire the old one (step 4).
-    Only a request signed with the new secret confirms: the old one cannot end a rotation."""
+    """The partner signs with the new secret: we do too, and retire the old one after the overlap
+    (step 4). Only a request signed with the new secret confirms: the old one cannot end a rotation."""
     state = current_outsource()
     partner: Partner = g.outsource_partner
     state.session.refresh(partner, with_for_update=True)
     body = load(ConfirmSchema(), request.get_json(silent=True))
     _verified([rotation.confirming_secret(partner.config)])
-    partner.config = rotation.confirm(partner.config, body["rotation_id"], utcnow())
+    overlap = float(state.config["OUTSOURCE_ROTATION_OVERLAP"])
+    partner.config = rotation.confirm(partner.config, body["rotation_id"], utcnow(), overlap)
     _remember_request()
     state.session.commit()
     return jsonify({"status": "rotated", "rotation_id": body["rotation_id"]})

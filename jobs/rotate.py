@@ -3,7 +3,8 @@
 Each move is one signed request to the partner, and what it leads to is written
 on a fresh read of the partner's settings (the partner may have called us in
 between) and committed at once. A partner that is down is tried again with the
-outbox's backoff: the rotation waits, both keys still accepted, until it returns.
+outbox's backoff: the rotation waits, both keys still accepted, until it returns. Once a
+rotation is complete, the job also retires the old secret when its overlap is over.
 """
 
 from __future__ import annotations
@@ -46,7 +47,16 @@ def rotate_due(state: OutsourceState) -> int:
         if step is not None:
             move(state, partner, step)
             moved += 1
+        _retire(state, partner)
     return moved
+
+
+def _retire(state: OutsourceState, partner: Partner) -> None:
+    """Drop the old secret once the overlap after a completed rotation is over."""
+    config = partner.config
+    if rotation.retired(config, time.time()) is not config:
+        partner.config = rotation.retired(_fresh(state, partner), time.time())
+        state.session.commit()
 
 
 def move(state: OutsourceState, partner: Partner, step: rotation.Step) -> None:
@@ -61,7 +71,8 @@ def move(state: OutsourceState, partner: Partner, step: rotation.Step) -> None:
             partner.config = rotation.take_answer(fresh, answer, str(partner.link_id), time.time())
         else:
             _post(state, config, "/rotate/confirm", {"rotation_id": rotation_id})
-            partner.config = rotation.acknowledged(_fresh(state, partner), rotation_id, utcnow())
+            overlap = float(state.config["OUTSOURCE_ROTATION_OVERLAP"])
+            partner.config = rotation.acknowledged(_fresh(state, partner), rotation_id, utcnow(), overlap)
     except RotationCrossed:
         partner.config = rotation.dropped(_fresh(state, partner), rotation_id)
     except (TransientAdapterError, RotationPending, ValidationFailed) as err:

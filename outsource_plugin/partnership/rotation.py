@@ -14,7 +14,9 @@ resumes where it stopped. The initiator (A) and the responder (B):
    as ``previous_secret`` (the overlap: B's requests still come signed with it),
    ``SWITCHED``, and sends the confirmation signed with the new secret.
 4. B, seeing it signed so, promotes ``next_secret`` and retires the old secret.
-5. A, seeing that acknowledged, retires the old secret too: it is refused from now on.
+5. A, seeing that acknowledged, is done too. Both sides still accept the old secret for
+   ``OUTSOURCE_ROTATION_OVERLAP`` seconds (requests signed with it just before the switch
+   may still be on their way); then the job retires it, and it is refused from then on.
 
 Two rotations started at once converge: the lower rotation id goes on and
 the other side drops its own (``RotationCrossed``).
@@ -67,6 +69,8 @@ class Rotation:
     rotated_at: str | None = None
     #: the last completed rotation, so its repeated confirmation is answered, not refused
     done_id: str | None = None
+    #: when the old secret, kept after the rotation completed, is dropped (epoch seconds; 0: none kept)
+    retire_at: float = 0.0
 
     @classmethod
     def of(cls, config: dict[str, Any]) -> Rotation:
@@ -166,7 +170,7 @@ def take_answer(config: dict[str, Any], answer: dict[str, str], link_id: str, no
     )
     if not rekey.confirmed(secret, answer["rotation_id"], answer["confirmation"]):
         raise ValidationFailed("the partner's answer is not confirmed by the new key: the old key stays")
-    switched = replace(current, step=Step.SWITCHED, private_key=None, attempts=0, due=now)
+    switched = replace(current, step=Step.SWITCHED, private_key=None, attempts=0, due=now, retire_at=0.0)
     return {**switched.into(config), "previous_secret": config["secret"], "secret": secret}
 
 
@@ -178,17 +182,22 @@ def dropped(config: dict[str, Any], rotation_id: str) -> dict[str, Any]:
     return _idle(current).into(config)
 
 
-def confirm(config: dict[str, Any], rotation_id: str, now: datetime) -> dict[str, Any]:
-    """The responder's step 4, once the confirmation came signed with ``next_secret``."""
+def confirm(config: dict[str, Any], rotation_id: str, now: datetime, overlap: float) -> dict[str, Any]:
+    """The responder's step 4, once the confirmation came signed with ``next_secret``: it signs with
+    the new secret, and accepts the old one for ``overlap`` seconds more (requests on their way)."""
     current = Rotation.of(config)
     if current.done_id == rotation_id and current.step is None:
         return config
     if current.step is not Step.ANSWERED or current.rotation_id != rotation_id:
         raise RotationPending("this key rotation is not known here: offer it first")
-    done = replace(_idle(current), rotated_at=now.isoformat(), done_id=rotation_id)
-    promoted = {**done.into(config), "secret": config[NEXT], "previous_secret": None}
+    done = _done(current, rotation_id, now, overlap)
+    promoted = {**done.into(config), "secret": config[NEXT], "previous_secret": config["secret"]}
     promoted.pop(NEXT, None)
     return promoted
+
+
+def _done(current: Rotation, rotation_id: str, now: datetime, overlap: float) -> Rotation:
+    return replace(_idle(current), rotated_at=now.isoformat(), done_id=rotation_id, retire_at=now.timestamp() + overlap)
 
 
 def confirming_secret(config: dict[str, Any]) -> str:
@@ -197,13 +206,21 @@ def confirming_secret(config: dict[str, Any]) -> str:
     return str(config.get(NEXT) or config["secret"])
 
 
-def acknowledged(config: dict[str, Any], rotation_id: str, now: datetime) -> dict[str, Any]:
-    """The initiator's step 5: the partner signs with the new secret only, so the old one goes."""
+def acknowledged(config: dict[str, Any], rotation_id: str, now: datetime, overlap: float) -> dict[str, Any]:
+    """The initiator's step 5: the partner signs with the new secret only, so the old one goes once
+    what it signed before can no longer be on its way (``overlap`` seconds)."""
     current = Rotation.of(config)
     if current.step is not Step.SWITCHED or current.rotation_id != rotation_id:
         return config
-    done = replace(_idle(current), rotated_at=now.isoformat(), done_id=rotation_id)
-    return {**done.into(config), "previous_secret": None}
+    return _done(current, rotation_id, now, overlap).into(config)
+
+
+def retired(config: dict[str, Any], now: float) -> dict[str, Any]:
+    """The old secret dropped once its overlap is over: from then on it is refused."""
+    current = Rotation.of(config)
+    if not current.retire_at or current.retire_at > now:
+        return config
+    return {**replace(current, retire_at=0.0).into(config), "previous_secret": None}
 
 
 def failed(config: dict[str, Any], rotation_id: str, wait: float, now: float) -> dict[str, Any]:

@@ -18,6 +18,8 @@ import requests
 from flask import Flask
 from requests.adapters import BaseAdapter
 
+from examples.helpdesk.models import db
+from outsource_plugin.db.models import Partner
 from outsource_plugin.jobs.rotate import rotate_due
 from outsource_plugin.partnership.rotation import NEXT, ROTATION, Step
 from outsource_plugin.permissions import Permission
@@ -36,10 +38,12 @@ def _count(name: str) -> None:
 
 @pytest.fixture
 def joined(desks: Desks, monkeypatch: pytest.MonkeyPatch) -> Desks:
-    """Joined by invitation; a failed rotation move is retried at once (no backoff to wait out)."""
+    """Joined by invitation; a failed rotation move is retried at once (no backoff to wait out), and
+    the old key is retired as soon as the rotation completes (no overlap to wait out)."""
     desks.join(desks.invite()["code"])
     for app in (desks.northwind, desks.contoso):
         monkeypatch.setitem(app.extensions["outsource"].config, "OUTSOURCE_BACKOFF_CAP", 0)
+        monkeypatch.setitem(app.extensions["outsource"].config, "OUTSOURCE_ROTATION_OVERLAP", 0)
     return desks
 
 
@@ -114,6 +118,27 @@ def test_the_old_key_is_refused_once_the_rotation_completes(joined: Desks) -> No
         assert _ping(app, link, old) == 401
         assert _ping(app, link, lead["secret"]) == 200
     _count("rotation_old_key_refused")
+
+
+def test_the_old_key_works_for_the_overlap_after_completion_and_not_after_it(
+    joined: Desks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = _settings(joined.northwind, CONTOSO)["secret"]
+    link = _settings(joined.northwind, CONTOSO)["link_id"]
+    for app in (joined.northwind, joined.contoso):
+        monkeypatch.setitem(app.extensions["outsource"].config, "OUTSOURCE_ROTATION_OVERLAP", 3600)
+    _start(joined)
+    _complete(joined)
+    new = _settings(joined.northwind, CONTOSO)["secret"]
+    for app in (joined.northwind, joined.contoso):
+        assert _ping(app, link, old) == 200 and _ping(app, link, new) == 200
+        with app.app_context():  # an hour later
+            partner = db.session.query(Partner).filter_by(link_id=link).one()
+            partner.config = {**partner.config, ROTATION: {**partner.config[ROTATION], "retire_at": 1.0}}
+            db.session.commit()
+        _rotate(app)
+        assert _ping(app, link, old) == 401 and _ping(app, link, new) == 200
+    _count("rotation_overlap_ends")
 
 
 def test_both_keys_work_during_the_overlap(joined: Desks) -> None:

@@ -15,6 +15,7 @@ LINK = "inv-0123456789abcdef"
 OLD = "the-old-shared-secret-of-both"
 NOW = 1_000_000.0
 WHEN = datetime(2026, 12, 4, 15, 30, tzinfo=timezone.utc)
+OVERLAP = 300.0
 
 
 def _peer() -> dict[str, Any]:
@@ -36,11 +37,29 @@ def test_a_whole_rotation_ends_with_one_new_secret_on_both_sides_and_the_old_one
     assert a["secret"] == b[rotation.NEXT] and a["previous_secret"] == OLD  # the overlap
     assert Rotation.of(a).private_key is None and rotation.our_move(a, NOW) is Step.SWITCHED
     assert rotation.confirming_secret(b) == a["secret"]
-    b = rotation.confirm(b, offer["rotation_id"], WHEN)
-    assert b["secret"] == a["secret"] and b["previous_secret"] is None and rotation.NEXT not in b
-    a = rotation.acknowledged(a, offer["rotation_id"], WHEN)
-    assert a["previous_secret"] is None and rotation.our_move(a, NOW) is None
+    b = rotation.confirm(b, offer["rotation_id"], WHEN, OVERLAP)
+    assert b["secret"] == a["secret"] and b["previous_secret"] == OLD and rotation.NEXT not in b
+    a = rotation.acknowledged(a, offer["rotation_id"], WHEN, OVERLAP)
+    assert a["previous_secret"] == OLD and rotation.our_move(a, NOW) is None
     assert rotation.describe(a, "Contoso") == rotation.describe(b, "Contoso") == "Keys rotated 2026-12-04 15:30 UTC"
+    end = WHEN.timestamp() + OVERLAP
+    for side in (a, b):  # the old secret is accepted for the overlap, then retired
+        assert rotation.retired(side, end - 1) is side
+        assert rotation.retired(side, end)["previous_secret"] is None
+        assert rotation.retired(side, end)["secret"] == side["secret"]
+
+
+def test_a_new_rotation_is_not_cut_short_by_the_last_ones_overlap() -> None:
+    a, offer = _offered()
+    b, answer = rotation.answer_offer(_peer(), offer, LINK)
+    a = rotation.acknowledged(rotation.take_answer(a, answer, LINK, NOW), offer["rotation_id"], WHEN, OVERLAP)
+    a, _started = rotation.start(a, NOW)
+    _b, second = rotation.answer_offer(
+        rotation.confirm(b, offer["rotation_id"], WHEN, OVERLAP), rotation.offer(a), LINK
+    )
+    a = rotation.take_answer(a, second, LINK, NOW)
+    later = rotation.retired(a, WHEN.timestamp() + OVERLAP)
+    assert later is a and a["previous_secret"] != OLD  # the key before this switch stays for its overlap
 
 
 def test_the_same_offer_twice_gets_the_same_answer_and_the_same_confirmation_is_answered_again() -> None:
@@ -48,8 +67,8 @@ def test_the_same_offer_twice_gets_the_same_answer_and_the_same_confirmation_is_
     b, answer = rotation.answer_offer(_peer(), offer, LINK)
     again, same = rotation.answer_offer(b, offer, LINK)
     assert again == b and same == answer
-    done = rotation.confirm(b, offer["rotation_id"], WHEN)
-    assert rotation.confirm(done, offer["rotation_id"], WHEN) == done
+    done = rotation.confirm(b, offer["rotation_id"], WHEN, OVERLAP)
+    assert rotation.confirm(done, offer["rotation_id"], WHEN, OVERLAP) == done
     with pytest.raises(RotationPending):
         rotation.answer_offer(done, offer, LINK)  # a completed rotation does not start again
     assert rotation.confirming_secret(done) == done["secret"]
@@ -81,7 +100,7 @@ def test_an_offer_while_our_own_rotation_is_being_confirmed_waits() -> None:
 def test_a_confirmation_of_an_unknown_rotation_changes_nothing() -> None:
     _a, offer = _offered()
     with pytest.raises(RotationPending):
-        rotation.confirm(_peer(), offer["rotation_id"], WHEN)
+        rotation.confirm(_peer(), offer["rotation_id"], WHEN, OVERLAP)
 
 
 def test_an_answer_that_the_new_key_does_not_confirm_keeps_the_old_key() -> None:
