@@ -178,6 +178,8 @@ class PartnerAdapter:
     config_schema: ClassVar[type[Schema]] = EmptyConfig
     #: config keys that are write-only: stored, never returned or logged
     secret_fields: ClassVar[frozenset[str]] = frozenset()
+    #: config keys the plugin keeps for itself (a key rotation under way): never typed, kept across edits
+    state_fields: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, partner_id: int, config: Mapping[str, Any], *, timeout: float = 10.0) -> None:
         self.partner_id = partner_id
@@ -189,6 +191,11 @@ class PartnerAdapter:
     def link_id(cls, config: dict[str, Any]) -> str | None:
         """The partnership's name in signed requests, for adapters that take them."""
         return None
+
+    @classmethod
+    def verifying_secrets(cls, config: Mapping[str, Any]) -> list[str]:
+        """The secrets a signed request from this partner may carry: every one set."""
+        return [str(config[k]) for k in sorted(cls.secret_fields) if config.get(k)]
 
     def http(self, method: str, url: str, **kw: Any) -> requests.Response:
         """One HTTP call with the adapter's timeout, its failure sorted into transient or permanent.

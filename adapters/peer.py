@@ -8,7 +8,7 @@ cursor; a lost push (a lost "nudge") is therefore caught by the next poll.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
@@ -45,7 +45,14 @@ class PeerAdapter(PartnerAdapter):
     label = "Another help desk running outsource-plugin"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
     config_schema = PeerConfig
-    secret_fields: ClassVar[frozenset[str]] = frozenset({"secret", "previous_secret"})
+    secret_fields: ClassVar[frozenset[str]] = frozenset({"secret", "previous_secret", "next_secret", "rotation"})
+    #: a key rotation's record and the partner's announced secret (``partnership.rotation``)
+    state_fields: ClassVar[frozenset[str]] = frozenset({"next_secret", "rotation"})
+
+    @classmethod
+    def verifying_secrets(cls, config: Mapping[str, Any]) -> list[str]:
+        """The current secret, the one a rotation announced, and the one it replaced, during the overlap."""
+        return [str(config[k]) for k in ("secret", "next_secret", "previous_secret") if config.get(k)]
 
     @classmethod
     def link_id(cls, config: dict[str, Any]) -> str | None:

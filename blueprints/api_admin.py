@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import jsonify, request
@@ -16,9 +17,14 @@ from outsource_plugin.core.present import engagement_json, partner_json
 from outsource_plugin.db.models import Partner
 from outsource_plugin.db.outbox import dead_letters, retry_dead_letter
 from outsource_plugin.errors import NotFound
+from outsource_plugin.partnership import rotation
 from outsource_plugin.permissions import Permission
-from outsource_plugin.validation.schemas import PageSchema, load
+from outsource_plugin.validation.schemas import PageSchema, StrictSchema, load
 from outsource_plugin.workflow import Folder, Side, folders_for
+
+
+class RotateRequestSchema(StrictSchema):
+    """Starting a rotation takes no settings: the body is empty or ``{}``."""
 
 
 def _partner_or_404(partner_id: int) -> Partner:
@@ -66,6 +72,19 @@ def partners_disable(partner_id: int) -> ResponseReturnValue:
     partner = disable_partner(_partner_or_404(partner_id))
     state().session.commit()
     return jsonify(_json(partner, user.permission))
+
+
+@api.post(f"/partners/<{ID}:partner_id>/rotate")
+def partners_rotate(partner_id: int) -> ResponseReturnValue:
+    """Start a key rotation with a peer; it goes on in the background (202), and a second start
+    while one is under way changes nothing."""
+    user = caller(Permission.PARTNER_MANAGEMENT)
+    load(RotateRequestSchema(), json_body() if request.content_length else {})
+    partner = _partner_or_404(partner_id)
+    started = rotation.begin(partner, time.time())
+    state().session.commit()
+    words = rotation.describe(partner.config, partner.name)
+    return jsonify({"started": started, "rotation": words, "partner": _json(partner, user.permission)}), 202
 
 
 @api.get("/dashboard")

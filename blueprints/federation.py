@@ -26,7 +26,9 @@ from outsource_plugin.db.models import (
 )
 from outsource_plugin.errors import NotAuthenticated, NotFound
 from outsource_plugin.federation.feed import MessageSchema, change_from_message, message_json
+from outsource_plugin.federation.rekey import ConfirmSchema, RotateSchema
 from outsource_plugin.federation.signing import LINK, verify
+from outsource_plugin.partnership import rotation
 from outsource_plugin.state import current_outsource
 from outsource_plugin.sync.entry_facts import local_facts
 from outsource_plugin.sync.inbound import Receipt, applied_sequence, apply_change, find_engagement
@@ -45,20 +47,23 @@ def authenticate() -> None:
     partner = session.scalars(select(Partner).where(Partner.link_id == link, Partner.active.is_(True))).first()
     if not link or partner is None:
         raise NotAuthenticated("unknown partner link")
-    secret_fields = adapter_class(partner.adapter).secret_fields
-    secrets = [str(partner.config[k]) for k in sorted(secret_fields) if partner.config.get(k)]
-    request_id = verify(
+    request_id = _verified(adapter_class(partner.adapter).verifying_secrets(partner.config))
+    if session.get(SeenRequest, request_id) is not None:
+        raise NotAuthenticated("replayed request: this request id was already used")
+    g.outsource_partner = partner
+    g.outsource_request_id = request_id
+
+
+def _verified(secrets: list[str]) -> str:
+    """The request's id, when one of ``secrets`` signed it inside the clock tolerance."""
+    return verify(
         dict(request.headers),
         secrets,
         request.method,
         request.full_path.rstrip("?"),
         request.get_data(cache=True),
-        tolerance=float(state.config["OUTSOURCE_SIGNATURE_TOLERANCE"]),
+        tolerance=float(current_outsource().config["OUTSOURCE_SIGNATURE_TOLERANCE"]),
     )
-    if session.get(SeenRequest, request_id) is not None:
-        raise NotAuthenticated("replayed request: this request id was already used")
-    g.outsource_partner = partner
-    g.outsource_request_id = request_id
 
 
 def _remember_request() -> None:
@@ -159,3 +164,33 @@ def engagement_state(uid: str) -> ResponseReturnValue:
     _remember_request()
     state.session.commit()
     return jsonify({"uid": uid, "status": engagement.status.value, "entries": entries})
+
+
+@federation.post("/rotate")
+def rotate() -> ResponseReturnValue:
+    """The partner starts a key rotation: we keep its next secret and answer our half
+    (``partnership.rotation``, step 2). The same offer again gets the same answer."""
+    state = current_outsource()
+    partner: Partner = g.outsource_partner
+    state.session.refresh(partner, with_for_update=True)
+    body = load(RotateSchema(), request.get_json(silent=True))
+    partner.config, answer = rotation.answer_offer(partner.config, body, str(partner.link_id))
+    _remember_request()
+    state.session.commit()
+    return jsonify(answer)
+
+
+@federation.post("/rotate/confirm")
+def rotate_confirm() -> ResponseReturnValue:
+    """The partner signs with the new secret: we do too, and retire the old one after the overlap
+    (step 4). Only a request signed with the new secret confirms: the old one cannot end a rotation."""
+    state = current_outsource()
+    partner: Partner = g.outsource_partner
+    state.session.refresh(partner, with_for_update=True)
+    body = load(ConfirmSchema(), request.get_json(silent=True))
+    _verified([rotation.confirming_secret(partner.config)])
+    overlap = float(state.config["OUTSOURCE_ROTATION_OVERLAP"])
+    partner.config = rotation.confirm(partner.config, body["rotation_id"], utcnow(), overlap)
+    _remember_request()
+    state.session.commit()
+    return jsonify({"status": "rotated", "rotation_id": body["rotation_id"]})

@@ -23,10 +23,12 @@ from werkzeug.routing import Rule
 
 from outsource_plugin.adapters.registry import adapter_class, adapter_names
 from outsource_plugin.blueprints import openapi_schemas as out
+from outsource_plugin.blueprints.api_admin import RotateRequestSchema
 from outsource_plugin.blueprints.api_common import ID, MAX_ROW_ID, api
 from outsource_plugin.blueprints.api_health import HealthOut
 from outsource_plugin.blueprints.api_invitations import JoinRequestSchema
 from outsource_plugin.federation.feed import MessageSchema
+from outsource_plugin.federation.rekey import ConfirmSchema, RotateAnswerSchema, RotateSchema
 from outsource_plugin.federation.signing import LINK, REQUEST_ID, SIGNATURE, TIMESTAMP
 from outsource_plugin.partnership.invitations import JoinSchema
 from outsource_plugin.validation.schemas import (
@@ -156,6 +158,14 @@ OPERATIONS: dict[str, Operation] = {
         out.PartnerOut,
         errors=(*AUTH_ERRORS, 404),
     ),
+    "outsource_api.partners_rotate": Operation(
+        "Start rotating a peer's keys over the signed channel; it goes on in the background, both keys "
+        "accepted until the partner confirms. A start while one is under way changes nothing.",
+        out.RotatingOut,
+        status=202,
+        body=RotateRequestSchema,
+        errors=(*AUTH_ERRORS, *BODY_ERRORS, 404, 409),
+    ),
     "outsource_api.invitations_list": Operation(
         "Open invitations (not joined, not revoked).", out.InvitationsOut, errors=AUTH_ERRORS
     ),
@@ -228,6 +238,20 @@ OPERATIONS: dict[str, Operation] = {
         "What we hold of one engagement with the calling partner: status and entry digests.",
         out.PartnerEngagementOut,
         errors=(401, 404),
+    ),
+    "outsource_federation.rotate": Operation(
+        "A key rotation the calling partner starts: its X25519 half; the answer is ours and a MAC under the "
+        "new secret, which we accept from now on (we still sign with the current one). The same rotation id "
+        "again gets the same answer; two rotations started at once: the lower id goes on, the other is a 409.",
+        RotateAnswerSchema,
+        body=RotateSchema,
+        errors=(400, 401, 409, 413),
+    ),
+    "outsource_federation.rotate_confirm": Operation(
+        "Signed with the new secret: we sign with it too and retire the old one, which is refused from now on.",
+        out.RotatedOut,
+        body=ConfirmSchema,
+        errors=(400, 401, 409, 413),
     ),
     "outsource_federation.changes": Operation(
         "Pull our messages for the calling partner after a cursor (which also acknowledges up to it).",

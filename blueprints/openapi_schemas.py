@@ -228,6 +228,19 @@ class JoinedOut(Schema):
     confirmation = fields.String(required=True, metadata={"description": "Hex HMAC-SHA256 with the confirm key."})
 
 
+class RotatingOut(Schema):
+    started = fields.Boolean(required=True, metadata={"description": "False: a rotation was under way already."})
+    rotation = fields.String(
+        required=True, allow_none=True, metadata={"description": "Where the key rotation stands, in words."}
+    )
+    partner = fields.Nested(PartnerOut, required=True)
+
+
+class RotatedOut(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["rotated"]))
+    rotation_id = fields.String(required=True)
+
+
 class ReceivedOut(Schema):
     status = fields.String(
         required=True,

@@ -3,6 +3,7 @@ and the dead-lettered deliveries with retry. Allow Partner Management."""
 
 from __future__ import annotations
 
+import time
 from typing import Any, NamedTuple
 
 from flask import flash, redirect, request, url_for
@@ -22,6 +23,7 @@ from outsource_plugin.core.partners import (
 from outsource_plugin.db.models import Partner
 from outsource_plugin.db.outbox import dead_letters, retry_dead_letter
 from outsource_plugin.errors import Conflict, ValidationFailed
+from outsource_plugin.partnership import rotation
 from outsource_plugin.partnership.invitations import invitation_json, open_invitations
 from outsource_plugin.permissions import Permission
 
@@ -108,6 +110,8 @@ def _form(
         adapters=adapter_names(),
         settings=setting_fields(adapter),
         secrets_set=[k for k in adapter_class(adapter).secret_fields if partner and partner.config.get(k)],
+        rotatable=partner is not None and rotation.ROTATION in adapter_class(partner.adapter).state_fields,
+        keys=rotation.describe(partner.config, partner.name) if partner is not None else None,
         terms=terms_fields(user.permission),
         customers=state().host.list_customers(),
         values=values,
@@ -184,6 +188,21 @@ def partner_test(partner_id: int) -> ResponseReturnValue:
     partner = get_partner(state().session, partner_id)
     result = check_connection(state(), partner)
     flash(f"Connection test {'passed' if result.passed else 'failed'}: {result.message}")
+    return redirect(url_for("outsource_pages.partner_edit", partner_id=partner.id))
+
+
+@pages.post(f"/partners/<{ID}:partner_id>/rotate")
+def partner_rotate(partner_id: int) -> ResponseReturnValue:
+    """Start a key rotation with a peer: it goes on in the background, and the page says how far."""
+    caller(Permission.PARTNER_MANAGEMENT)
+    partner = get_partner(state().session, partner_id)
+    started = rotation.begin(partner, time.time())
+    state().session.commit()
+    flash(
+        f"Key rotation with {partner.name} started: both keys are accepted until {partner.name} confirms."
+        if started
+        else f"A key rotation with {partner.name} is already under way."
+    )
     return redirect(url_for("outsource_pages.partner_edit", partner_id=partner.id))
 
 

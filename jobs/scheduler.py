@@ -21,12 +21,14 @@ from outsource_plugin.jobs.deliver import deliver_due
 from outsource_plugin.jobs.mail import send_mail_due
 from outsource_plugin.jobs.poll import poll_all
 from outsource_plugin.jobs.reconcile import reconcile_all
+from outsource_plugin.jobs.rotate import rotate_due
 from outsource_plugin.state import OutsourceState, current_outsource
 
 
 def run_once(state: OutsourceState) -> dict[str, int]:
     """One full round, in the order that lets a change cross in a single call."""
     delivered = sum(deliver_due(state).values())
+    rotate_due(state)
     polled = poll_all(state)
     expired = expire_offers(state)
     delivered += sum(deliver_due(state).values())
@@ -66,6 +68,7 @@ def _add_jobs(scheduler: Any, app: Flask) -> None:
         (poll_all, cfg["OUTSOURCE_POLL_INTERVAL"]),
         (expire_offers, cfg["OUTSOURCE_DEADLINE_INTERVAL"]),
         (reconcile_all, cfg["OUTSOURCE_RECONCILE_INTERVAL"]),
+        (rotate_due, cfg["OUTSOURCE_POLL_INTERVAL"]),
     ]
     if cfg["OUTSOURCE_MAIL_ENABLED"]:
         jobs.append((send_mail_due, cfg["OUTSOURCE_MAIL_INTERVAL"]))

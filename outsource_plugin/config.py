@@ -58,6 +58,12 @@ SETTINGS: tuple[Setting, ...] = (
         "takes this plus a base64 attachment at OUTSOURCE_MAX_ATTACHMENT_BYTES. Holds whatever MAX_CONTENT_LENGTH is.",
     ),
     Setting("OUTSOURCE_SIGNATURE_TOLERANCE", 300, "Seconds a signed partner request's clock may differ."),
+    Setting(
+        "OUTSOURCE_ROTATION_OVERLAP",
+        300.0,
+        "Seconds both peers still accept the old key after a key rotation completes "
+        "(requests signed just before it may still be on their way); at least the signature tolerance.",
+    ),
     Setting("OUTSOURCE_HTTP_TIMEOUT", 10.0, "Seconds before a call to a partner system times out."),
     Setting(
         "OUTSOURCE_DEFAULT_ACCEPTANCE_HOURS",

@@ -83,6 +83,20 @@ class TicketNotDeletable(Conflict):
     commit, which it stops (``core.engagements.ticket_deleted``)."""
 
 
+class RotationCrossed(Conflict):
+    """Both sides started a key rotation at once: the one with the lower rotation id goes on,
+    and the other side, told so, drops its own."""
+
+    code = "rotation_crossed"
+
+
+class RotationPending(Conflict):
+    """A key rotation cannot take this step yet (another is under way, or the rotation is not
+    known here): the caller tries again later."""
+
+    code = "rotation_pending"
+
+
 class InvitationRefused(OutsourceError):
     """An invitation code that cannot be used (used, expired, revoked, locked, or the
     inviting host's key is not the one its fingerprint names); nothing is registered."""

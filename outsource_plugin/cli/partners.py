@@ -8,6 +8,7 @@ ever prints one.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import click
@@ -20,11 +21,13 @@ from outsource_plugin.cli.common import clear_errors, find_partner
 from outsource_plugin.core.partners import check_connection, create_partner, disable_partner, update_partner
 from outsource_plugin.core.present import partner_json
 from outsource_plugin.db.models import Partner
+from outsource_plugin.jobs.rotate import move
+from outsource_plugin.partnership import rotation
 from outsource_plugin.permissions import Permission
 from outsource_plugin.state import current_outsource
 from outsource_plugin.validation.schemas import TermsSchema
 
-partners = AppGroup("partners", help="Partner organisations: list, add, edit, test, disable.")
+partners = AppGroup("partners", help="Partner organisations: list, add, edit, test, rotate keys, disable.")
 
 
 def shown(partner: Partner) -> dict[str, Any]:
@@ -185,3 +188,20 @@ def partners_disable(partner_ref: str) -> None:
     partner = disable_partner(find_partner(state.session, partner_ref))
     state.session.commit()
     click.echo(f"partner {partner.id} ({partner.name}) disabled")
+
+
+@partners.command("rotate")
+@click.argument("partner_ref", metavar="ID")
+def partners_rotate(partner_ref: str) -> None:
+    """Rotate a peer's keys over the signed channel: the first move is made now, the rest by the
+    rotation job of the running host or worker. No key is printed."""
+    state = current_outsource()
+    partner = find_partner(state.session, partner_ref)
+    with clear_errors(state.session):
+        started = rotation.begin(partner, time.time())
+        state.session.commit()
+    step = rotation.our_move(partner.config, time.time())
+    if step is not None:
+        move(state, partner, step)
+    verb = "started" if started else "already under way"
+    click.echo(f"key rotation with {partner.name} {verb}: {rotation.describe(partner.config, partner.name)}")

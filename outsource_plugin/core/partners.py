@@ -40,15 +40,18 @@ def choosable_partners(session: Session, search: str = "") -> list[Partner]:
 
 
 def adapter_config(adapter: str, config: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
-    """Validate settings with the adapter's own schema; unset secrets keep their stored value."""
+    """Validate settings with the adapter's own schema; unset secrets keep their stored value, and
+    what the plugin keeps for itself (``state_fields``) stays as it is."""
     cls = adapter_class(adapter)
-    kept = {k: v for k, v in previous.items() if k in cls.secret_fields and k not in config}
+    own = {k: v for k, v in previous.items() if k in cls.state_fields}
+    given = {k: v for k, v in config.items() if k not in cls.state_fields}
+    kept = {k: v for k, v in previous.items() if k in cls.secret_fields and k not in given and k not in own}
     schema: Schema = cls.config_schema()
     try:
-        loaded = load(schema, {**config, **kept})
+        loaded = load(schema, {**given, **kept})
     except ValidationFailed as err:
         raise ValidationFailed(err.message, details={"config": err.details}) from err
-    dumped: dict[str, Any] = schema.dump(loaded)
+    dumped: dict[str, Any] = {**schema.dump(loaded), **own}
     return dumped
 
 

@@ -142,15 +142,20 @@ class JoinKeys:
 def derive_keys(own: X25519PrivateKey, *, inviter: str, joiner: str, hashed_token: str, invitation_id: str) -> JoinKeys:
     """The same keys on both sides: ``own`` is either side's private key, ``inviter`` and
     ``joiner`` the two public keys, bound into the derivation with the invitation id."""
-    other = joiner if public_text(own) == inviter else inviter
+    info = b"|".join([_INFO, invitation_id.encode(), inviter.encode(), joiner.encode()])
+    okm = agree(own, inviter, joiner, salt=bytes.fromhex(hashed_token), info=info, length=96)
+    return JoinKeys(proof=b64(okm[:32]), confirm=b64(okm[32:64]), secret=b64(okm[64:]))
+
+
+def agree(own: X25519PrivateKey, first: str, second: str, *, salt: bytes | None, info: bytes, length: int) -> bytes:
+    """HKDF over the X25519 exchange of ``own`` with whichever of the two public keys is not its
+    own: the one derivation the join and a key rotation share."""
+    other = second if public_text(own) == first else first
     try:
         peer = X25519PublicKey.from_public_bytes(unb64(other))
     except (ValueError, binascii.Error) as err:
         raise ValidationFailed("the public key is not an X25519 key", details={"public_key": ["invalid"]}) from err
-    info = b"|".join([_INFO, invitation_id.encode(), inviter.encode(), joiner.encode()])
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=96, salt=bytes.fromhex(hashed_token), info=info)
-    okm = hkdf.derive(own.exchange(peer))
-    return JoinKeys(proof=b64(okm[:32]), confirm=b64(okm[32:64]), secret=b64(okm[64:]))
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(own.exchange(peer))
 
 
 def confirmation(keys: JoinKeys, link_id: str, org: str) -> str:

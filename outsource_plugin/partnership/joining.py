@@ -14,12 +14,11 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
-
 from outsource_plugin.core.partners import create_partner, unique_name
 from outsource_plugin.db.models import Partner
-from outsource_plugin.errors import InvitationRefused, TransientAdapterError
+from outsource_plugin.errors import InvitationRefused
 from outsource_plugin.federation import handshake
+from outsource_plugin.federation.calls import call_host
 from outsource_plugin.federation.signing import sign
 
 if TYPE_CHECKING:
@@ -76,25 +75,20 @@ def _call(
     headers = {"Content-Type": "application/json"} if payload is not None else {}
     if proof is not None:
         headers.update(sign(path.rsplit("/", 1)[-1], proof, method, _full_path(base, path), body))
-    try:
-        response = state.http.request(
-            method,
-            base.rstrip("/") + path,
-            data=body,
-            headers=headers,
-            timeout=float(state.config["OUTSOURCE_HTTP_TIMEOUT"]),
-        )
-    except requests.RequestException as err:
-        raise TransientAdapterError(f"the inviting host could not be reached ({type(err).__name__})") from err
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = None
-    if not isinstance(answer, dict):
-        raise InvitationRefused(f"the inviting host answered HTTP {response.status_code} without JSON")
-    if response.status_code != 200:
+    status, answer = call_host(
+        state.http,
+        method,
+        base.rstrip("/") + path,
+        body=body,
+        headers=headers,
+        timeout=float(state.config["OUTSOURCE_HTTP_TIMEOUT"]),
+        who="the inviting host",
+    )
+    if answer is None:
+        raise InvitationRefused(f"the inviting host answered HTTP {status} without JSON")
+    if status != 200:
         said = str(answer.get("message", ""))[:_MESSAGE_CHARS]
-        raise InvitationRefused(f"the inviting host refused (HTTP {response.status_code}): {said}")
+        raise InvitationRefused(f"the inviting host refused (HTTP {status}): {said}")
     return answer
 
 

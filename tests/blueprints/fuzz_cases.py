@@ -19,6 +19,7 @@ from werkzeug.routing import Rule
 
 from examples.helpdesk.api import NoteSchema, TicketSchema
 from outsource_plugin.blueprints.openapi import OPERATIONS
+from outsource_plugin.federation import handshake
 from outsource_plugin.federation.feed import MessageSchema
 
 #: the blueprints whose every route answers JSON
@@ -32,6 +33,8 @@ UNKNOWN_ID = 2147483000
 SURROGATE = "\ud800"
 #: PostgreSQL stores no NUL in text: a 400 naming the field, never a database error
 NUL = "\x00"
+#: the partner's half of a key rotation it offers
+ROTATION_KEY = handshake.public_text(handshake.new_private_key())
 
 #: a valid body per endpoint that takes one (placeholders filled from the test's rows)
 BASE_BODIES: dict[str, dict[str, Any]] = {
@@ -50,6 +53,9 @@ BASE_BODIES: dict[str, dict[str, Any]] = {
         "engagement_uid": "{uid}",
         "payload": {"action": "accept"},
     },
+    "outsource_api.partners_rotate": {},
+    "outsource_federation.rotate": {"rotation_id": "0" * 32, "public_key": ROTATION_KEY},
+    "outsource_federation.rotate_confirm": {"rotation_id": "0" * 32},
     "helpdesk_api.ticket_create": {"title": "Printer jam"},
     "helpdesk_api.ticket_update": {"title": "Printer jam again"},
     "helpdesk_api.entry_create": {"body": "rebooted it"},

@@ -66,6 +66,8 @@ ENDPOINTS = [
     Endpoint("GET", "/partners/<int:partner_id>", PM, 200),
     Endpoint("PATCH", "/partners/<int:partner_id>", PM, 200, {"customer_ref": "42"}),
     Endpoint("POST", "/partners/<int:partner_id>/disable", PM, 200),
+    # the world's partner is not a peer: nothing to rotate, once the caller may ask
+    Endpoint("POST", "/partners/<int:partner_id>/rotate", PM, 409),
     Endpoint("GET", "/invitations", PM, 200),
     Endpoint("POST", "/invitations", PM, 201, {"name": "Fabrikam"}),
     Endpoint("POST", "/invitations/<int:invitation_id>/revoke", PM, 200),

@@ -7,6 +7,7 @@ Each reaches the other through a ``FaultProxy``, so tests can inject 503s,
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -52,6 +53,33 @@ def by_shared_secret(lead: Host, service: Host, to_service: FaultProxy, to_lead:
     lead_partner = register(lead.client(), "Contoso Field Services", f"{to_service.url}/outsource", secret)
     service_partner = register(service.client(), "Northwind IT", f"{to_lead.url}/outsource", secret)
     return lead_partner, service_partner, secret
+
+
+def by_invitation(lead: Host, service: Host, to_service: FaultProxy, to_lead: FaultProxy) -> tuple[int, int, str]:
+    """Northwind invites on the command line and Contoso joins with the code: no secret is typed."""
+    invited = lead.flask(
+        "outsource",
+        "partners",
+        "invite",
+        "--name",
+        "Contoso Field Services",
+        "--url",
+        f"{to_lead.url}/outsource",
+        "--terms",
+        "rate_type=hourly",
+        "--terms",
+        "acceptance_hours=48",
+    )
+    assert invited.returncode == 0, invited.stderr
+    code = invited.stdout.strip().splitlines()[-1]
+    joined = service.flask("outsource", "partners", "join", code, "--url", f"{to_service.url}/outsource")
+    assert joined.returncode == 0, joined.stderr
+    assert "secret" not in json.loads(joined.stdout)["config"] and code not in joined.stdout + joined.stderr
+    listed = json.loads(lead.flask("outsource", "partners", "list", "--json").stdout)["partners"]
+    lead_partner = next(p for p in listed if p["name"] == "Contoso Field Services")
+    service_partner = json.loads(joined.stdout)
+    assert lead_partner["active"] and service_partner["active"] and service_partner["name"] == "Northwind IT"
+    return int(lead_partner["id"]), int(service_partner["id"]), ""
 
 
 @contextmanager

@@ -24,7 +24,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 def world(app: Flask, ticket_id: str, partner_id: int) -> dict[str, Any]:
     """A ticket with an Unsent engagement, a ticket never outsourced, a service engagement
     in progress (where a question can be asked), a dead letter and a peer partner with an
-    engagement of its own: every URL value the permissions table names."""
+    engagement of its own (whose keys can be rotated): every URL value the permissions table names."""
+    peer_id = add_peer(app, "Northwind IT", PEER_LINK, PEER_SECRET)
     return {
         "ticket_id": ticket_id,
         "free": add_ticket(app),
@@ -39,7 +40,8 @@ def world(app: Flask, ticket_id: str, partner_id: int) -> dict[str, Any]:
         "action": "remove",
         "send": "send",
         "filename": "outsource/outsource.css",
-        "uid": peer_engagement_uid(app, add_peer(app, "Northwind IT", PEER_LINK, PEER_SECRET)),
+        "uid": peer_engagement_uid(app, peer_id),
+        "peer_id": peer_id,
         "invitation_id": add_invitation(app),
     }
 

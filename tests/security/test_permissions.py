@@ -26,6 +26,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from outsource_plugin.blueprints.csrf import SESSION_KEY
+from outsource_plugin.federation import handshake
 from outsource_plugin.federation.signing import sign
 from outsource_plugin.permissions import Permission
 from tests.blueprints.api_helpers import (
@@ -84,6 +85,8 @@ class Endpoint:
 
 
 E = Endpoint
+#: a key rotation a partner offers
+ROTATION_ID, PUBLIC_KEY = "0" * 32, handshake.public_text(handshake.new_private_key())
 ENGAGEMENT = "<int:engagement_id>"
 #: the ticket never outsourced, and the engagement where a question can be asked
 FREE, ASKING = {"ticket_id": "free"}, {"engagement_id": "asking"}
@@ -97,6 +100,7 @@ ENDPOINTS = [
     E("GET", f"{API}/partners/<int:partner_id>", PM, 200),
     E("PATCH", f"{API}/partners/<int:partner_id>", PM, 200, {"customer_ref": "42"}),
     E("POST", f"{API}/partners/<int:partner_id>/disable", PM, 200),
+    E("POST", f"{API}/partners/<int:partner_id>/rotate", PM, 202, use={"partner_id": "peer_id"}),
     E("GET", f"{API}/invitations", PM, 200),
     E("POST", f"{API}/invitations", PM, 201, {"name": "Fabrikam"}),
     E("POST", f"{API}/invitations/<int:invitation_id>/revoke", PM, 200),
@@ -149,6 +153,7 @@ ENDPOINTS = [
     E("GET", f"{PAGES}/partners/<int:partner_id>", PM, 200),
     E("POST", f"{PAGES}/partners/<int:partner_id>", PM, 302, {"name": "Contoso Two", "active": "on"}),
     E("POST", f"{PAGES}/partners/<int:partner_id>/disable", PM, 302),
+    E("POST", f"{PAGES}/partners/<int:partner_id>/rotate", PM, 302, use={"partner_id": "peer_id"}),
     E("POST", f"{PAGES}/partners/<int:partner_id>/test", PM, 302),
     E("GET", f"{PAGES}/partners/invite", PM, 200),
     E("POST", f"{PAGES}/partners/invite", PM, 200, {"name": "Fabrikam"}),
@@ -160,6 +165,9 @@ ENDPOINTS = [
     E("GET", f"{FED}/changes", PARTNER, 200),
     E("POST", f"{FED}/messages", PARTNER, 200),
     E("GET", f"{FED}/engagements/<uid>", PARTNER, 200),
+    E("POST", f"{FED}/rotate", PARTNER, 200, {"rotation_id": ROTATION_ID, "public_key": PUBLIC_KEY}),
+    # a confirmation of a rotation never offered: refused once the signature is accepted
+    E("POST", f"{FED}/rotate/confirm", PARTNER, 409, {"rotation_id": ROTATION_ID}),
 ]
 
 
@@ -221,7 +229,7 @@ def call(app: Flask, endpoint: Endpoint, world: dict[str, Any], caller: Any, *, 
     url, data = endpoint.url(world), endpoint.data(world)
     if endpoint.kind == "federation":
         path = url.removeprefix(FED) + ("?after=0" if url.endswith("/changes") else "")
-        payload = offer_message(1, uuid.uuid4().hex) if endpoint.method == "POST" else None
+        payload = (data or offer_message(1, uuid.uuid4().hex)) if endpoint.method == "POST" else None
         if caller == PARTNER:
             return signed(app.test_client(), endpoint.method, path, link=PEER_LINK, secret=PEER_SECRET, payload=payload)
         client = app.test_client() if caller == ANONYMOUS else page_client(app, caller)
@@ -299,6 +307,6 @@ def test_at_or_above_the_requirement_is_served(
             assert response.is_json and isinstance(response.get_json(), dict), caller
         elif endpoint.method == "GET" and endpoint.needed != ANONYMOUS:
             assert response.mimetype == "text/html", caller
-        if endpoint.kind == "federation" and endpoint.method == "POST":
+        if endpoint.kind == "federation" and endpoint.rule.endswith("/messages"):
             assert response.get_json() == {"status": "applied", "applied": 1}
         response.close()

@@ -139,3 +139,24 @@ def test_disable_keeps_the_partner_but_marks_it_inactive(app: Flask) -> None:
     listed = json.loads(cli(app, "partners", "list", "--json").stdout)["partners"]
     assert [p["active"] for p in listed if p["name"] == "Contoso"] == [False]
     assert cli(app, "partners", "disable", "Nobody").exit_code == 2
+
+
+def test_rotate_starts_a_rotation_that_waits_for_a_partner_that_is_down(app: Flask) -> None:
+    add_peer(app, port=free_port())  # nothing listens there
+    result = cli(app, "partners", "rotate", "Fabrikam")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "key rotation with Fabrikam started: Rotating keys: waiting for Fabrikam"
+    record = stored(app, "Fabrikam").config["rotation"]
+    assert (
+        record["step"] == "offered" and record["attempts"] == 1 and stored(app, "Fabrikam").config["secret"] == SECRET
+    )
+    again = cli(app, "partners", "rotate", "Fabrikam")
+    assert again.exit_code == 0 and "already under way" in again.output
+    assert stored(app, "Fabrikam").config["rotation"]["rotation_id"] == record["rotation_id"]
+    assert SECRET not in result.output + again.output and record["private_key"] not in result.output + again.output
+
+
+def test_rotate_refuses_a_partner_without_agreed_keys(app: Flask) -> None:
+    result = cli(app, "partners", "rotate", "Contoso")
+    assert result.exit_code == 1 and "does not sign with keys this plugin agrees on" in result.output
+    assert "rotation" not in stored(app, "Contoso").config
