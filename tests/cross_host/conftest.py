@@ -7,6 +7,7 @@ Each reaches the other through a ``FaultProxy``, so tests can inject 503s,
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -86,6 +87,40 @@ def running_pair(
         to_service.close()
         to_lead.close()
         stack.close()
+
+
+def by_invitation(lead: Host, service: Host, to_service: FaultProxy, to_lead: FaultProxy) -> tuple[int, int, str]:
+    """Northwind invites on its command line and Contoso joins with the code: no secret typed or shown."""
+    invited = lead.flask(
+        "outsource",
+        "partners",
+        "invite",
+        "--name",
+        "Contoso Field Services",
+        "--url",
+        f"{to_lead.url}/outsource",
+        "--terms",
+        "rate_type=hourly",
+        "--terms",
+        "acceptance_hours=48",
+    )
+    assert invited.returncode == 0, invited.stderr
+    code = invited.stdout.strip().splitlines()[-1]
+    joined = service.flask("outsource", "partners", "join", code, "--url", f"{to_service.url}/outsource")
+    assert joined.returncode == 0, joined.stderr
+    assert "secret" not in json.loads(joined.stdout)["config"] and code not in joined.stdout + joined.stderr
+    listed = json.loads(lead.flask("outsource", "partners", "list", "--json").stdout)["partners"]
+    lead_partner = next(p for p in listed if p["name"] == "Contoso Field Services")
+    service_partner = json.loads(joined.stdout)
+    assert lead_partner["active"] and service_partner["active"] and service_partner["name"] == "Northwind IT"
+    return int(lead_partner["id"]), int(service_partner["id"]), ""
+
+
+@pytest.fixture(scope="module")
+def joined_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    """A lead and a service host that became partners on their command lines, by invitation."""
+    with running_pair(tmp_path_factory, connect=by_invitation) as started:
+        yield started
 
 
 @pytest.fixture(scope="session")

@@ -8,45 +8,10 @@ engagement then crosses both ways as with a hand-registered partnership.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
-
-from tests.cross_host.conftest import Pair, Scenario, running_pair
-from tests.cross_host.hosts import FaultProxy, Host
+from tests.cross_host.conftest import Pair, Scenario
+from tests.cross_host.hosts import Host
 from tests.polling import eventually
-
-
-def by_invitation(lead: Host, service: Host, to_service: FaultProxy, to_lead: FaultProxy) -> tuple[int, int, str]:
-    invited = lead.flask(
-        "outsource",
-        "partners",
-        "invite",
-        "--name",
-        "Contoso Field Services",
-        "--url",
-        f"{to_lead.url}/outsource",
-        "--terms",
-        "rate_type=hourly",
-        "--terms",
-        "acceptance_hours=48",
-    )
-    assert invited.returncode == 0, invited.stderr
-    code = invited.stdout.strip().splitlines()[-1]
-    joined = service.flask("outsource", "partners", "join", code, "--url", f"{to_service.url}/outsource")
-    assert joined.returncode == 0, joined.stderr
-    assert "secret" not in json.loads(joined.stdout)["config"] and code not in joined.stdout + joined.stderr
-    listed = json.loads(lead.flask("outsource", "partners", "list", "--json").stdout)["partners"]
-    lead_partner = next(p for p in listed if p["name"] == "Contoso Field Services")
-    service_partner = json.loads(joined.stdout)
-    assert lead_partner["active"] and service_partner["active"] and service_partner["name"] == "Northwind IT"
-    return int(lead_partner["id"]), int(service_partner["id"]), ""
-
-
-@pytest.fixture(scope="module")
-def joined_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    with running_pair(tmp_path_factory, connect=by_invitation) as started:
-        yield started
 
 
 def test_hosts_joined_on_the_command_line_outsource_a_ticket_end_to_end(joined_pair: Pair) -> None:

@@ -159,6 +159,7 @@ ENDPOINTS = [
     E("GET", f"{FED}/ping", PARTNER, 200),
     E("GET", f"{FED}/changes", PARTNER, 200),
     E("POST", f"{FED}/messages", PARTNER, 200),
+    E("POST", f"{FED}/leave", PARTNER, 200),
     E("GET", f"{FED}/engagements/<uid>", PARTNER, 200),
 ]
 
@@ -221,7 +222,13 @@ def call(app: Flask, endpoint: Endpoint, world: dict[str, Any], caller: Any, *, 
     url, data = endpoint.url(world), endpoint.data(world)
     if endpoint.kind == "federation":
         path = url.removeprefix(FED) + ("?after=0" if url.endswith("/changes") else "")
-        payload = offer_message(1, uuid.uuid4().hex) if endpoint.method == "POST" else None
+        payload = (
+            {"reason": "Contract over"}
+            if url.endswith("/leave")
+            else offer_message(1, uuid.uuid4().hex)
+            if endpoint.method == "POST"
+            else None
+        )
         if caller == PARTNER:
             return signed(app.test_client(), endpoint.method, path, link=PEER_LINK, secret=PEER_SECRET, payload=payload)
         client = app.test_client() if caller == ANONYMOUS else page_client(app, caller)
@@ -300,5 +307,6 @@ def test_at_or_above_the_requirement_is_served(
         elif endpoint.method == "GET" and endpoint.needed != ANONYMOUS:
             assert response.mimetype == "text/html", caller
         if endpoint.kind == "federation" and endpoint.method == "POST":
-            assert response.get_json() == {"status": "applied", "applied": 1}
+            done = {"status": "left"} if endpoint.rule.endswith("/leave") else {"status": "applied", "applied": 1}
+            assert response.get_json() == done
         response.close()
