@@ -244,6 +244,13 @@ class PartnerAdapter:
         """A one-line description of a successful round trip; raise on failure."""
         raise NotImplementedError
 
+    def leave(self, reason: str) -> None:
+        """Tell the partner we ended the partnership, and why.
+
+        A ticket system (Redmine, RT) has no partnership to end: its API key is
+        revoked on its side by hand, so there is nobody to tell and this does nothing.
+        """
+
     def list_entries(self, ref: EngagementRef) -> RemoteState:
         """The partner's side of one engagement, for reconciliation.
 

@@ -96,6 +96,9 @@ class PeerAdapter(PartnerAdapter):
             raise PermanentAdapterError(f"the partner's feed is malformed: {err.message}") from err
         return ChangeBatch(changes=changes, cursor=None)
 
+    def leave(self, reason: str) -> None:
+        self._call("POST", "/leave", {"reason": reason})
+
     def test_connection(self) -> str:
         answer = self._call("GET", "/ping")
         if not isinstance(answer, dict):

@@ -12,14 +12,15 @@ from sqlalchemy import select
 from outsource_plugin.adapters.registry import adapter_class, describe_all
 from outsource_plugin.blueprints.api_common import ID, api, caller, json_body, state
 from outsource_plugin.core.dashboard import folder_counts, folder_page
-from outsource_plugin.core.partners import create_partner, disable_partner, get_partner, update_partner
+from outsource_plugin.core.partners import create_partner, get_partner, update_partner
 from outsource_plugin.core.present import engagement_json, partner_json
 from outsource_plugin.db.models import Partner
 from outsource_plugin.db.outbox import dead_letters, retry_dead_letter
 from outsource_plugin.errors import NotFound
 from outsource_plugin.partnership import rotation
+from outsource_plugin.partnership.leaving import leave_partnership
 from outsource_plugin.permissions import Permission
-from outsource_plugin.validation.schemas import PageSchema, StrictSchema, load
+from outsource_plugin.validation.schemas import LeaveSchema, PageSchema, StrictSchema, load
 from outsource_plugin.workflow import Folder, Side, folders_for
 
 
@@ -67,9 +68,11 @@ def partners_edit(partner_id: int) -> ResponseReturnValue:
 
 @api.post(f"/partners/<{ID}:partner_id>/disable")
 def partners_disable(partner_id: int) -> ResponseReturnValue:
-    """Disabled partners keep their history but cannot be chosen or polled."""
+    """Disabled partners keep their history but cannot be chosen or polled; a body's ``reason``
+    is told to the partner. No body is the same as no reason."""
     user = caller(Permission.PARTNER_MANAGEMENT)
-    partner = disable_partner(_partner_or_404(partner_id))
+    reason = load(LeaveSchema(), json_body() if request.content_length else {})["reason"]
+    partner = leave_partnership(state().session, _partner_or_404(partner_id), reason)
     state().session.commit()
     return jsonify(_json(partner, user.permission))
 

@@ -3,7 +3,8 @@
 Every request names its partnership (``X-Outsource-Link``), is signed with
 that partnership's secret, carries a timestamp inside the configured
 tolerance and a request id never used before. Anything else is a 401 and
-nothing is written. A partner reaches only engagements it is party to.
+nothing is written. A partner reaches only engagements it is party to. A
+disabled partner is answered only its leave notice, repeated.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from outsource_plugin.federation.feed import MessageSchema, change_from_message,
 from outsource_plugin.federation.rekey import ConfirmSchema, RotateSchema
 from outsource_plugin.federation.signing import LINK, verify
 from outsource_plugin.partnership import rotation
+from outsource_plugin.partnership.leaving import partner_left
 from outsource_plugin.state import current_outsource
 from outsource_plugin.sync.entry_facts import local_facts
 from outsource_plugin.sync.inbound import Receipt, applied_sequence, apply_change, find_engagement
-from outsource_plugin.validation.schemas import FeedSchema, load
+from outsource_plugin.validation.schemas import FeedSchema, LeaveSchema, load
 
 federation = Blueprint("outsource_federation", __name__)
 limit_body(federation, partner_limit)
@@ -44,8 +46,8 @@ def authenticate() -> None:
     state = current_outsource()
     session = state.session
     link = request.headers.get(LINK, "")
-    partner = session.scalars(select(Partner).where(Partner.link_id == link, Partner.active.is_(True))).first()
-    if not link or partner is None:
+    partner = session.scalars(select(Partner).where(Partner.link_id == link)).first()
+    if not link or partner is None or not (partner.active or request.endpoint == "outsource_federation.leave"):
         raise NotAuthenticated("unknown partner link")
     request_id = _verified(adapter_class(partner.adapter).verifying_secrets(partner.config))
     if session.get(SeenRequest, request_id) is not None:
@@ -76,6 +78,17 @@ def ping() -> ResponseReturnValue:
     _remember_request()
     current_outsource().session.commit()
     return jsonify({"org": current_outsource().config["OUTSOURCE_ORG_NAME"]})
+
+
+@federation.post("/leave")
+def leave() -> ResponseReturnValue:
+    """The partner ended the partnership: disable it here and keep why. A repeat is answered as done."""
+    session = current_outsource().session
+    data = load(LeaveSchema(), request.get_json(silent=True))
+    changed = partner_left(g.outsource_partner, data["reason"])
+    _remember_request()
+    session.commit()
+    return jsonify({"status": "left" if changed else "duplicate"})
 
 
 @federation.post("/messages")

@@ -36,6 +36,7 @@ from outsource_plugin.validation.schemas import (
     ConfigureSchema,
     EditSchema,
     InvitationSchema,
+    LeaveSchema,
     PageSchema,
     PartnerSchema,
 )
@@ -154,9 +155,11 @@ OPERATIONS: dict[str, Operation] = {
         errors=(*AUTH_ERRORS, *BODY_ERRORS, 404, 409),
     ),
     "outsource_api.partners_disable": Operation(
-        "Disable a partner: it keeps its history but cannot be chosen or polled.",
+        "Disable a partner: it keeps its history but cannot be chosen or polled; a peer is told the reason "
+        "(retried until it takes it). Enabling it again here does not enable us on its side.",
         out.PartnerOut,
-        errors=(*AUTH_ERRORS, 404),
+        body=LeaveSchema,
+        errors=(*AUTH_ERRORS, *BODY_ERRORS, 404),
     ),
     "outsource_api.partners_rotate": Operation(
         "Start rotating a peer's keys over the signed channel; it goes on in the background, both keys "
@@ -227,6 +230,13 @@ OPERATIONS: dict[str, Operation] = {
         public=True,
     ),
     "outsource_federation.ping": Operation("Check the partnership's link and secret.", out.PingOut, errors=(401,)),
+    "outsource_federation.leave": Operation(
+        "The calling partner ended the partnership: it is disabled here, its reason kept and shown; "
+        "a repeat (from a partner already disabled) is answered as a duplicate.",
+        out.LeftOut,
+        body=LeaveSchema,
+        errors=(400, 401, 413),
+    ),
     "outsource_federation.receive": Operation(
         "Push the next numbered message; a repeat is answered as a duplicate, a gap with 409, "
         "an action that crossed one of ours in flight and lost as superseded.",

@@ -127,6 +127,14 @@ class PartnerOut(Schema):
     active = fields.Boolean(required=True)
     last_poll_at = _when()
     last_poll_error = fields.String(required=True, allow_none=True)
+    disabled_reason = fields.String(
+        required=True, allow_none=True, metadata={"description": "why the partnership ended, ours or the partner's"}
+    )
+    disabled_by_partner_at = _when()
+    leave_notice = fields.String(
+        required=True, allow_none=True, metadata={"description": "'due' while the partner is still to be told"}
+    )
+    leave_error = fields.String(required=True, allow_none=True)
 
 
 class PartnersOut(Schema):
@@ -215,6 +223,10 @@ class AdaptersOut(Schema):
 
 class PingOut(Schema):
     org = fields.String(required=True)
+
+
+class LeftOut(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["left", "duplicate"]))
 
 
 class InvitationKeyOut(Schema):

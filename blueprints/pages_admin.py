@@ -13,19 +13,15 @@ from sqlalchemy import select
 
 from outsource_plugin.adapters.registry import adapter_class, adapter_names
 from outsource_plugin.blueprints.pages_common import ID, caller, pages, render, state, terms_fields, terms_from_form
-from outsource_plugin.core.partners import (
-    check_connection,
-    create_partner,
-    disable_partner,
-    get_partner,
-    update_partner,
-)
+from outsource_plugin.core.partners import check_connection, create_partner, get_partner, update_partner
 from outsource_plugin.db.models import Partner
 from outsource_plugin.db.outbox import dead_letters, retry_dead_letter
 from outsource_plugin.errors import Conflict, ValidationFailed
 from outsource_plugin.partnership import rotation
 from outsource_plugin.partnership.invitations import invitation_json, open_invitations
+from outsource_plugin.partnership.leaving import ended_notice, leave_partnership
 from outsource_plugin.permissions import Permission
+from outsource_plugin.validation.schemas import LeaveSchema, load
 
 
 class SettingField(NamedTuple):
@@ -116,6 +112,7 @@ def _form(
         customers=state().host.list_customers(),
         values=values,
         error=error,
+        ended=ended_notice(partner) if partner is not None else None,
     )
 
 
@@ -123,9 +120,12 @@ def _form(
 def partners() -> ResponseReturnValue:
     caller(Permission.PARTNER_MANAGEMENT)
     session = state().session
-    rows = session.scalars(select(Partner).order_by(Partner.active.desc(), Partner.name))
+    rows = list(session.scalars(select(Partner).order_by(Partner.active.desc(), Partner.name)))
     invited = [invitation_json(i) for i in open_invitations(session)]
-    return render("outsource/partners.html", partners=list(rows), invitations=invited, dead=len(dead_letters(session)))
+    ended = {p.id: ended_notice(p) for p in rows}
+    return render(
+        "outsource/partners.html", partners=rows, ended=ended, invitations=invited, dead=len(dead_letters(session))
+    )
 
 
 @pages.get("/partners/new")
@@ -175,9 +175,13 @@ def partner_update(partner_id: int) -> ResponseReturnValue:
 @pages.post(f"/partners/<{ID}:partner_id>/disable")
 def partner_disable(partner_id: int) -> ResponseReturnValue:
     caller(Permission.PARTNER_MANAGEMENT)
-    partner = disable_partner(get_partner(state().session, partner_id))
+    reason = load(LeaveSchema(), {"reason": request.form.get("reason", "")})["reason"]
+    partner = leave_partnership(state().session, get_partner(state().session, partner_id), reason)
     state().session.commit()
-    flash(f"Partner {partner.name} disabled: it keeps its history but cannot be chosen or polled.")
+    flash(
+        f"Partner {partner.name} disabled: it keeps its history but cannot be chosen or polled, "
+        "and it is told why. Enabling it again here does not enable us on its side."
+    )
     return redirect(url_for("outsource_pages.partners"))
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from outsource_plugin.db.models import Engagement
 from outsource_plugin.ops.health import SyncFigures
-from outsource_plugin.workflow import Status
+from outsource_plugin.workflow import OPEN_STATUSES, Status
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,12 @@ def _problems(engagement: Engagement, figures: SyncFigures) -> list[str]:
 
 
 def sync_line(engagement: Engagement, figures: SyncFigures, now: datetime) -> SyncLine | None:
-    """ "Synced 2 minutes ago", "Not synced yet" or "Sync problem: …"; None before anything is sent."""
+    """ "Synced 2 minutes ago", "Not synced yet" or "Sync problem: …"; None before anything is sent.
+
+    A partnership that ended (either side disabled it) keeps the engagement as history:
+    nothing syncs any more, and that outweighs any older problem."""
+    if not engagement.partner.active and engagement.status in OPEN_STATUSES:
+        return SyncLine(f"Not syncing: the partnership with {engagement.partner.name} has ended", problem=True)
     problems = _problems(engagement, figures)
     if problems:
         return SyncLine(f"Sync problem: {'; '.join(problems)}. A partner manager can see the details.", problem=True)

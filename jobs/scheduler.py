@@ -18,10 +18,12 @@ from outsource_plugin.db.mail import WAKE_MAIL
 from outsource_plugin.db.outbox import WAKE_DELIVERY
 from outsource_plugin.jobs.deadlines import expire_offers
 from outsource_plugin.jobs.deliver import deliver_due
+from outsource_plugin.jobs.leave import send_leave_notices
 from outsource_plugin.jobs.mail import send_mail_due
 from outsource_plugin.jobs.poll import poll_all
 from outsource_plugin.jobs.reconcile import reconcile_all
 from outsource_plugin.jobs.rotate import rotate_due
+from outsource_plugin.partnership.leaving import WAKE_LEAVE
 from outsource_plugin.state import OutsourceState, current_outsource
 
 
@@ -29,6 +31,7 @@ def run_once(state: OutsourceState) -> dict[str, int]:
     """One full round, in the order that lets a change cross in a single call."""
     delivered = sum(deliver_due(state).values())
     rotate_due(state)
+    send_leave_notices(state)
     polled = poll_all(state)
     expired = expire_offers(state)
     delivered += sum(deliver_due(state).values())
@@ -65,6 +68,7 @@ def _add_jobs(scheduler: Any, app: Flask) -> None:
     cfg = app.extensions["outsource"].config
     jobs: list[tuple[Callable[[OutsourceState], Any], float]] = [
         (deliver_due, cfg["OUTSOURCE_DELIVERY_INTERVAL"]),
+        (send_leave_notices, cfg["OUTSOURCE_DELIVERY_INTERVAL"]),
         (poll_all, cfg["OUTSOURCE_POLL_INTERVAL"]),
         (expire_offers, cfg["OUTSOURCE_DEADLINE_INTERVAL"]),
         (reconcile_all, cfg["OUTSOURCE_RECONCILE_INTERVAL"]),
@@ -89,7 +93,7 @@ def start_scheduler(app: Flask) -> BackgroundScheduler:
 
 
 #: ``session.info`` flag a commit leaves -> the job it runs now
-NUDGES = {WAKE_DELIVERY: "deliver_due", WAKE_MAIL: "send_mail_due"}
+NUDGES = {WAKE_DELIVERY: "deliver_due", WAKE_MAIL: "send_mail_due", WAKE_LEAVE: "send_leave_notices"}
 
 
 def _nudge_delivery_on_commit(app: Flask, scheduler: BackgroundScheduler) -> None:

@@ -1,4 +1,8 @@
-"""``flask helpdesk seed``: demo users, customers, tickets and a partner."""
+"""``flask helpdesk seed``: demo users, customers, tickets and a simulated partner.
+
+Another help desk becomes a partner by invitation (``flask outsource partners
+invite`` here, ``join`` there), as ``make demo`` does, never by a secret given here.
+"""
 
 from __future__ import annotations
 
@@ -26,23 +30,10 @@ DEMO_USERS = (
 @helpdesk_cli.command("seed")
 @click.option("--domain", default="northwind.example", help="E-mail domain of the demo users.")
 @click.option("--password", default="demo", help="Password of every demo user.")
-@click.option(
-    "--peer",
-    "peers",
-    multiple=True,
-    metavar="NAME|BASE_URL|LINK_ID|SECRET",
-    help="Register another help desk running the plugin as a partner (repeatable).",
-)
 @click.option("--simulated-partner/--no-simulated-partner", default=True, help="Add an in-memory partner on autopilot.")
-def seed(domain: str, password: str, peers: tuple[str, ...], simulated_partner: bool) -> None:
-    """Create the demo data once; running it again only points the peers at their current addresses."""
-    specs = [_peer_spec(spec) for spec in peers]
+def seed(domain: str, password: str, simulated_partner: bool) -> None:
+    """Create the demo data once; running it again changes nothing."""
     if db.session.scalars(select(User)).first() is not None:
-        for _, base_url, link_id, _ in specs:
-            for partner in db.session.scalars(select(Partner).where(Partner.link_id == link_id)):
-                if partner.config.get("base_url") != base_url:
-                    partner.config = {**partner.config, "base_url": base_url}
-        db.session.commit()
         click.echo("already seeded")
         return
     for key, name, level in DEMO_USERS:
@@ -83,26 +74,6 @@ def seed(domain: str, password: str, peers: tuple[str, ...], simulated_partner: 
                 active=True,
             )
         )
-    for name, base_url, link_id, secret in specs:
-        db.session.add(
-            Partner(
-                name=name,
-                adapter="peer",
-                link_id=link_id,
-                config={"base_url": base_url, "link_id": link_id, "secret": secret, "previous_secret": None},
-                default_terms={"rate_type": "hourly", "outsource_rate": "90.00", "acceptance_hours": 48},
-                active=True,
-            )
-        )
     db.session.commit()
     for key, _, level in DEMO_USERS:
         click.echo(f"{key}@{domain} / {password}  level={level.label}  token={key}-{domain}-token")
-
-
-def _peer_spec(spec: str) -> tuple[str, str, str, str]:
-    """``NAME|BASE_URL|LINK_ID|SECRET``."""
-    parts = spec.split("|")
-    if len(parts) != 4:
-        raise click.BadParameter("expected NAME|BASE_URL|LINK_ID|SECRET", param_hint="--peer")
-    name, base_url, link_id, secret = parts
-    return name, base_url, link_id, secret

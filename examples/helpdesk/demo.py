@@ -3,25 +3,35 @@
 Northwind IT (the lead) and Contoso Field Services (the service partner)
 each get their own database (a SQLite file under ``var/demo``, or with
 ``--postgres URL`` a PostgreSQL database of their own, created if missing),
-their own random session key kept under ``var/demo``, demo users, tickets,
-and each other as a peer partner with a shared secret. Both are served by
-waitress on the ports given (``make demo DEMO_PORTS=8000,8001``) and run
-until interrupted, with the outsourcing jobs in-process.
+their own random session key kept under ``var/demo``, demo users and tickets.
+Both are served by waitress on the ports given (``make demo DEMO_PORTS=8000,8001``)
+and run until interrupted, with the outsourcing jobs in-process.
+
+They become partners as two organisations would: on the first run Northwind
+invites Contoso on its command line (``flask outsource partners invite``) and
+Contoso joins with the code (``flask outsource partners join``), over real HTTP
+to Northwind's running server. The keys are agreed by the handshake and kept
+only in the two databases, sealed: no shared secret is written to disk or shown.
+A later run finds them partnered and only points each at the other's new port.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LINK = "northwind-contoso"
+
+#: the default terms Northwind offers Contoso in its invitation
+TERMS = ("rate_type=hourly", "outsource_rate=90.00", "acceptance_hours=48")
 
 #: (name, domain): the first is the lead, the second the service partner
 HOSTS = (
@@ -93,16 +103,54 @@ def host_env(name: str, folder: Path, database_url: str) -> dict[str, str]:
     }
 
 
+def flask(env: dict[str, str], *args: str) -> str:
+    """One ``flask ...`` command on a help desk; its output, or a DemoError with its own words."""
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", *args], env=env, cwd=env["HELPDESK_INSTANCE"], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise DemoError(f"flask {' '.join(args[:3])} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def peer_names(env: dict[str, str]) -> list[str]:
+    """The help desk's peer partners, by name: empty until the two have joined."""
+    listed = json.loads(flask(env, "outsource", "partners", "list", "--json"))["partners"]
+    return [p["name"] for p in listed if p["adapter"] == "peer"]
+
+
+def wait_until_serving(port: int, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """The invitation's join call needs the inviting server up: wait for its port to answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise DemoError(f"the help desk on port {port} stopped before serving (exit {process.returncode})")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise DemoError(f"the help desk on port {port} did not answer within {timeout:.0f} s")
+
+
+def invite_and_join(lead: dict[str, str], service: dict[str, str], urls: tuple[str, str]) -> None:
+    """Northwind invites Contoso and Contoso joins with the code: the real handshake, on their CLIs."""
+    terms = [arg for term in TERMS for arg in ("--terms", term)]
+    invited = flask(
+        lead, "outsource", "partners", "invite", "--name", service["HELPDESK_NAME"], "--url", urls[0], *terms
+    )
+    code = invited.strip().splitlines()[-1]
+    flask(service, "outsource", "partners", "join", code, "--url", urls[1])
+
+
 def start(
     base: Path, ports: tuple[int, int], postgres: str | None, prefix: str = "outsource_demo_"
 ) -> list[subprocess.Popen[bytes]]:
     for port in ports:
         check_free(port)
     base.mkdir(parents=True, exist_ok=True)
-    secret = kept_secret(base / "shared-secret", 24)
-    processes = []
-    for (name, domain), port, other_port in zip(HOSTS, ports, reversed(ports), strict=True):
-        other = next(n for n, _ in HOSTS if n != name)
+    urls = (f"http://127.0.0.1:{ports[0]}/outsource", f"http://127.0.0.1:{ports[1]}/outsource")
+    envs = []
+    for (name, domain), url, other_url in zip(HOSTS, urls, reversed(urls), strict=True):
         folder = base / domain
         folder.mkdir(exist_ok=True)
         database = (
@@ -110,12 +158,25 @@ def start(
             if postgres
             else f"sqlite:///{folder / 'helpdesk.db'}"
         )
-        env = host_env(name, folder, database)
-        peer = f"{other}|http://127.0.0.1:{other_port}/outsource|{LINK}|{secret}"
-        seed = [sys.executable, "-m", "flask", "helpdesk", "seed", "--domain", domain, "--peer", peer]
-        subprocess.run(seed, env=env, cwd=folder, check=True)
+        env = {**host_env(name, folder, database), "OUTSOURCE_PUBLIC_URL": url}
+        flask(env, "helpdesk", "seed", "--domain", domain)
+        for peer in peer_names(env):  # partnered on an earlier run: the other desk may have moved
+            flask(env, "outsource", "partners", "edit", peer, "--config", f"base_url={other_url}")
+        envs.append(env)
+    processes = []
+    for env, port in zip(envs, ports, strict=True):
         serve = [sys.executable, "-m", "examples.helpdesk.serve", "--host", "127.0.0.1", "--port", str(port)]
-        processes.append(subprocess.Popen(serve, env=env, cwd=folder))
+        processes.append(subprocess.Popen(serve, env=env, cwd=env["HELPDESK_INSTANCE"]))
+    try:
+        if not peer_names(envs[0]):
+            wait_until_serving(ports[0], processes[0])
+            invite_and_join(envs[0], envs[1], urls)
+    except DemoError:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=15)
+        raise
+    for (name, domain), port in zip(HOSTS, ports, strict=True):
         print(f"{name}: http://127.0.0.1:{port}/login  (admin@{domain} / demo)", flush=True)
     return processes
 

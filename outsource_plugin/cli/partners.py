@@ -18,14 +18,15 @@ from sqlalchemy import select
 
 from outsource_plugin.adapters.registry import adapter_class
 from outsource_plugin.cli.common import clear_errors, find_partner
-from outsource_plugin.core.partners import check_connection, create_partner, disable_partner, update_partner
+from outsource_plugin.core.partners import check_connection, create_partner, update_partner
 from outsource_plugin.core.present import partner_json
 from outsource_plugin.db.models import Partner
 from outsource_plugin.jobs.rotate import move
 from outsource_plugin.partnership import rotation
+from outsource_plugin.partnership.leaving import leave_partnership
 from outsource_plugin.permissions import Permission
 from outsource_plugin.state import current_outsource
-from outsource_plugin.validation.schemas import TermsSchema
+from outsource_plugin.validation.schemas import LeaveSchema, TermsSchema, load
 
 partners = AppGroup("partners", help="Partner organisations: list, add, edit, test, rotate keys, disable.")
 
@@ -182,11 +183,14 @@ def partners_test(partner_ref: str) -> None:
 
 @partners.command("disable")
 @click.argument("partner_ref", metavar="ID")
-def partners_disable(partner_ref: str) -> None:
-    """Disabled partners keep their history but cannot be chosen or polled."""
+@click.option("--reason", default="", help="Why the partnership ends: the partner is told and shows it.")
+def partners_disable(partner_ref: str, reason: str) -> None:
+    """Disabled partners keep their history but cannot be chosen or polled; the partner is told why."""
     state = current_outsource()
-    partner = disable_partner(find_partner(state.session, partner_ref))
-    state.session.commit()
+    with clear_errors(state.session):
+        reason = load(LeaveSchema(), {"reason": reason})["reason"]
+        partner = leave_partnership(state.session, find_partner(state.session, partner_ref), reason)
+        state.session.commit()
     click.echo(f"partner {partner.id} ({partner.name}) disabled")
 
 

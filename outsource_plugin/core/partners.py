@@ -130,12 +130,6 @@ def update_partner(state: OutsourceState, partner: Partner, body: Any, level: Pe
     return partner
 
 
-def disable_partner(partner: Partner) -> Partner:
-    """Disabled partners keep their history but cannot be chosen or polled."""
-    partner.active = False
-    return partner
-
-
 #: what every adapter's connection test waits for
 EXPECTED = "expected HTTP 200 with a JSON answer"
 

@@ -96,4 +96,8 @@ def partner_json(partner: Partner, secret_fields: frozenset[str], level: Permiss
         "active": partner.active,
         "last_poll_at": _iso(partner.last_poll_at),
         "last_poll_error": partner.last_poll_error,
+        "disabled_reason": partner.disabled_reason,
+        "disabled_by_partner_at": _iso(partner.disabled_by_partner_at),
+        "leave_notice": "due" if partner.leave_due_at is not None else None,
+        "leave_error": partner.leave_error,
     }

@@ -94,6 +94,14 @@ class Partner(Base):
     poll_cursor: Mapped[str | None] = mapped_column(String(200))
     last_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_poll_error: Mapped[str | None] = mapped_column(Text)
+    #: why the partnership ended, in the words of the side that ended it (ours or the partner's)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    #: when the partner told us it ended the partnership; unset when we ended it ourselves
+    disabled_by_partner_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: a leave notice is owed to the partner, next tried at this time (``jobs.leave``)
+    leave_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    leave_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    leave_error: Mapped[str | None] = mapped_column(Text)
 
     engagements: Mapped[list[Engagement]] = relationship(back_populates="partner", lazy="raise_on_sql")
 

@@ -127,7 +127,11 @@ def claim(
     )
     free = (
         select(Partner.id)
-        .where(Partner.id.in_(select(OutboxMessage.partner_id).where(due)), Partner.id.not_in(held))
+        .where(
+            Partner.active.is_(True),  # a partnership that ended keeps its messages, undelivered
+            Partner.id.in_(select(OutboxMessage.partner_id).where(due)),
+            Partner.id.not_in(held),
+        )
         .order_by(Partner.id)
     )
     if session.get_bind().dialect.name == "postgresql":

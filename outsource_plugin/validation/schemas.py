@@ -112,6 +112,12 @@ class PartnerSchema(InvitationSchema):
     active = fields.Boolean(load_default=True)
 
 
+class LeaveSchema(StrictSchema):
+    """Why a partnership ends: typed by the partner manager who ends it, shown on both sides."""
+
+    reason = fields.String(load_default="", validate=validate.Length(max=1000))
+
+
 class PageSchema(StrictSchema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     after = fields.String(load_default=None, validate=validate.Length(max=200))

@@ -116,6 +116,13 @@ def running_pair(
         stack.close()
 
 
+@pytest.fixture(scope="module")
+def joined_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    """A lead and a service host that became partners on their command lines, by invitation."""
+    with running_pair(tmp_path_factory, connect=by_invitation) as started:
+        yield started
+
+
 @pytest.fixture(scope="session")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     with running_pair(tmp_path_factory) as started:

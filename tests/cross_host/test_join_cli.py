@@ -8,19 +8,10 @@ engagement then crosses both ways as with a hand-registered partnership.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
-
-from tests.cross_host.conftest import Pair, Scenario, by_invitation, running_pair
+from tests.cross_host.conftest import Pair, Scenario
 from tests.cross_host.hosts import Host
 from tests.polling import eventually
-
-
-@pytest.fixture(scope="module")
-def joined_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    with running_pair(tmp_path_factory, connect=by_invitation) as started:
-        yield started
 
 
 def test_hosts_joined_on_the_command_line_outsource_a_ticket_end_to_end(joined_pair: Pair) -> None:

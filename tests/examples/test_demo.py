@@ -39,11 +39,15 @@ def demo(folder: Path, ports: tuple[int, int], *extra: str) -> Iterator[subproce
         "--ports",
         f"{ports[0]},{ports[1]}",
     ]
-    log = (folder / "demo.log").open("a")
+    path = folder / "demo.log"
+    before = path.stat().st_size if path.exists() else 0
+    log = path.open("a")
     launcher = subprocess.Popen([*command, *extra], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         for port in ports:
             eventually(lambda port=port: requests.get(f"http://127.0.0.1:{port}/login", timeout=2).ok, timeout=60)
+        # the desks are named once the two have become partners (by invitation on the first run)
+        eventually(lambda: "Contoso Field Services: http://" in path.read_text()[before:], timeout=60)
         yield launcher
     finally:
         launcher.send_signal(signal.SIGINT)
@@ -55,6 +59,42 @@ def _partner_url(port: int, domain: str) -> str:
     token = {"Authorization": f"Bearer admin-{domain}-token"}
     partners = requests.get(f"http://127.0.0.1:{port}/outsource/api/v1/partners", headers=token, timeout=5).json()
     return next(p["config"]["base_url"] for p in partners["partners"] if p["adapter"] == "peer")
+
+
+def _peer_secret(folder: Path, domain: str) -> str:
+    """The secret the desk's handshake left it, read through its own app (the database keeps it sealed)."""
+    from examples.helpdesk.demo import HOSTS, host_env
+
+    name = next(n for n, d in HOSTS if d == domain)
+    env = {
+        **host_env(name, folder / domain, f"sqlite:///{folder / domain / 'helpdesk.db'}"),
+        "OUTSOURCE_SCHEDULER": "0",
+    }
+    script = (
+        "from examples.helpdesk import create_app\n"
+        "from outsource_plugin.db.models import Partner\n"
+        "app = create_app()\n"
+        "with app.app_context():\n"
+        "    print(app.extensions['outsource'].session.query(Partner).filter_by(adapter='peer').one().config['secret'])"
+    )
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_desks_become_partners_by_invitation_with_no_shared_secret_on_disk(tmp_path: Path) -> None:
+    ports = (free_port(), free_port())
+    with demo(tmp_path, ports):
+        for port, domain in zip(ports, (LEAD, SERVICE), strict=True):
+            token = {"Authorization": f"Bearer admin-{domain}-token"}
+            listed = requests.get(f"http://127.0.0.1:{port}/outsource/api/v1/partners", headers=token, timeout=5)
+            peer = next(p for p in listed.json()["partners"] if p["adapter"] == "peer")
+            assert peer["active"] and peer["secrets_set"] == ["secret"]
+    secret = _peer_secret(tmp_path, LEAD)
+    assert len(secret) >= 32 and secret == _peer_secret(tmp_path, SERVICE)  # agreed, never sent
+    on_disk = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert not any(path.name == "shared-secret" for path in on_disk)
+    assert not [path for path in on_disk if secret.encode() in path.read_bytes()]
 
 
 def test_demo_serves_both_desks_with_a_production_server_and_kept_keys(tmp_path: Path) -> None:

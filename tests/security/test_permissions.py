@@ -164,6 +164,7 @@ ENDPOINTS = [
     E("GET", f"{FED}/ping", PARTNER, 200),
     E("GET", f"{FED}/changes", PARTNER, 200),
     E("POST", f"{FED}/messages", PARTNER, 200),
+    E("POST", f"{FED}/leave", PARTNER, 200),
     E("GET", f"{FED}/engagements/<uid>", PARTNER, 200),
     E("POST", f"{FED}/rotate", PARTNER, 200, {"rotation_id": ROTATION_ID, "public_key": PUBLIC_KEY}),
     # a confirmation of a rotation never offered: refused once the signature is accepted
@@ -229,7 +230,13 @@ def call(app: Flask, endpoint: Endpoint, world: dict[str, Any], caller: Any, *, 
     url, data = endpoint.url(world), endpoint.data(world)
     if endpoint.kind == "federation":
         path = url.removeprefix(FED) + ("?after=0" if url.endswith("/changes") else "")
-        payload = (data or offer_message(1, uuid.uuid4().hex)) if endpoint.method == "POST" else None
+        payload = (
+            {"reason": "Contract over"}
+            if url.endswith("/leave")
+            else (data or offer_message(1, uuid.uuid4().hex))
+            if endpoint.method == "POST"
+            else None
+        )
         if caller == PARTNER:
             return signed(app.test_client(), endpoint.method, path, link=PEER_LINK, secret=PEER_SECRET, payload=payload)
         client = app.test_client() if caller == ANONYMOUS else page_client(app, caller)
@@ -307,6 +314,7 @@ def test_at_or_above_the_requirement_is_served(
             assert response.is_json and isinstance(response.get_json(), dict), caller
         elif endpoint.method == "GET" and endpoint.needed != ANONYMOUS:
             assert response.mimetype == "text/html", caller
-        if endpoint.kind == "federation" and endpoint.rule.endswith("/messages"):
-            assert response.get_json() == {"status": "applied", "applied": 1}
+        if endpoint.kind == "federation" and endpoint.rule.endswith(("/messages", "/leave")):
+            done = {"status": "left"} if endpoint.rule.endswith("/leave") else {"status": "applied", "applied": 1}
+            assert response.get_json() == done
         response.close()

@@ -160,3 +160,13 @@ def test_rotate_refuses_a_partner_without_agreed_keys(app: Flask) -> None:
     result = cli(app, "partners", "rotate", "Contoso")
     assert result.exit_code == 1 and "does not sign with keys this plugin agrees on" in result.output
     assert "rotation" not in stored(app, "Contoso").config
+
+
+def test_disable_with_a_reason_owes_the_partner_a_notice_of_it(app: Flask) -> None:
+    result = cli(app, "partners", "disable", "Contoso", "--reason", "Contract over at year end")
+    assert result.exit_code == 0, result.output
+    listed = json.loads(cli(app, "partners", "list", "--json").stdout)["partners"]
+    [shown] = [p for p in listed if p["name"] == "Contoso"]
+    assert shown["disabled_reason"] == "Contract over at year end" and shown["leave_notice"] == "due"
+    too_long = cli(app, "partners", "disable", "Contoso", "--reason", "x" * 1001)
+    assert too_long.exit_code != 0 and "reason" in too_long.output

@@ -47,6 +47,18 @@ def test_expired_lease_is_taken_over_and_logged(app: Flask, partner_id: int, cap
     assert record.outbox_message_ids == first
 
 
+def test_a_disabled_partners_messages_wait_unclaimed_and_go_once_it_is_enabled(app: Flask, partner_id: int) -> None:
+    """The partnership ended: its engagements are history and nothing is sent to it."""
+    queue_two(app, partner_id)
+    with app.app_context():
+        db.session.get(Partner, partner_id).active = False
+        db.session.commit()
+        assert claim(db.session, "worker-a", limit=10, lease=LEASE) == []
+        db.session.get(Partner, partner_id).active = True
+        db.session.commit()
+        assert len(claim(db.session, "worker-a", limit=10, lease=LEASE)) == 2
+
+
 def test_a_released_lease_is_not_a_takeover(app: Flask, partner_id: int, caplog: pytest.LogCaptureFixture):
     queue_two(app, partner_id)
     with app.app_context(), caplog.at_level(logging.WARNING, logger="outsource_plugin.db.outbox"):
