@@ -46,6 +46,7 @@ class PeerAdapter(PartnerAdapter):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
     config_schema = PeerConfig
     secret_fields: ClassVar[frozenset[str]] = frozenset({"secret", "previous_secret"})
+    announces_leave = True
 
     @classmethod
     def link_id(cls, config: dict[str, Any]) -> str | None:
