@@ -180,6 +180,8 @@ class PartnerAdapter:
     secret_fields: ClassVar[frozenset[str]] = frozenset()
     #: config keys the plugin keeps for itself (a key rotation under way): never typed, kept across edits
     state_fields: ClassVar[frozenset[str]] = frozenset()
+    #: ``leave`` tells the partner the partnership ended: only a partner with a partnership of its own
+    announces_leave: ClassVar[bool] = False
 
     def __init__(self, partner_id: int, config: Mapping[str, Any], *, timeout: float = 10.0) -> None:
         self.partner_id = partner_id
@@ -247,9 +249,11 @@ class PartnerAdapter:
     def leave(self, reason: str) -> None:
         """Tell the partner we ended the partnership, and why.
 
-        A ticket system (Redmine, RT) has no partnership to end: its API key is
-        revoked on its side by hand, so there is nobody to tell and this does nothing.
+        Only adapters that declare ``announces_leave`` implement it. A ticket system
+        (Redmine, RT) has no partnership to end: its API key is revoked on its side by
+        hand, so there is nobody to tell.
         """
+        raise NotImplementedError
 
     def list_entries(self, ref: EngagementRef) -> RemoteState:
         """The partner's side of one engagement, for reconciliation.

@@ -46,6 +46,7 @@ class PeerAdapter(PartnerAdapter):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
     config_schema = PeerConfig
     secret_fields: ClassVar[frozenset[str]] = frozenset({"secret", "previous_secret", "next_secret", "rotation"})
+    announces_leave = True
     #: a key rotation's record and the partner's announced secret (``partnership.rotation``)
     state_fields: ClassVar[frozenset[str]] = frozenset({"next_secret", "rotation"})
 

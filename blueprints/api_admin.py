@@ -71,7 +71,7 @@ def partners_disable(partner_id: int) -> ResponseReturnValue:
     """Disabled partners keep their history but cannot be chosen or polled; a body's ``reason``
     is told to the partner. No body is the same as no reason."""
     user = caller(Permission.PARTNER_MANAGEMENT)
-    reason = load(LeaveSchema(), json_body() if request.content_length else {})["reason"]
+    reason = load(LeaveSchema(), json_body() if request.content_length or request.is_json else {})["reason"]
     partner = leave_partnership(state().session, _partner_or_404(partner_id), reason)
     state().session.commit()
     return jsonify(_json(partner, user.permission))

@@ -19,7 +19,7 @@ from outsource_plugin.db.outbox import dead_letters, retry_dead_letter
 from outsource_plugin.errors import Conflict, ValidationFailed
 from outsource_plugin.partnership import rotation
 from outsource_plugin.partnership.invitations import invitation_json, open_invitations
-from outsource_plugin.partnership.leaving import ended_notice, leave_partnership
+from outsource_plugin.partnership.leaving import ended_notice, leave_partnership, our_leave
 from outsource_plugin.permissions import Permission
 from outsource_plugin.validation.schemas import LeaveSchema, load
 
@@ -113,6 +113,7 @@ def _form(
         values=values,
         error=error,
         ended=ended_notice(partner) if partner is not None else None,
+        left=our_leave(partner) if partner is not None else None,
     )
 
 
@@ -178,10 +179,8 @@ def partner_disable(partner_id: int) -> ResponseReturnValue:
     reason = load(LeaveSchema(), {"reason": request.form.get("reason", "")})["reason"]
     partner = leave_partnership(state().session, get_partner(state().session, partner_id), reason)
     state().session.commit()
-    flash(
-        f"Partner {partner.name} disabled: it keeps its history but cannot be chosen or polled, "
-        "and it is told why. Enabling it again here does not enable us on its side."
-    )
+    told = " It is told why; enabling it here again does not enable us on its side." if partner.leave_due_at else ""
+    flash(f"Partner {partner.name} disabled: it keeps its history but cannot be chosen or polled.{told}")
     return redirect(url_for("outsource_pages.partners"))
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from outsource_plugin.adapters.registry import adapter_class
 from outsource_plugin.db.models import Partner, utcnow
 
 if TYPE_CHECKING:
@@ -28,14 +29,21 @@ NO_REASON = "no reason given"
 
 
 def leave_partnership(session: Session, partner: Partner, reason: str = "") -> Partner:
-    """Disable ``partner`` here and owe it a notice of why; the caller commits."""
+    """Disable ``partner`` here and, when it has a partnership of its own to end (a peer), owe it
+    a notice of why; the caller commits.
+
+    A partner disabled already (by us, or by its own leave) is left as it is: the partnership
+    ended once, and its partner heard of it once."""
+    if not partner.active:
+        return partner
     partner.active = False
     partner.disabled_reason = reason.strip() or NO_REASON
     partner.disabled_by_partner_at = None
-    partner.leave_due_at = utcnow()
     partner.leave_attempts = 0
     partner.leave_error = None
-    session.info[WAKE_LEAVE] = True
+    partner.leave_due_at = utcnow() if adapter_class(partner.adapter).announces_leave else None
+    if partner.leave_due_at is not None:
+        session.info[WAKE_LEAVE] = True
     return partner
 
 
@@ -52,6 +60,20 @@ def partner_left(partner: Partner, reason: str) -> bool:
     partner.disabled_by_partner_at = utcnow()
     partner.leave_due_at = None
     return True
+
+
+def our_leave(partner: Partner) -> str | None:
+    """What the partner page says about a partnership we ended: why, and whether the partner heard."""
+    if partner.active or partner.disabled_by_partner_at is not None or partner.disabled_reason is None:
+        return None
+    said = f"We ended the partnership: {partner.disabled_reason}."
+    if partner.leave_due_at is not None:
+        return f"{said} {partner.name} has not been reached yet: it is told as soon as it answers."
+    if partner.leave_error:
+        return f"{said} {partner.name} refused the notice: {partner.leave_error}"
+    if adapter_class(partner.adapter).announces_leave:
+        return f"{said} {partner.name} was told."
+    return said
 
 
 def ended_notice(partner: Partner) -> str | None:

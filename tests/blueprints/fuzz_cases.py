@@ -44,6 +44,7 @@ BASE_BODIES: dict[str, dict[str, Any]] = {
     "outsource_api.engagement_action": {"action": "decline", "reason": "too far"},
     "outsource_api.partners_create": {"name": "Fabrikam", "adapter": "memory"},
     "outsource_api.partners_edit": {"name": "Contoso Ltd"},
+    "outsource_api.partners_disable": {"reason": "Contract over"},
     "outsource_api.invitations_create": {"name": "Fabrikam Invited", "default_terms": {"acceptance_hours": 24}},
     "outsource_api.partners_join": {"code": "osinv1.not-a-real-code", "name": "Northwind"},
     "outsource_federation.receive": {
@@ -56,6 +57,7 @@ BASE_BODIES: dict[str, dict[str, Any]] = {
     "outsource_api.partners_rotate": {},
     "outsource_federation.rotate": {"rotation_id": "0" * 32, "public_key": ROTATION_KEY},
     "outsource_federation.rotate_confirm": {"rotation_id": "0" * 32},
+    "outsource_federation.leave": {"reason": "Contract over"},
     "helpdesk_api.ticket_create": {"title": "Printer jam"},
     "helpdesk_api.ticket_update": {"title": "Printer jam again"},
     "helpdesk_api.entry_create": {"body": "rebooted it"},

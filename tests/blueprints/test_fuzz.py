@@ -124,7 +124,6 @@ def _fill(value: Any, world: dict[str, Any]) -> Any:
 def test_every_endpoint_that_takes_a_body_is_fuzzed(app: Flask) -> None:
     """From the URL map: a new endpoint that takes a JSON body needs a base body in fuzz_cases."""
     no_body = {
-        "outsource_api.partners_disable",
         "outsource_api.deadletters_retry",
         "outsource_api.invitations_revoke",
         "helpdesk_api.ticket_delete",

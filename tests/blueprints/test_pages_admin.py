@@ -13,6 +13,7 @@ from outsource_plugin.permissions import Permission
 from outsource_plugin.workflow import Side, Status
 from tests.blueprints.api_helpers import add_engagement, add_outbox_message, add_ticket
 from tests.blueprints.page_helpers import html, page_client, post
+from tests.security.helpers import add_peer
 
 P = "/outsource"
 
@@ -118,6 +119,28 @@ def test_disable_and_test_connection(app: Flask, partner_id: int) -> None:
     with app.app_context():
         assert not db.session.get(Partner, partner_id).active
     assert "Disabled" in html(client, f"{P}/partners")
+
+
+def test_the_partner_page_says_we_ended_it_and_whether_the_peer_was_told(app: Flask, partner_id: int) -> None:
+    client = page_client(app, Permission.PARTNER_MANAGEMENT)
+    peer_id = add_peer(app, "Fabrikam Repairs", "northwind-fabrikam", "f" * 32)
+    post(client, f"{P}/partners/{peer_id}/disable", {"reason": "Contract over"})
+    post(client, f"{P}/partners/{peer_id}/disable", {"reason": "a second click"})  # changes nothing
+    page = html(client, f"{P}/partners/{peer_id}")
+    assert "We ended the partnership: Contract over." in page
+    assert "Fabrikam Repairs has not been reached yet: it is told as soon as it answers." in page
+    for due, error, said in (
+        (None, "POST http://partner.test/leave answered 401", "Fabrikam Repairs refused the notice: POST http"),
+        (None, None, "Fabrikam Repairs was told."),
+    ):
+        with app.app_context():
+            partner = db.session.get(Partner, peer_id)
+            partner.leave_due_at, partner.leave_error = due, error
+            db.session.commit()
+        assert said in html(client, f"{P}/partners/{peer_id}")
+    post(client, f"{P}/partners/{partner_id}/disable", {"reason": "Simulation over"})
+    page = html(client, f"{P}/partners/{partner_id}")  # an in-memory partner, like a ticket system, has nobody to tell
+    assert "We ended the partnership: Simulation over." in page and "told" not in page
 
 
 def test_dead_letters_list_and_retry(app: Flask, partner_id: int) -> None:

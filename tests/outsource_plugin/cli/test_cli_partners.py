@@ -162,11 +162,14 @@ def test_rotate_refuses_a_partner_without_agreed_keys(app: Flask) -> None:
     assert "rotation" not in stored(app, "Contoso").config
 
 
-def test_disable_with_a_reason_owes_the_partner_a_notice_of_it(app: Flask) -> None:
-    result = cli(app, "partners", "disable", "Contoso", "--reason", "Contract over at year end")
-    assert result.exit_code == 0, result.output
-    listed = json.loads(cli(app, "partners", "list", "--json").stdout)["partners"]
-    [shown] = [p for p in listed if p["name"] == "Contoso"]
-    assert shown["disabled_reason"] == "Contract over at year end" and shown["leave_notice"] == "due"
+def test_disable_with_a_reason_owes_a_peer_a_notice_of_it(app: Flask) -> None:
+    add_peer(app)
+    for name in ("Fabrikam", "Contoso"):
+        result = cli(app, "partners", "disable", name, "--reason", "Contract over at year end")
+        assert result.exit_code == 0, result.output
+    listed = {p["name"]: p for p in json.loads(cli(app, "partners", "list", "--json").stdout)["partners"]}
+    assert listed["Fabrikam"]["disabled_reason"] == "Contract over at year end"
+    assert listed["Fabrikam"]["leave_notice"] == "due"
+    assert listed["Contoso"]["leave_notice"] is None  # an in-memory partner has nobody to tell
     too_long = cli(app, "partners", "disable", "Contoso", "--reason", "x" * 1001)
     assert too_long.exit_code != 0 and "reason" in too_long.output
