@@ -130,3 +130,23 @@ def test_keys_rotate_on_the_command_line_while_entries_keep_crossing(joined_pair
     for host in (lead, service):
         shown = host.log() + started.stdout + started.stderr
         assert old not in shown and new not in shown
+
+
+def test_a_partner_stopped_during_the_rotation_catches_up_when_it_starts_again(joined_pair: Pair) -> None:
+    lead, service = joined_pair.lead, joined_pair.service
+    before = peer_settings(lead)
+    link, old = str(before["link_id"]), str(before["secret"])
+    service.stop()
+    try:
+        started = lead.flask("outsource", "partners", "rotate", "Contoso Field Services")
+        assert started.returncode == 0, started.stderr
+        assert "Rotating keys: waiting for Contoso Field Services" in started.stdout
+        eventually(lambda: peer_settings(lead)["rotation"]["attempts"] >= 3, timeout=60, what="several rounds")
+        assert peer_settings(lead)["secret"] == old  # nothing switches before the partner answers
+    finally:
+        service.start()
+    eventually(lambda: rotated(lead) and rotated(service), timeout=60, what="both hosts finishing the rotation")
+    new = str(peer_settings(lead)["secret"])
+    assert peer_settings(service)["secret"] == new != old
+    for host in (lead, service):
+        assert ping(host, link, old) == 401 and ping(host, link, new) == 200
