@@ -106,13 +106,14 @@ class Host:
         }
 
     def seed(self) -> None:
-        subprocess.run(
+        seeded = subprocess.run(
             [sys.executable, "-m", "flask", "helpdesk", "seed", "--domain", self.domain, "--no-simulated-partner"],
             env=self.env(),
             cwd=self.folder,
-            check=True,
             capture_output=True,
+            text=True,
         )
+        assert seeded.returncode == 0, f"seeding {self.name} failed:\n{seeded.stderr[-3000:]}"
 
     def start(self) -> None:
         with (self.folder / "server.log").open("ab") as log:
