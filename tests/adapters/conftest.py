@@ -20,6 +20,7 @@ import pytest
 
 from tests.adapters.partners import Harness, MemoryHarness, RedmineHarness, RequestTrackerHarness
 from tests.adapters.peer_partner import PeerHarness
+from tests.adapters.servers.mail import MailServers, start_mail_servers
 from tests.adapters.servers.redmine import RedmineServer, start_redmine
 from tests.adapters.servers.request_tracker import RequestTrackerServer, start_request_tracker
 from tests.adapters.servers.system import ServerUnavailable
@@ -42,22 +43,31 @@ def started(start: Callable[[Path], T], folder: Path, what: str) -> T:
     pytest.fail(f"the {what} test server is unavailable: {problem}", pytrace=False)
 
 
-@pytest.fixture(scope="package")
-def redmine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedmineServer]:
-    server = started(start_redmine, tmp_path_factory.mktemp("redmine"), "Redmine")
+def running(start: Callable[[Path], T], stop: Callable[[T], None], folder: Path, what: str) -> Iterator[T]:
+    """A server fixture's body: started (or a failed test), yielded, stopped."""
+    server = started(start, folder, what)
     try:
         yield server
     finally:
-        server.stop()
+        stop(server)
+
+
+@pytest.fixture(scope="package")
+def redmine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedmineServer]:
+    yield from running(start_redmine, RedmineServer.stop, tmp_path_factory.mktemp("redmine"), "Redmine")
 
 
 @pytest.fixture(scope="package")
 def rt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RequestTrackerServer]:
-    server = started(start_request_tracker, tmp_path_factory.mktemp("rt"), "Request Tracker")
-    try:
-        yield server
-    finally:
-        server.close()
+    yield from running(
+        start_request_tracker, RequestTrackerServer.close, tmp_path_factory.mktemp("rt"), "Request Tracker"
+    )
+
+
+@pytest.fixture(scope="session")
+def mail_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServers]:
+    """Dovecot and an SMTP server delivering to it, for the e-mail partner (see ``servers/mail.py``)."""
+    yield from running(start_mail_servers, MailServers.close, tmp_path_factory.mktemp("mail"), "mail")
 
 
 @pytest.fixture(scope="package")
