@@ -73,6 +73,7 @@ setup(
     },
     entry_points={
         "outsource_plugin.adapters": [
+            "email = outsource_plugin.adapters.email:EmailAdapter",
             "memory = outsource_plugin.adapters.memory:MemoryAdapter",
             "peer = outsource_plugin.adapters.peer:PeerAdapter",
             "redmine = outsource_plugin.adapters.redmine:RedmineAdapter",

@@ -1,0 +1,167 @@
+"""The e-mail adapter: the partner has no ticket system, only one or more e-mail addresses.
+
+Deliveries become e-mails in one thread per engagement (``email_messages``),
+sent through our own SMTP server; the partner's replies come back to our
+IMAP mailbox. What the partner can do is what an e-mail can carry: notes and
+attachments. It keeps no charges, and an e-mail cannot be private.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import smtplib
+from collections.abc import Sequence
+from email.message import EmailMessage
+from typing import Any, ClassVar
+
+from flask import current_app
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from outsource_plugin.adapters.base import (
+    Capability,
+    ChangeBatch,
+    DeliveryResult,
+    EngagementRef,
+    Outbound,
+    PartnerAdapter,
+)
+from outsource_plugin.adapters.email_messages import Thread, action_email, entry_email, offer_email
+from outsource_plugin.db.models import Engagement
+from outsource_plugin.errors import PermanentAdapterError, TransientAdapterError
+from outsource_plugin.notify.smtp import Security, SmtpServer, connect
+from outsource_plugin.state import current_outsource
+from outsource_plugin.wire import ActionMessage, EntryMessage, OfferMessage
+
+PORT = validate.Range(min=1, max=65535)
+NAME = validate.Length(min=1, max=200)
+
+
+class EmailConfig(Schema):
+    #: the partner's addresses: the offer goes to all of them, and only their replies are applied
+    addresses = fields.List(fields.Email(), required=True, validate=validate.Length(min=1, max=20))
+    #: our mailbox that receives the replies; the e-mails come from it, plus-addressed per engagement
+    mailbox = fields.Email(required=True)
+    smtp_host = fields.String(required=True, validate=NAME)
+    smtp_port = fields.Integer(load_default=587, validate=PORT)
+    smtp_security = fields.String(
+        load_default=Security.STARTTLS.value, validate=validate.OneOf([s.value for s in Security])
+    )
+    smtp_user = fields.String(load_default="", validate=validate.Length(max=200))
+    smtp_secret = fields.String(load_default="", validate=validate.Length(max=500))
+    imap_host = fields.String(required=True, validate=NAME)
+    imap_port = fields.Integer(load_default=993, validate=PORT)
+    imap_tls = fields.Boolean(load_default=True)
+    imap_user = fields.String(required=True, validate=NAME)
+    imap_secret = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    imap_folder = fields.String(load_default="INBOX", validate=validate.Regexp(r"^[^\r\n\"]{1,200}$"))
+
+
+class EmailAdapter(PartnerAdapter):
+    name = "email"
+    label = "A partner reached by e-mail (no ticket system)"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.NOTES, Capability.ATTACHMENTS})
+    config_schema = EmailConfig
+    secret_fields: ClassVar[frozenset[str]] = frozenset({"smtp_secret", "imap_secret"})
+
+    def __init__(self, partner_id: int, config: Any, *, timeout: float = 10.0) -> None:
+        super().__init__(partner_id, EmailConfig().load(dict(config)), timeout=timeout)
+
+    @property
+    def smtp(self) -> SmtpServer:
+        return SmtpServer(
+            host=str(self.config["smtp_host"]),
+            port=int(self.config["smtp_port"]),
+            security=Security(self.config["smtp_security"]),
+            user=str(self.config["smtp_user"]),
+            password=str(self.config["smtp_secret"]),
+            timeout=self.timeout,
+        )
+
+    def thread(self, uid: str) -> Thread:
+        """The engagement's thread: its title as the lead offered it, our organisation, the addresses."""
+        state = current_outsource()
+        engagement = state.session.scalars(select(Engagement).where(Engagement.uid == uid)).first()
+        title = str((engagement.offer or {}).get("title") or "") if engagement else ""
+        return Thread(
+            uid=uid,
+            title=title or f"Outsourced ticket {uid[:8]}",
+            org=str(state.config["OUTSOURCE_ORG_NAME"]),
+            mailbox=str(self.config["mailbox"]),
+            recipients=tuple(self.config["addresses"]),
+            secret_key=_secret_key(),
+        )
+
+    def deliver(self, message: Outbound) -> DeliveryResult:
+        thread = self.thread(message.engagement_uid)
+        sent = message.message
+        email: EmailMessage | None
+        if isinstance(sent, OfferMessage):
+            email = offer_email(thread, message.message_id, sent)
+        elif isinstance(sent, ActionMessage):
+            email = action_email(thread, message.message_id, sent)
+        else:
+            assert isinstance(sent, EntryMessage)
+            email = entry_email(thread, message.message_id, sent)
+        if email is not None:
+            self.send(email)
+        return DeliveryResult(remote_ref=message.engagement_uid)
+
+    def send(self, email: EmailMessage) -> None:
+        """Hand one e-mail to our SMTP server; a refusal (5xx) is permanent, anything else worth a retry."""
+        try:
+            with connect(self.smtp) as smtp:
+                smtp.send_message(email)
+        except smtplib.SMTPRecipientsRefused as err:
+            codes = [code for code, _ in err.recipients.values()]
+            raise _smtp_error(min(codes), f"the SMTP server refused {', '.join(err.recipients)}") from err
+        except smtplib.SMTPResponseException as err:
+            raise _smtp_error(err.smtp_code, f"the SMTP server answered {err.smtp_code}") from err
+        except (OSError, smtplib.SMTPException) as err:
+            raise TransientAdapterError(f"SMTP {self.smtp.host}:{self.smtp.port}: {type(err).__name__}") from err
+
+    def fetch_changes(self, cursor: str | None, engagements: Sequence[EngagementRef] = ()) -> ChangeBatch:
+        """Replies are not read yet: the partner's answers stay in the mailbox for the lead to read."""
+        return ChangeBatch(changes=(), cursor=cursor)
+
+    def test_connection(self) -> str:
+        try:
+            with connect(self.smtp) as smtp:
+                smtp.noop()
+        except (OSError, smtplib.SMTPException) as err:
+            raise PermanentAdapterError(f"SMTP {self.smtp.host}:{self.smtp.port}: {type(err).__name__}") from err
+        folder = str(self.config["imap_folder"])
+        try:
+            with self.imap() as imap:
+                status, _ = imap.select(f'"{folder}"', readonly=True)
+        except (OSError, imaplib.IMAP4.error) as err:
+            raise PermanentAdapterError(f"IMAP {self.config['imap_host']}: {type(err).__name__}") from err
+        if status != "OK":
+            raise PermanentAdapterError(f"IMAP folder {folder!r} cannot be opened")
+        return f"sent through {self.smtp.host} and read {folder} on {self.config['imap_host']}"
+
+    def imap(self) -> imaplib.IMAP4:
+        """A logged-in IMAP connection to our mailbox."""
+        host, port = str(self.config["imap_host"]), int(self.config["imap_port"])
+        imap = (
+            imaplib.IMAP4_SSL(host, port, timeout=self.timeout)
+            if self.config["imap_tls"]
+            else imaplib.IMAP4(host, port, timeout=self.timeout)
+        )
+        try:
+            imap.login(str(self.config["imap_user"]), str(self.config["imap_secret"]))
+        except BaseException:
+            imap.shutdown()
+            raise
+        return imap
+
+
+def _secret_key() -> bytes:
+    key = current_app.config.get("SECRET_KEY")
+    if not key:
+        raise PermanentAdapterError("the e-mail partner needs the app's SECRET_KEY to sign its reply addresses")
+    return key.encode() if isinstance(key, str) else bytes(key)
+
+
+def _smtp_error(code: int, message: str) -> TransientAdapterError | PermanentAdapterError:
+    return PermanentAdapterError(message) if 500 <= code < 600 else TransientAdapterError(message)

@@ -1,0 +1,188 @@
+"""The e-mail partner on real mail servers: what the lead does arrives in the partner's mailbox, threaded."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+
+from examples.helpdesk.models import db
+from outsource_plugin.adapters.base import ChangeKind, RemoteChange
+from outsource_plugin.core.partners import ConnectionTest, check_connection
+from outsource_plugin.db.models import MessageKind, MessageState, OutboxMessage, Partner, utcnow
+from outsource_plugin.permissions import Permission
+from outsource_plugin.state import current_outsource
+from outsource_plugin.sync.inbound import apply_change
+from outsource_plugin.workflow import Action
+from tests.adapters.email_partner import EmailPartner, text_of
+from tests.adapters.lead import Lead
+from tests.adapters.servers.mail import MailServers
+from tests.conftest import Api
+
+
+def email_lead(app: Flask, api: Api, mail_servers: MailServers, **config: object) -> tuple[Lead, EmailPartner]:
+    partner = EmailPartner(mail_servers)
+    return Lead(app, api, partner, config=partner.config(**config)), partner
+
+
+def connection(app: Flask, partner_id: int) -> ConnectionTest:
+    with app.app_context():
+        state = current_outsource()
+        partner = state.session.get(Partner, partner_id)
+        assert partner is not None
+        return check_connection(state, partner)
+
+
+def accept(app: Flask, lead: Lead, uid: str) -> None:
+    """The partner accepts, as its link will make it do."""
+    with app.app_context():
+        state = current_outsource()
+        partner = state.session.get(Partner, lead.partner_id)
+        assert partner is not None
+        change = RemoteChange(ChangeKind.ACTION, uid, f"accept-{uid}", action=Action.ACCEPT, actor="partner")
+        apply_change(state, partner, change)
+        state.session.commit()
+
+
+def outsource_undelivered(lead: Lead, title: str = "Server down") -> str:
+    """A ticket sent to the partner, one delivery round run, its outcome not checked; the engagement's uid."""
+    ticket_id = lead.ticket(title)
+    assert lead.api.post(f"/tickets/{ticket_id}/outsource", json={"partner_id": lead.partner_id}).status_code == 201
+    uid = str(lead.act(ticket_id, "send")["engagement"]["uid"])
+    lead.sync()
+    return uid
+
+
+def retry_now(app: Flask, message_id: int) -> None:
+    with app.app_context():
+        message = db.session.get(OutboxMessage, message_id)
+        assert message is not None
+        message.next_attempt_at = utcnow()
+        db.session.commit()
+
+
+def test_the_adapter_is_offered_with_its_settings_and_secrets_never_shown(
+    app: Flask, api: Api, mail_servers: MailServers
+):
+    offered = {a["name"]: a for a in api.get("/adapters", Permission.PARTNER_MANAGEMENT).get_json()["adapters"]}
+    email = offered["email"]
+    assert email["capabilities"] == ["attachments", "notes"]
+    settings = {s["name"]: s for s in email["config"]}
+    assert settings["smtp_secret"]["secret"] and settings["imap_secret"]["secret"]
+    assert settings["smtp_security"]["choices"] == ["none", "starttls", "tls"]
+    assert settings["addresses"]["required"] and settings["mailbox"]["required"]
+
+    config = EmailPartner(mail_servers).config()
+    created = api.post(
+        "/partners", json={"name": "Cabling Ltd", "adapter": "email", "config": config}, level=Permission.ALL
+    )
+    assert created.status_code == 201, created.get_json()
+    assert config["imap_secret"] not in created.get_data(as_text=True)
+    assert config["smtp_secret"] not in created.get_data(as_text=True)
+    assert connection(app, created.get_json()["id"]).passed
+    with app.app_context():
+        partner = db.session.get(Partner, created.get_json()["id"])
+        assert partner is not None
+        partner.config = {**partner.config, "imap_secret": "not the password"}
+        db.session.commit()
+    failed = connection(app, created.get_json()["id"])
+    assert not failed.passed and "not the password" not in failed.message
+
+    bad = api.post(
+        "/partners",
+        json={"name": "Bad", "adapter": "email", "config": {**config, "addresses": ["not an address"]}},
+        level=Permission.ALL,
+    )
+    assert bad.status_code == 400 and "addresses" in str(bad.get_json()["details"])
+
+
+def test_the_offer_reaches_every_partner_address_with_the_ticket_and_the_terms(
+    app: Flask, api: Api, mail_servers: MailServers
+):
+    lead, partner = email_lead(app, api, mail_servers)
+    ticket_id, uid, ref = lead.outsource("Replace the RAID disk")
+    assert ref == uid and lead.status(ticket_id) == "assigned"
+    for person in ("partner", "crew"):
+        [offer] = partner.thread(uid, person)
+        assert offer["Subject"].startswith("Offer: Replace the RAID disk")
+        body = text_of(offer)
+        for shown in ("The file server in rack 2 is down", "Priority: High", "Replace the disk", "Outsource rate: 80"):
+            assert shown in body, (shown, body)
+        assert offer["Message-ID"] == f"<offer.{uid}@example.test>"
+        reply_to = str(offer["Reply-To"])
+        token = re.fullmatch(r"desk\+o-([a-z2-7]{24})@example\.test", reply_to)
+        assert token, reply_to
+        assert token.group(1) not in uid
+
+
+def test_a_cancel_sends_the_withdrawal_in_the_thread(app: Flask, api: Api, mail_servers: MailServers):
+    lead, partner = email_lead(app, api, mail_servers)
+    ticket_id, uid, _ref = lead.outsource("Move the printer")
+    lead.act(ticket_id, "cancel", reason="The customer moved it")
+    lead.sync()
+    offer, withdrawal = partner.thread(uid)
+    assert withdrawal["Subject"] == "Withdrawn: Move the printer"
+    assert withdrawal["In-Reply-To"] == offer["Message-ID"] == withdrawal["References"]
+    assert withdrawal["Reply-To"] == offer["Reply-To"]
+    assert withdrawal["Message-ID"] != offer["Message-ID"]
+    assert "The customer moved it" in text_of(withdrawal)
+
+
+def test_the_leads_public_entries_go_out_and_internal_ones_never_leave(app: Flask, api: Api, mail_servers: MailServers):
+    lead, partner = email_lead(app, api, mail_servers)
+    ticket_id, uid, _ref = lead.outsource("Rewire rack 3")
+    accept(app, lead, uid)
+    assert lead.status(ticket_id) == "accepted"
+    lead.add(ticket_id, "notes", body="The customer is in from 9")
+    lead.add(ticket_id, "notes", body="internal: margin is thin", internal=True)
+    lead.attach(ticket_id, "plan.bin", bytes(range(256)))
+    lead.sync()
+    thread = partner.thread(uid)
+    texts = [text_of(m) for m in thread]
+    assert any("The customer is in from 9" in t for t in texts), texts
+    assert not any("margin is thin" in t for t in texts)
+    [with_file] = [m for m in thread if any(True for _ in m.iter_attachments())]
+    [attached] = list(with_file.iter_attachments())
+    assert attached.get_filename() == "plan.bin" and attached.get_payload(decode=True) == bytes(range(256))
+
+
+def test_a_title_cannot_inject_headers(app: Flask, api: Api, mail_servers: MailServers):
+    lead, partner = email_lead(app, api, mail_servers)
+    uid = outsource_undelivered(lead, "Broken\r\nBcc: stranger@example.test")
+    [offer] = partner.thread(uid)
+    assert offer["Subject"].startswith("Offer: Broken Bcc: stranger@example.test [")
+    assert offer["Bcc"] is None
+    assert not partner.thread(uid, "stranger")
+
+
+def test_a_refused_recipient_dead_letters(app: Flask, api: Api, mail_servers: MailServers):
+    lead, _partner = email_lead(app, api, mail_servers, addresses=["nobody@example.test"])
+    uid = outsource_undelivered(lead)
+    [offer] = lead.messages(uid, MessageKind.OFFER)
+    assert offer["state"] is MessageState.DEAD and "nobody@example.test" in offer["last_error"]
+
+
+def test_a_wrong_smtp_login_dead_letters_without_the_secret(app: Flask, api: Api, mail_servers: MailServers):
+    lead, partner = email_lead(app, api, mail_servers, smtp_secret="not the password")
+    uid = outsource_undelivered(lead)
+    [offer] = lead.messages(uid, MessageKind.OFFER)
+    assert offer["state"] is MessageState.DEAD and "535" in offer["last_error"], offer
+    assert "not the password" not in offer["last_error"]
+    assert not partner.thread(uid)
+
+
+def test_an_smtp_server_that_is_down_is_retried_and_the_offer_goes_out_once(
+    app: Flask, api: Api, mail_servers: MailServers
+):
+    lead, partner = email_lead(app, api, mail_servers)
+    mail_servers.stop_smtp()
+    try:
+        uid = outsource_undelivered(lead)
+        [offer] = lead.messages(uid, MessageKind.OFFER)
+        assert offer["state"] is not MessageState.DEAD and offer["last_error"]
+    finally:
+        mail_servers.start_smtp()
+    retry_now(app, offer["id"])
+    lead.sync()
+    assert [m["state"] for m in lead.messages(uid, MessageKind.OFFER)] == [MessageState.DELIVERED]
+    assert len(partner.thread(uid)) == 1
