@@ -11,6 +11,8 @@ from __future__ import annotations
 import imaplib
 import smtplib
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any, ClassVar
 
@@ -27,13 +29,21 @@ from outsource_plugin.adapters.base import (
     PartnerAdapter,
 )
 from outsource_plugin.adapters.email_messages import Thread, action_email, entry_email, offer_email
-from outsource_plugin.db.models import Engagement
+from outsource_plugin.adapters.email_replies import MailboxCursor, Unmatched, keep_aside, read_reply, reply_changes
+from outsource_plugin.adapters.foreign import Event, Workflow, workflow_filter
+from outsource_plugin.db.models import Engagement, Partner, utcnow
 from outsource_plugin.errors import PermanentAdapterError, TransientAdapterError
+from outsource_plugin.federation.mail_links import LinkAction, MailLink, app_key, reply_token, sign_link
 from outsource_plugin.notify.smtp import Security, SmtpServer, connect
 from outsource_plugin.state import current_outsource
 from outsource_plugin.wire import ActionMessage, EntryMessage, OfferMessage
+from outsource_plugin.workflow import Status
 
 PORT = validate.Range(min=1, max=65535)
+#: replies read in one poll; the rest wait for the next
+BATCH = 50
+#: the statuses in which a reply becomes the partner's entries on the lead ticket
+SYNCING = frozenset({Status.ACCEPTED.value, Status.IN_PROGRESS.value})
 NAME = validate.Length(min=1, max=200)
 
 
@@ -89,7 +99,7 @@ class EmailAdapter(PartnerAdapter):
             org=str(state.config["OUTSOURCE_ORG_NAME"]),
             mailbox=str(self.config["mailbox"]),
             recipients=tuple(self.config["addresses"]),
-            secret_key=_secret_key(),
+            secret_key=app_key(current_app.config),
         )
 
     def deliver(self, message: Outbound) -> DeliveryResult:
@@ -97,7 +107,7 @@ class EmailAdapter(PartnerAdapter):
         sent = message.message
         email: EmailMessage | None
         if isinstance(sent, OfferMessage):
-            email = offer_email(thread, message.message_id, sent)
+            email = offer_email(thread, message.message_id, sent, self.links(message.engagement_uid, sent))
         elif isinstance(sent, ActionMessage):
             email = action_email(thread, message.message_id, sent)
         else:
@@ -106,6 +116,21 @@ class EmailAdapter(PartnerAdapter):
         if email is not None:
             self.send(email)
         return DeliveryResult(remote_ref=message.engagement_uid)
+
+    def links(self, uid: str, offer: OfferMessage) -> dict[LinkAction, str]:
+        """The offer's Accept and Decline links on this host's public pages, valid until the acceptance deadline."""
+        state = current_outsource()
+        base = str(state.config["OUTSOURCE_BASE_URL"]).rstrip("/")
+        if not base:
+            raise PermanentAdapterError("set OUTSOURCE_BASE_URL: the offer's links must say where this help desk is")
+        hours = float(state.config["OUTSOURCE_DEFAULT_ACCEPTANCE_HOURS"])
+        expires = offer.acceptance_deadline or utcnow() + timedelta(hours=hours)
+        urls = state.app.url_map.bind("localhost", script_name="/")
+        found = {}
+        for action in LinkAction:
+            token = sign_link(app_key(current_app.config), MailLink(uid, action, expires))
+            found[action] = base + urls.build("outsource_mail_links.link_page", {"token": token})
+        return found
 
     def send(self, email: EmailMessage) -> None:
         """Hand one e-mail to our SMTP server; a refusal (5xx) is permanent, anything else worth a retry."""
@@ -121,8 +146,60 @@ class EmailAdapter(PartnerAdapter):
             raise TransientAdapterError(f"SMTP {self.smtp.host}:{self.smtp.port}: {type(err).__name__}") from err
 
     def fetch_changes(self, cursor: str | None, engagements: Sequence[EngagementRef] = ()) -> ChangeBatch:
-        """Replies are not read yet: the partner's answers stay in the mailbox for the lead to read."""
-        return ChangeBatch(changes=(), cursor=cursor)
+        """The replies that arrived after ``cursor`` (``<UIDVALIDITY>:<last UID>``), as notes.
+
+        A new UIDVALIDITY (the folder was rebuilt) reads the folder from the start: replies
+        already applied are the same notes again (keyed by their Message-ID), and one kept
+        aside is not kept twice. An IMAP server that is away is a transient error: the
+        cursor stays, and the next poll reads the same replies.
+        """
+        position = MailboxCursor.parse(cursor)
+        tokens = {reply_token(app_key(current_app.config), e.uid): e.uid for e in engagements}
+        addresses = [str(a) for a in self.config["addresses"]]
+        try:
+            with self.imap() as imap:
+                validity, found = self.new_messages(imap, position)
+        except (OSError, imaplib.IMAP4.error) as err:
+            raise TransientAdapterError(f"IMAP {self.config['imap_host']}: {type(err).__name__}") from err
+        events: list[Event] = []
+        last = position.last if validity == position.validity else 0
+        syncing = {e.uid for e in engagements if e.status in SYNCING}
+        for uid, raw in found:
+            last = max(last, uid)
+            reply = read_reply(raw, tokens, addresses)
+            if reply.unmatched is None and reply.engagement_uid not in syncing:
+                reply = replace(reply, unmatched=Unmatched.SYNC_OFF)
+            if reply.unmatched is not None:
+                keep_aside(self.partner_id, reply)
+                continue
+            for change in reply_changes(self.partner_name, reply):
+                events.append(Event(reply.received, len(events), change.change_id, change))
+        numbers = {e.uid: e.uid for e in engagements}
+        changes = workflow_filter(events, Workflow(engagements), numbers)
+        return ChangeBatch(changes=tuple(changes), cursor=MailboxCursor(validity, last).dump())
+
+    def new_messages(self, imap: imaplib.IMAP4, position: MailboxCursor) -> tuple[int, list[tuple[int, bytes]]]:
+        """The folder's UIDVALIDITY and its messages after the cursor (all of them under a new one)."""
+        status, _ = imap.select(f'"{self.config["imap_folder"]}"', readonly=True)
+        if status != "OK":
+            raise PermanentAdapterError(f"IMAP folder {self.config['imap_folder']!r} cannot be opened")
+        _, [validity_text] = imap.response("UIDVALIDITY")
+        validity = int(validity_text or 0)
+        after = position.last if validity == position.validity else 0
+        _, [found] = imap.uid("SEARCH", f"UID {after + 1}:*")
+        uids = sorted(int(u) for u in (found or b"").split() if int(u) > after)[:BATCH]
+        messages = []
+        for uid in uids:
+            _, data = imap.uid("FETCH", str(uid), "(BODY.PEEK[])")
+            raw = next((part[1] for part in data if isinstance(part, tuple)), None)
+            if raw is not None:
+                messages.append((uid, bytes(raw)))
+        return validity, messages
+
+    @property
+    def partner_name(self) -> str:
+        partner = current_outsource().session.get(Partner, self.partner_id)
+        return partner.name if partner else "Partner"
 
     def test_connection(self) -> str:
         try:
@@ -154,13 +231,6 @@ class EmailAdapter(PartnerAdapter):
             imap.shutdown()
             raise
         return imap
-
-
-def _secret_key() -> bytes:
-    key = current_app.config.get("SECRET_KEY")
-    if not key:
-        raise PermanentAdapterError("the e-mail partner needs the app's SECRET_KEY to sign its reply addresses")
-    return key.encode() if isinstance(key, str) else bytes(key)
 
 
 def _smtp_error(code: int, message: str) -> TransientAdapterError | PermanentAdapterError:

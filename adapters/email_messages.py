@@ -11,8 +11,6 @@ stranger cannot make one up.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from email.utils import formataddr, formatdate
 from typing import Any
 
 from outsource_plugin.adapters.foreign import entry_text, offer_text
+from outsource_plugin.federation.mail_links import LinkAction, reply_token
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.wire import ActionMessage, EntryMessage, OfferMessage, WireOp
 from outsource_plugin.workflow import Action
@@ -80,18 +79,13 @@ class Thread:
         return email
 
 
-def reply_token(secret_key: bytes, uid: str) -> str:
-    """The engagement's unguessable reply token (lower-case base32, 24 characters)."""
-    mac = hmac.new(secret_key, f"outsource-email-reply:{uid}".encode(), hashlib.sha256).digest()
-    return base64.b32encode(mac[:15]).decode().lower()
-
-
 def one_line(text: str) -> str:
     """A header value with no line break or control character (no header injection), within a limit."""
     return _LINE_BREAKS.sub(" ", text).strip()[:SUBJECT_LIMIT]
 
 
-def offer_email(thread: Thread, message_id: str, offer: OfferMessage) -> EmailMessage:
+def offer_email(thread: Thread, message_id: str, offer: OfferMessage, links: Mapping[LinkAction, str]) -> EmailMessage:
+    """The offer with its two one-time links; they work until the acceptance deadline."""
     number = offer.ticket_number or offer.offer.get("number")
     subject = f"Offer: {thread.title}" + (f" [{number}]" if number else "")
     body = "\n".join(
@@ -102,6 +96,10 @@ def offer_email(thread: Thread, message_id: str, offer: OfferMessage) -> EmailMe
             "",
             offer_text(offer, "").strip(),
             "",
+            f"Accept the offer: {links[LinkAction.ACCEPT]}",
+            f"Decline the offer: {links[LinkAction.DECLINE]}",
+            "",
+            "Each link works once, until the acceptance deadline.",
             "Reply to this e-mail to write to us; your reply reaches the ticket.",
         ]
     )

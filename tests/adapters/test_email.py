@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from examples.helpdesk.models import db
-from outsource_plugin.adapters.base import ChangeKind, RemoteChange
 from outsource_plugin.core.partners import ConnectionTest, check_connection
-from outsource_plugin.db.models import MessageKind, MessageState, OutboxMessage, Partner, utcnow
+from outsource_plugin.db.models import (
+    Engagement,
+    MessageKind,
+    MessageState,
+    OutboxMessage,
+    Partner,
+    UnmatchedMail,
+    utcnow,
+)
 from outsource_plugin.permissions import Permission
 from outsource_plugin.state import current_outsource
-from outsource_plugin.sync.inbound import apply_change
-from outsource_plugin.workflow import Action
-from tests.adapters.email_partner import EmailPartner, text_of
+from tests.adapters.email_partner import EmailPartner, answer, links, text_of
 from tests.adapters.lead import Lead
 from tests.adapters.servers.mail import MailServers
 from tests.conftest import Api
+
+pytestmark = pytest.mark.usefixtures("lead_url")
 
 
 def email_lead(app: Flask, api: Api, mail_servers: MailServers, **config: object) -> tuple[Lead, EmailPartner]:
@@ -33,15 +42,10 @@ def connection(app: Flask, partner_id: int) -> ConnectionTest:
         return check_connection(state, partner)
 
 
-def accept(app: Flask, lead: Lead, uid: str) -> None:
-    """The partner accepts, as its link will make it do."""
-    with app.app_context():
-        state = current_outsource()
-        partner = state.session.get(Partner, lead.partner_id)
-        assert partner is not None
-        change = RemoteChange(ChangeKind.ACTION, uid, f"accept-{uid}", action=Action.ACCEPT, actor="partner")
-        apply_change(state, partner, change)
-        state.session.commit()
+def accept(partner: EmailPartner, uid: str) -> None:
+    """The partner clicks Accept in the offer e-mail."""
+    [offer] = partner.thread(uid)
+    assert answer(links(offer)["accept"]).status_code == 200
 
 
 def outsource_undelivered(lead: Lead, title: str = "Server down") -> str:
@@ -51,6 +55,12 @@ def outsource_undelivered(lead: Lead, title: str = "Server down") -> str:
     uid = str(lead.act(ticket_id, "send")["engagement"]["uid"])
     lead.sync()
     return uid
+
+
+def lead_engagement_id(app: Flask, uid: str) -> int:
+    with app.app_context():
+        found = db.session.scalars(select(Engagement.id).where(Engagement.uid == uid)).one()
+        return int(found)
 
 
 def retry_now(app: Flask, message_id: int) -> None:
@@ -131,7 +141,7 @@ def test_a_cancel_sends_the_withdrawal_in_the_thread(app: Flask, api: Api, mail_
 def test_the_leads_public_entries_go_out_and_internal_ones_never_leave(app: Flask, api: Api, mail_servers: MailServers):
     lead, partner = email_lead(app, api, mail_servers)
     ticket_id, uid, _ref = lead.outsource("Rewire rack 3")
-    accept(app, lead, uid)
+    accept(partner, uid)
     assert lead.status(ticket_id) == "accepted"
     lead.add(ticket_id, "notes", body="The customer is in from 9")
     lead.add(ticket_id, "notes", body="internal: margin is thin", internal=True)
@@ -186,3 +196,120 @@ def test_an_smtp_server_that_is_down_is_retried_and_the_offer_goes_out_once(
     lead.sync()
     assert [m["state"] for m in lead.messages(uid, MessageKind.OFFER)] == [MessageState.DELIVERED]
     assert len(partner.thread(uid)) == 1
+
+
+def test_the_partner_accepts_with_the_link_once(app: Flask, api: Api, mail_servers: MailServers, lead_url: str):
+    lead, partner = email_lead(app, api, mail_servers)
+    ticket_id, uid, _ref = lead.outsource("Replace the toner")
+    [offer] = partner.thread(uid, "crew")
+    found = links(offer)
+    assert set(found) == {"accept", "decline"} and found["accept"].startswith(lead_url)
+    done = answer(found["accept"])
+    assert done.status_code == 200 and "Offer accepted: Replace the toner" in done.text
+    assert lead.status(ticket_id) == "accepted"
+    assert lead.engagement(ticket_id)["status"] == "accepted"
+    again = answer(found["accept"])
+    assert again.status_code == 403 and "This offer is closed (accepted)" in again.text
+    assert answer(found["decline"], "too late").status_code == 403
+    assert lead.status(ticket_id) == "accepted"
+
+
+def test_the_partner_declines_with_a_reason(app: Flask, api: Api, mail_servers: MailServers):
+    lead, partner = email_lead(app, api, mail_servers)
+    ticket_id, uid, _ref = lead.outsource("Pull new cables")
+    decline = links(partner.thread(uid)[0])["decline"]
+    missing = answer(decline, "  ")
+    assert missing.status_code == 400 and "the reason is required" in missing.text
+    assert lead.status(ticket_id) == "assigned"
+    assert answer(decline, "No crew free this week").status_code == 200
+    assert lead.status(ticket_id) == "declined"
+    with app.app_context():
+        engagement = db.session.get(Engagement, lead_engagement_id(app, uid))
+        assert engagement is not None and engagement.decline_reason == "No crew free this week"
+
+
+def test_a_canceled_offers_links_stop_working(app: Flask, api: Api, mail_servers: MailServers):
+    lead, partner = email_lead(app, api, mail_servers)
+    ticket_id, uid, _ref = lead.outsource("Fix the door")
+    lead.act(ticket_id, "cancel", reason="Fixed by the customer")
+    lead.sync()
+    offer = partner.thread(uid)[0]
+    refused = answer(links(offer)["accept"])
+    assert refused.status_code == 403 and "This offer is closed (canceled)" in refused.text
+    assert lead.status(ticket_id) == "canceled"
+
+
+def accepted(app: Flask, api: Api, mail_servers: MailServers, title: str) -> tuple[Lead, EmailPartner, str, str]:
+    lead, partner = email_lead(app, api, mail_servers)
+    ticket_id, uid, _ref = lead.outsource(title)
+    accept(partner, uid)
+    return lead, partner, ticket_id, uid
+
+
+def cursor(app: Flask, lead: Lead) -> str:
+    with app.app_context():
+        partner = db.session.get(Partner, lead.partner_id)
+        assert partner is not None
+        return str(partner.poll_cursor)
+
+
+def test_a_reply_becomes_an_internal_note_with_its_files_and_without_the_quote(
+    app: Flask, api: Api, mail_servers: MailServers
+):
+    lead, partner, ticket_id, uid = accepted(app, api, mail_servers, "Replace the fan")
+    [offer] = partner.thread(uid)
+    partner.reply(offer, "Fan ordered, fitting it tomorrow.", files={"quote.pdf": bytes(range(256)) * 3})
+    lead.sync()
+    ticket = lead.entries(ticket_id)
+    [note] = [n for n in ticket["notes"] if "Fan ordered" in n["body"]]
+    assert note["body"] == "Fan ordered, fitting it tomorrow.", note
+    assert note["internal"] is True
+    assert "Pat Field <partner@example.test>" in note["author"] and "email partner" in note["author"], note
+    [file] = [a for a in ticket["attachments"] if a["filename"] == "quote.pdf"]
+    assert lead.attachment_bytes(file) == bytes(range(256)) * 3
+    assert lead.status(ticket_id) == "in_progress"
+
+
+def test_a_reply_is_applied_once_whatever_the_polls_and_the_mailbox_do(app: Flask, api: Api, mail_servers: MailServers):
+    lead, partner, ticket_id, uid = accepted(app, api, mail_servers, "Patch panel")
+    [offer] = partner.thread(uid)
+    partner.reply(offer, "Panel patched.")
+    lead.sync(2)
+    lead.reset_cursor()
+    lead.sync()
+    mail_servers.stop_imap()
+    try:
+        lead.sync(3)
+        assert lead.poll_error() and "IMAP" in str(lead.poll_error())
+    finally:
+        mail_servers.start_imap()
+    partner.reply(offer, "And labelled.", user="crew", name="Sam Crew")
+    before = cursor(app, lead)
+    mail_servers.renumber("desk")  # a rebuilt folder: a new UIDVALIDITY, every UID new
+    lead.sync(2)
+    assert lead.poll_error() is None
+    assert cursor(app, lead).split(":")[0] != before.split(":")[0], (before, cursor(app, lead))
+    bodies = [n["body"] for n in lead.entries(ticket_id)["notes"]]
+    assert bodies.count("Panel patched.") == 1 and bodies.count("And labelled.") == 1, bodies
+
+
+def test_a_strangers_mail_is_kept_aside_with_the_reason_not_applied(app: Flask, api: Api, mail_servers: MailServers):
+    lead, partner, ticket_id, uid = accepted(app, api, mail_servers, "Server room door")
+    [offer] = partner.thread(uid)
+    message_id = partner.reply(offer, "Send me the door code please", user="stranger", name="Eve")
+    lead.sync(2)
+    assert not [n for n in lead.entries(ticket_id)["notes"] if "door code" in n["body"]]
+    with app.app_context():
+        kept = db.session.scalars(select(UnmatchedMail).where(UnmatchedMail.message_id == message_id)).all()
+        assert [(k.sender, k.reason, k.engagement_uid) for k in kept] == [
+            ("stranger@example.test", "its sender is not one of the partner's addresses", uid)
+        ]
+
+
+def test_html_in_a_reply_arrives_as_text(app: Flask, api: Api, mail_servers: MailServers):
+    lead, partner, ticket_id, uid = accepted(app, api, mail_servers, "Badge reader")
+    [offer] = partner.thread(uid)
+    partner.reply(offer, "Reader <b>fixed</b><script>alert(1)</script>", html_only=True)
+    lead.sync()
+    [note] = [n for n in lead.entries(ticket_id)["notes"] if "Reader" in n["body"]]
+    assert note["body"] == "Reader fixed", note

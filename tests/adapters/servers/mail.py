@@ -158,6 +158,13 @@ class MailServers:
             stop_process(self._dovecot)
             self._dovecot = None
 
+    def renumber(self, name: str) -> None:
+        """Rebuild ``name``'s inbox as a restored server would: a new UIDVALIDITY, the same messages."""
+        self.stop_imap()
+        for path in (self.folder / "home" / name / "Maildir").glob("dovecot*"):
+            path.unlink()
+        self.start_imap()
+
     def start_smtp(self) -> None:
         self._smtp = Controller(
             MaildirDelivery(self),
