@@ -1,9 +1,11 @@
 """The e-mail adapter: the partner has no ticket system, only one or more e-mail addresses.
 
 Deliveries become e-mails in one thread per engagement (``email_messages``),
-sent through our own SMTP server; the partner's replies come back to our
-IMAP mailbox. What the partner can do is what an e-mail can carry: notes and
-attachments. It keeps no charges, and an e-mail cannot be private.
+sent through our own SMTP server; the partner answers the offer with signed
+links (``federation.mail_links``) and its replies come back to our IMAP mailbox
+(``email_replies``). What the partner can do is what an e-mail can carry: notes,
+attachments, ``Time:`` lines and DONE. It keeps no charges, and an e-mail cannot
+be private.
 """
 
 from __future__ import annotations
@@ -70,7 +72,9 @@ class EmailConfig(Schema):
 class EmailAdapter(PartnerAdapter):
     name = "email"
     label = "A partner reached by e-mail (no ticket system)"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.NOTES, Capability.ATTACHMENTS})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.NOTES, Capability.ATTACHMENTS, Capability.TIME_ENTRIES}
+    )
     config_schema = EmailConfig
     secret_fields: ClassVar[frozenset[str]] = frozenset({"smtp_secret", "imap_secret"})
 

@@ -30,10 +30,16 @@ from outsource_plugin.db.models import UnmatchedMail
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.state import current_outsource
 from outsource_plugin.wire import EntryMessage, Origin, WireOp
-from outsource_plugin.workflow import Side
+from outsource_plugin.workflow import Action, Side
 
 #: the language of the quote headers ("On ... wrote:") cut from replies
 LANGUAGES = ["en", "de", "fr", "es", "it", "nl"]
+#: a reply line that logs the partner's time: ``Time: 1.5h Diagnosis`` (``1,5 h``, ``2 hours`` too)
+TIME_LINE = re.compile(r"^\s*time:\s*(\d{1,3}(?:[.,]\d{1,2})?)\s*h(?:ours?|rs?)?\b[\s:,-]*(.*)$", re.IGNORECASE)
+#: a reply whose first word is DONE submits the work for approval
+DONE = re.compile(r"^\s*DONE\b[\s:.,!-]*", re.IGNORECASE)
+#: where the reply's own words end: a quote, a signature, or the line that introduces a quote
+QUOTE_START = re.compile(r"^(>|-- ?$|_{5,}|-{5,}|On .* wrote:\s*$)")
 _TAGS = re.compile(r"<[^>]*>")
 _BLOCKS = re.compile(r"</?(p|div|br|li|tr|h[1-6])\b[^>]*>", re.IGNORECASE)
 _HIDDEN = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
@@ -58,6 +64,10 @@ class Reply:
     received: datetime
     text: str
     files: tuple[dict[str, object], ...]
+    #: ``(hours, summary)`` of each ``Time:`` line
+    times: tuple[tuple[str, str], ...]
+    #: the reply said DONE: the partner submits the work
+    done: bool
     engagement_uid: str | None
     unmatched: Unmatched | None
 
@@ -89,18 +99,29 @@ class MailboxCursor:
 
 
 def reply_changes(partner_name: str, reply: Reply) -> list[RemoteChange]:
-    """The reply's note, then each of its files, as the partner's entries."""
-    assert reply.engagement_uid is not None
+    """The reply's note, its time entries and its files as the partner's entries; then its DONE."""
+    uid = reply.engagement_uid
+    assert uid is not None
     origin = Origin(Side.SERVICE, partner_name, reply.author, reply.received.isoformat())
     entries = []
     if reply.text:
         entries.append(EntryMessage(reply.key, WireOp.UPSERT, EntryKind.NOTE, {"text": reply.text}, origin))
-    for number, data in enumerate(reply.files, start=1):
-        key = reply.key.replace(":note:", ":attachment:") + f"-{number}"
-        entries.append(EntryMessage(key, WireOp.UPSERT, EntryKind.ATTACHMENT, data, origin))
-    return [
-        RemoteChange(ChangeKind.ENTRY, reply.engagement_uid, entry.entry_key, data=entry.to_wire()) for entry in entries
-    ]
+    for number, (hours, summary) in enumerate(reply.times, start=1):
+        data = {"work_date": reply.received.date().isoformat(), "hours": hours, "summary": summary}
+        data["resource"] = reply.author
+        entries.append(EntryMessage(_key(reply, EntryKind.TIME, number), WireOp.UPSERT, EntryKind.TIME, data, origin))
+    for number, file in enumerate(reply.files, start=1):
+        key = _key(reply, EntryKind.ATTACHMENT, number)
+        entries.append(EntryMessage(key, WireOp.UPSERT, EntryKind.ATTACHMENT, file, origin))
+    changes = [RemoteChange(ChangeKind.ENTRY, uid, e.entry_key, data=e.to_wire()) for e in entries]
+    if reply.done:
+        done_key = f"{reply.key}:done"
+        changes.append(RemoteChange(ChangeKind.ACTION, uid, done_key, action=Action.SUBMIT, actor=reply.author))
+    return changes
+
+
+def _key(reply: Reply, kind: EntryKind, number: int) -> str:
+    return reply.key.replace(":note:", f":{kind.value}:") + f"-{number}"
 
 
 def keep_aside(partner_id: int, reply: Reply) -> None:
@@ -136,17 +157,40 @@ def read_reply(raw: bytes, tokens: Mapping[str, str], addresses: Sequence[str]) 
     elif sender.lower() not in {a.lower() for a in addresses}:
         unmatched = Unmatched.STRANGER
     message_id = str(message.get("Message-ID") or "").strip() or "<sha256." + hashlib.sha256(raw).hexdigest() + ">"
+    text, times, done = _work(*_text(message))
     return Reply(
         message_id=message_id,
         sender_name=name.strip(),
         sender=sender,
         subject=str(message.get("Subject") or ""),
         received=_date(message),
-        text=_text(message),
+        text=text,
         files=tuple(_files(message)),
+        times=times,
+        done=done,
         engagement_uid=uid,
         unmatched=unmatched,
     )
+
+
+def _work(text: str, body: str) -> tuple[str, tuple[tuple[str, str], ...], bool]:
+    """The note's text without ``Time:`` lines and a leading DONE; the times; whether it said DONE.
+
+    The times are read from the body above the quoted history and the signature, not from
+    the parsed reply: the parser may take a ``Time:`` line for the header of a quote.
+    """
+    done = bool(DONE.match(text))
+    if done:
+        text = DONE.sub("", text, count=1)
+    times = []
+    for line in body.splitlines():
+        if QUOTE_START.match(line):
+            break
+        found = TIME_LINE.match(line)
+        if found:
+            times.append((found.group(1).replace(",", "."), found.group(2).strip()))
+    kept = [line for line in text.splitlines() if not TIME_LINE.match(line)]
+    return "\n".join(kept).strip(), tuple(times), done
 
 
 def _engagement(message: EmailMessage, tokens: Mapping[str, str]) -> str | None:
@@ -171,16 +215,17 @@ def _date(message: EmailMessage) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
-def _text(message: EmailMessage) -> str:
-    """The reply's own words: the plain part, else the HTML part as text; quotes and signature cut."""
+def _text(message: EmailMessage) -> tuple[str, str]:
+    """The reply's own words (quotes and signature cut) and its whole body as text: the plain part,
+    else the HTML part as text."""
     part = message.get_body(("plain", "html"))
     if part is None:
-        return ""
+        return "", ""
     body = str(part.get_content())
     if part.get_content_subtype() == "html":
         body = html.unescape(_TAGS.sub("", _BLOCKS.sub("\n", _HIDDEN.sub("", body))))
     replies = EmailReplyParser(languages=LANGUAGES).read(text=body).replies
-    return (replies[0].body if replies else body).strip()
+    return (replies[0].body if replies else body).strip(), body
 
 
 def _files(message: EmailMessage) -> list[dict[str, object]]:

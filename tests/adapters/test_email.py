@@ -76,7 +76,7 @@ def test_the_adapter_is_offered_with_its_settings_and_secrets_never_shown(
 ):
     offered = {a["name"]: a for a in api.get("/adapters", Permission.PARTNER_MANAGEMENT).get_json()["adapters"]}
     email = offered["email"]
-    assert email["capabilities"] == ["attachments", "notes"]
+    assert email["capabilities"] == ["attachments", "notes", "time_entries"]
     settings = {s["name"]: s for s in email["config"]}
     assert settings["smtp_secret"]["secret"] and settings["imap_secret"]["secret"]
     assert settings["smtp_security"]["choices"] == ["none", "starttls", "tls"]
@@ -313,3 +313,37 @@ def test_html_in_a_reply_arrives_as_text(app: Flask, api: Api, mail_servers: Mai
     lead.sync()
     [note] = [n for n in lead.entries(ticket_id)["notes"] if "Reader" in n["body"]]
     assert note["body"] == "Reader fixed", note
+
+
+def test_time_lines_become_time_entries_and_done_submits_then_the_outcome_is_mailed(
+    app: Flask, api: Api, mail_servers: MailServers
+):
+    lead, partner, ticket_id, uid = accepted(app, api, mail_servers, "Core switch")
+    [offer] = partner.thread(uid)
+    partner.reply(offer, "Looked at it.\nTime: 1.5h Diagnosis\ntime: 0,5 hours travel")
+    lead.sync()
+    assert lead.poll_error() is None
+    ticket = lead.entries(ticket_id)
+    assert sorted((t["hours"], t["summary"]) for t in ticket["time_entries"]) == [
+        ("0.50", "travel"),
+        ("1.50", "Diagnosis"),
+    ]
+    assert [n["body"] for n in ticket["notes"] if "Looked" in n["body"]] == ["Looked at it."]
+    partner.reply(offer, "DONE: switch replaced")
+    lead.sync()
+    assert lead.status(ticket_id) == "waiting_approval"
+    assert [n["body"] for n in lead.entries(ticket_id)["notes"] if "switch replaced" in n["body"]] == [
+        "switch replaced"
+    ]
+    lead.act(ticket_id, "reject", reason="The uplink is still down")
+    lead.sync()
+    rejected = partner.thread(uid)[-1]
+    assert rejected["Subject"] == "Not approved yet: Core switch"
+    assert "The uplink is still down" in text_of(rejected)
+    assert lead.status(ticket_id) == "in_progress"
+    partner.reply(offer, "done")
+    lead.sync()
+    lead.act(ticket_id, "approve")
+    lead.sync()
+    assert lead.status(ticket_id) == "complete"
+    assert partner.thread(uid)[-1]["Subject"] == "Approved: Core switch"
