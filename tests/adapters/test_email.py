@@ -347,3 +347,21 @@ def test_time_lines_become_time_entries_and_done_submits_then_the_outcome_is_mai
     lead.sync()
     assert lead.status(ticket_id) == "complete"
     assert partner.thread(uid)[-1]["Subject"] == "Approved: Core switch"
+
+
+def test_a_reply_while_waiting_for_approval_is_kept_aside_not_synced(app: Flask, api: Api, mail_servers: MailServers):
+    lead, partner, ticket_id, uid = accepted(app, api, mail_servers, "UPS battery")
+    [offer] = partner.thread(uid)
+    partner.reply(offer, "DONE")
+    lead.sync()
+    assert lead.status(ticket_id) == "waiting_approval"
+    message_id = partner.reply(offer, "One more thing: the old battery is in the hall")
+    lead.sync(2)
+    assert not [n for n in lead.entries(ticket_id)["notes"] if "old battery" in n["body"]]
+    lead.act(ticket_id, "reject", reason="Take the old battery away")
+    lead.sync(2)
+    assert lead.status(ticket_id) == "in_progress"
+    assert not [n for n in lead.entries(ticket_id)["notes"] if "old battery" in n["body"]]
+    with app.app_context():
+        [kept] = db.session.scalars(select(UnmatchedMail).where(UnmatchedMail.message_id == message_id)).all()
+        assert kept.engagement_uid == uid and "waiting approval" in kept.reason
