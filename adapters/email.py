@@ -11,6 +11,7 @@ be private.
 from __future__ import annotations
 
 import imaplib
+import re
 import smtplib
 from collections.abc import Sequence
 from dataclasses import replace
@@ -49,9 +50,18 @@ SYNCING = frozenset({Status.ACCEPTED.value, Status.IN_PROGRESS.value})
 NAME = validate.Length(min=1, max=200)
 
 
+class AddressList(fields.List):
+    """A list of addresses, or one line of them separated by commas or spaces (as a form sends it)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
+        if isinstance(value, str):
+            value = [part for part in re.split(r"[\s,;]+", value) if part]
+        return list(super()._deserialize(value, attr, data, **kwargs))
+
+
 class EmailConfig(Schema):
     #: the partner's addresses: the offer goes to all of them, and only their replies are applied
-    addresses = fields.List(fields.Email(), required=True, validate=validate.Length(min=1, max=20))
+    addresses = AddressList(fields.Email(), required=True, validate=validate.Length(min=1, max=20))
     #: our mailbox that receives the replies; the e-mails come from it, plus-addressed per engagement
     mailbox = fields.Email(required=True)
     smtp_host = fields.String(required=True, validate=NAME)

@@ -80,6 +80,11 @@ def _body_from_form(adapter: str, level: Permission) -> dict[str, Any]:
     return body
 
 
+def _shown(value: Any) -> Any:
+    """A setting as its form field holds it: a list (an e-mail partner's addresses) as one line."""
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else value
+
+
 def _form(
     partner: Partner | None, adapter: str, status: int = 200, error: ValidationFailed | Conflict | None = None
 ) -> ResponseReturnValue:
@@ -94,7 +99,7 @@ def _form(
             "customer_ref": partner.customer_ref or "",
             "notify_email": partner.notify_email or "",
             "active": partner.active,
-            **{f"config.{k}": v for k, v in partner.config.items() if k not in secrets},
+            **{f"config.{k}": _shown(v) for k, v in partner.config.items() if k not in secrets},
             **{f"terms.{k}": v for k, v in (partner.default_terms or {}).items()},
         }
     else:

@@ -157,3 +157,31 @@ def test_dashboard_queries_do_not_grow_with_the_rows(app: Flask, partner_id: int
     for _ in range(30):
         add_engagement(app, partner_id, status=Status.ASSIGNED, role=Side.SERVICE)
     assert _statements(app, client, path) == few
+
+
+def test_register_an_email_partner_with_two_addresses_from_the_form(app: Flask) -> None:
+    client = page_client(app, Permission.PARTNER_MANAGEMENT)
+    data = {
+        "adapter": "email",
+        "name": "Cabling Ltd",
+        "active": "on",
+        "config.addresses": "pat@cabling.test, crew@cabling.test",
+        "config.mailbox": "desk@northwind.test",
+        "config.smtp_host": "127.0.0.1",
+        "config.imap_host": "127.0.0.1",
+        "config.imap_user": "desk",
+        "config.imap_secret": "imap-s3cret",
+    }
+    post(client, f"{P}/partners/new", data)
+    with app.app_context():
+        partner = db.session.scalars(select(Partner).where(Partner.name == "Cabling Ltd")).one()
+        assert partner.config["addresses"] == ["pat@cabling.test", "crew@cabling.test"]
+        partner_id = partner.id
+    edit = html(client, f"{P}/partners/{partner_id}")
+    assert 'value="pat@cabling.test, crew@cabling.test"' in edit and "imap-s3cret" not in edit
+    post(
+        client, f"{P}/partners/{partner_id}", {**data, "config.imap_secret": "", "config.addresses": "pat@cabling.test"}
+    )
+    with app.app_context():
+        partner = db.session.get(Partner, partner_id)
+        assert partner.config["addresses"] == ["pat@cabling.test"] and partner.config["imap_secret"] == "imap-s3cret"
