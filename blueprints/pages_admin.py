@@ -17,6 +17,7 @@ from outsource_plugin.core.partners import (
     create_partner,
     disable_partner,
     get_partner,
+    kept_aside_mail,
     update_partner,
 )
 from outsource_plugin.db.models import Partner
@@ -117,6 +118,7 @@ def _form(
         customers=state().host.list_customers(),
         values=values,
         error=error,
+        kept_aside=kept_aside_mail(state().session, partner.id) if partner else [],
     )
 
 
