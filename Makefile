@@ -26,6 +26,7 @@ DEMO_DIR ?= var/demo
 DEMO_PORTS ?= 5000,5001
 DB ?= sqlite
 FAKETIME_LIB ?= /usr/lib/$(shell uname -m)-linux-gnu/faketime/libfaketime.so.1
+DOVECOT := /usr/sbin/dovecot
 # axe-core from npm, pinned by tests/pages/package-lock.json: the accessibility check of the browser tests
 AXE := tests/pages/node_modules/axe-core/axe.min.js
 
@@ -47,8 +48,10 @@ $(OLDEST_BIN)/activate: setup.py pyproject.toml $(OLDEST_PINS)
 
 venv-oldest: $(OLDEST_BIN)/activate
 
-# The browser tests (tests/pages) drive Debian's Chromium, and the clock-skew fault tests (tests/faults) run a
-# host under Debian's libfaketime; install each once when it is missing.
+# The browser tests (tests/pages) drive Debian's Chromium, the clock-skew fault tests (tests/faults) run a
+# host under Debian's libfaketime, and the e-mail partner's tests read mail from Debian's Dovecot (started by
+# the tests themselves from a configuration of their own, never as the system service); install each once
+# when it is missing.
 system-deps:
 	@command -v chromium >/dev/null || test -x /usr/bin/chromium || \
 	  { apt-get update && apt-get install -y chromium; } || \
@@ -60,6 +63,11 @@ system-deps:
 	  { echo "Debian's faketime package is needed for the clock-skew tests (tests/faults) and could not be installed: run 'apt-get install faketime' as root, then make test again" >&2; exit 1; }
 	@test -e $(FAKETIME_LIB) || \
 	  { echo "$(FAKETIME_LIB) is still missing after apt-get install: install faketime and run make test again" >&2; exit 1; }
+	@test -x $(DOVECOT) || \
+	  { apt-get update && apt-get install -y --no-install-recommends dovecot-imapd; } || \
+	  { echo "Debian's dovecot-imapd package is needed for the e-mail partner's tests (tests/adapters) and could not be installed: run 'apt-get install dovecot-imapd' as root, then make test again" >&2; exit 1; }
+	@test -x $(DOVECOT) || \
+	  { echo "$(DOVECOT) is still missing after apt-get install: install dovecot-imapd and run make test again" >&2; exit 1; }
 
 # The browser tests inject axe-core (tests/pages/test_accessibility.py); npm ci installs the locked version.
 $(AXE): tests/pages/package.json tests/pages/package-lock.json

@@ -47,6 +47,8 @@ setup(
         "alembic>=1.12.0",
         "cryptography>=41.0.0",
         "apispec>=6.3.0",
+        # the e-mail partner cuts quoted history and signatures from replies with it
+        "mail-parser-reply>=1.36",
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],
@@ -73,6 +75,7 @@ setup(
     },
     entry_points={
         "outsource_plugin.adapters": [
+            "email = outsource_plugin.adapters.email:EmailAdapter",
             "memory = outsource_plugin.adapters.memory:MemoryAdapter",
             "peer = outsource_plugin.adapters.peer:PeerAdapter",
             "redmine = outsource_plugin.adapters.redmine:RedmineAdapter",

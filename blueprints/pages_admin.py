@@ -13,7 +13,13 @@ from sqlalchemy import select
 
 from outsource_plugin.adapters.registry import adapter_class, adapter_names
 from outsource_plugin.blueprints.pages_common import ID, caller, pages, render, state, terms_fields, terms_from_form
-from outsource_plugin.core.partners import check_connection, create_partner, get_partner, update_partner
+from outsource_plugin.core.partners import (
+    check_connection,
+    create_partner,
+    get_partner,
+    kept_aside_mail,
+    update_partner,
+)
 from outsource_plugin.db.models import Partner
 from outsource_plugin.db.outbox import dead_letters, retry_dead_letter
 from outsource_plugin.errors import Conflict, ValidationFailed
@@ -78,6 +84,11 @@ def _body_from_form(adapter: str, level: Permission) -> dict[str, Any]:
     return body
 
 
+def _shown(value: Any) -> Any:
+    """A setting as its form field holds it: a list (an e-mail partner's addresses) as one line."""
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else value
+
+
 def _form(
     partner: Partner | None, adapter: str, status: int = 200, error: ValidationFailed | Conflict | None = None
 ) -> ResponseReturnValue:
@@ -92,7 +103,7 @@ def _form(
             "customer_ref": partner.customer_ref or "",
             "notify_email": partner.notify_email or "",
             "active": partner.active,
-            **{f"config.{k}": v for k, v in partner.config.items() if k not in secrets},
+            **{f"config.{k}": _shown(v) for k, v in partner.config.items() if k not in secrets},
             **{f"terms.{k}": v for k, v in (partner.default_terms or {}).items()},
         }
     else:
@@ -114,6 +125,7 @@ def _form(
         error=error,
         ended=ended_notice(partner) if partner is not None else None,
         left=our_leave(partner) if partner is not None else None,
+        kept_aside=kept_aside_mail(state().session, partner.id) if partner else [],
     )
 
 

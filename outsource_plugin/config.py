@@ -110,7 +110,7 @@ SETTINGS: tuple[Setting, ...] = (
         "OUTSOURCE_BASE_URL",
         "",
         "This help desk's address as users reach it, e.g. 'https://help.example.com': the start of the links "
-        "in e-mails (needed when OUTSOURCE_MAIL_ENABLED is on).",
+        "in e-mails (needed when OUTSOURCE_MAIL_ENABLED is on, and by an e-mail partner's offer links).",
     ),
     Setting(
         "OUTSOURCE_MAIL_ENABLED",

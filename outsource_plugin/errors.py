@@ -105,6 +105,18 @@ class InvitationRefused(OutsourceError):
     code = "invitation_refused"
 
 
+class MailLinkRefused(OutsourceError):
+    """A link from an e-mail to a partner that is forged, altered, expired, or whose offer is closed;
+    nothing is changed. Forged and closed answer 403; expired answers 410."""
+
+    status_code = 403
+    code = "link_refused"
+
+    def __init__(self, message: str, *, status_code: int = 403) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
 class JoinProofFailed(NotAuthenticated):
     """A join request not signed with the key only the token's holder can derive: counted
     against the invitation, so the caller commits the count before answering."""

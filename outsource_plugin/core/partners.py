@@ -12,7 +12,7 @@ from marshmallow import Schema
 from sqlalchemy import nulls_last, select
 
 from outsource_plugin.adapters.registry import adapter_class
-from outsource_plugin.db.models import Partner
+from outsource_plugin.db.models import Partner, UnmatchedMail
 from outsource_plugin.errors import AdapterError, Conflict, NotFound, TransientAdapterError, ValidationFailed
 from outsource_plugin.permissions import Permission, keep_hidden_financial, refuse_financial
 from outsource_plugin.validation.names import clean_name, lookalike_key
@@ -164,3 +164,14 @@ def check_connection(state: OutsourceState, partner: Partner) -> ConnectionTest:
     except ValueError:  # an adapter that parsed a non-JSON answer itself
         return ConnectionTest(False, f"{partner.name} answered with something other than JSON; {EXPECTED}")
     return ConnectionTest(True, answer)
+
+
+def kept_aside_mail(session: Session, partner_id: int, limit: int = 50) -> list[UnmatchedMail]:
+    """An e-mail partner's replies that were not applied, newest first, for its partner manager."""
+    query = (
+        select(UnmatchedMail)
+        .where(UnmatchedMail.partner_id == partner_id)
+        .order_by(UnmatchedMail.received_at.desc(), UnmatchedMail.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))

@@ -13,7 +13,19 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -400,3 +412,20 @@ class SeenRequest(Base):
     request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     partner_id: Mapped[int] = mapped_column(Integer)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class UnmatchedMail(Base):
+    """An e-mail in an e-mail partner's reply mailbox that was not applied, and why: kept for the
+    partner manager (a stranger's mail, or one that answers no open engagement)."""
+
+    __tablename__ = "outsource_unmatched_mail"
+    __table_args__ = (UniqueConstraint("partner_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("outsource_partner.id"))
+    message_id: Mapped[str] = mapped_column(String(300))
+    sender: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(String(200))
+    engagement_uid: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -12,14 +12,18 @@ need it, with a message naming what is missing: these tests are never skipped
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from flask import Flask
+from werkzeug.serving import make_server
 
 from tests.adapters.partners import Harness, MemoryHarness, RedmineHarness, RequestTrackerHarness
 from tests.adapters.peer_partner import PeerHarness
+from tests.adapters.servers.mail import MailServers, start_mail_servers
 from tests.adapters.servers.redmine import RedmineServer, start_redmine
 from tests.adapters.servers.request_tracker import RequestTrackerServer, start_request_tracker
 from tests.adapters.servers.system import ServerUnavailable
@@ -42,22 +46,56 @@ def started(start: Callable[[Path], T], folder: Path, what: str) -> T:
     pytest.fail(f"the {what} test server is unavailable: {problem}", pytrace=False)
 
 
-@pytest.fixture(scope="package")
-def redmine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedmineServer]:
-    server = started(start_redmine, tmp_path_factory.mktemp("redmine"), "Redmine")
+def running(start: Callable[[Path], T], stop: Callable[[T], None], folder: Path, what: str) -> Iterator[T]:
+    """A server fixture's body: started (or a failed test), yielded, stopped."""
+    server = started(start, folder, what)
     try:
         yield server
     finally:
-        server.stop()
+        stop(server)
+
+
+@pytest.fixture(scope="package")
+def redmine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedmineServer]:
+    yield from running(start_redmine, RedmineServer.stop, tmp_path_factory.mktemp("redmine"), "Redmine")
 
 
 @pytest.fixture(scope="package")
 def rt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RequestTrackerServer]:
-    server = started(start_request_tracker, tmp_path_factory.mktemp("rt"), "Request Tracker")
+    yield from running(
+        start_request_tracker, RequestTrackerServer.close, tmp_path_factory.mktemp("rt"), "Request Tracker"
+    )
+
+
+@pytest.fixture(scope="session")
+def mail_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServers]:
+    """Dovecot and an SMTP server delivering to it, for the e-mail partner (see ``servers/mail.py``)."""
+    yield from running(start_mail_servers, MailServers.close, tmp_path_factory.mktemp("mail"), "mail")
+
+
+@pytest.fixture(scope="session")
+def lead_server(session_app: Flask) -> Iterator[str]:
+    """The in-process lead help desk served over real HTTP too, for what a partner opens in a browser."""
+    server = make_server("127.0.0.1", 0, session_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
     try:
-        yield server
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
-        server.close()
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def lead_url(app: Flask, lead_server: str) -> Iterator[str]:
+    """The lead's address for this test: links in e-mails point at it (OUTSOURCE_BASE_URL)."""
+    config = app.extensions["outsource"].config
+    before = config["OUTSOURCE_BASE_URL"]
+    config["OUTSOURCE_BASE_URL"] = lead_server
+    try:
+        yield lead_server
+    finally:
+        config["OUTSOURCE_BASE_URL"] = before
 
 
 @pytest.fixture(scope="package")

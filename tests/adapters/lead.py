@@ -130,6 +130,22 @@ class Lead:
             message.delivered_at = None
             db.session.commit()
 
+    def attachment_bytes(self, attachment: dict[str, Any]) -> bytes:
+        """An attachment's bytes as the lead's help desk serves them."""
+        response = self.api.client.get(
+            f"/api/attachments/{attachment['id']}", headers={"Authorization": "Bearer admin"}
+        )
+        assert response.status_code == 200
+        return bytes(response.data)
+
+    def reset_cursor(self) -> None:
+        """Forget where polling got to, as after a restore: the partner's changes are read again."""
+        with self.app.app_context():
+            partner = db.session.get(Partner, self.partner_id)
+            assert partner is not None
+            partner.poll_cursor = None
+            db.session.commit()
+
     def poll_error(self) -> str | None:
         with self.app.app_context():
             partner = db.session.get(Partner, self.partner_id)

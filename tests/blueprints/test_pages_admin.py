@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from examples.helpdesk.models import db
-from outsource_plugin.db.models import MessageState, OutboxMessage, Partner
+from outsource_plugin.db.models import MessageState, OutboxMessage, Partner, UnmatchedMail
 from outsource_plugin.permissions import Permission
 from outsource_plugin.workflow import Side, Status
 from tests.blueprints.api_helpers import add_engagement, add_outbox_message, add_ticket
@@ -180,3 +180,49 @@ def test_dashboard_queries_do_not_grow_with_the_rows(app: Flask, partner_id: int
     for _ in range(30):
         add_engagement(app, partner_id, status=Status.ASSIGNED, role=Side.SERVICE)
     assert _statements(app, client, path) == few
+
+
+def test_register_an_email_partner_with_two_addresses_from_the_form(app: Flask) -> None:
+    client = page_client(app, Permission.PARTNER_MANAGEMENT)
+    data = {
+        "adapter": "email",
+        "name": "Cabling Ltd",
+        "active": "on",
+        "config.addresses": "pat@cabling.test, crew@cabling.test",
+        "config.mailbox": "desk@northwind.test",
+        "config.smtp_host": "127.0.0.1",
+        "config.imap_host": "127.0.0.1",
+        "config.imap_user": "desk",
+        "config.imap_secret": "imap-s3cret",
+    }
+    post(client, f"{P}/partners/new", data)
+    with app.app_context():
+        partner = db.session.scalars(select(Partner).where(Partner.name == "Cabling Ltd")).one()
+        assert partner.config["addresses"] == ["pat@cabling.test", "crew@cabling.test"]
+        partner_id = partner.id
+    edit = html(client, f"{P}/partners/{partner_id}")
+    assert 'value="pat@cabling.test, crew@cabling.test"' in edit and "imap-s3cret" not in edit
+    post(
+        client, f"{P}/partners/{partner_id}", {**data, "config.imap_secret": "", "config.addresses": "pat@cabling.test"}
+    )
+    with app.app_context():
+        partner = db.session.get(Partner, partner_id)
+        assert partner.config["addresses"] == ["pat@cabling.test"] and partner.config["imap_secret"] == "imap-s3cret"
+
+
+def test_an_email_partners_page_lists_the_replies_kept_aside_as_text(app: Flask, partner_id: int) -> None:
+    with app.app_context():
+        db.session.add(
+            UnmatchedMail(
+                partner_id=partner_id,
+                message_id="<m1@stranger.test>",
+                sender="eve@stranger.test",
+                subject="<script>alert(1)</script> door code?",
+                reason="its sender is not one of the partner's addresses",
+            )
+        )
+        db.session.commit()
+    page = html(page_client(app, Permission.PARTNER_MANAGEMENT), f"{P}/partners/{partner_id}")
+    assert "Replies kept aside" in page and "eve@stranger.test" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; door code?" in page and "<script>alert(1)" not in page
+    assert "not one of the partner&#39;s addresses" in page

@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.adapters.servers import redmine, request_tracker
+from tests.adapters.servers import mail, redmine, request_tracker
 from tests.adapters.servers.system import ServerUnavailable, ensure_packages
 
 
@@ -22,6 +22,8 @@ def main() -> int:
         print(f"Redmine packages ready ({spent:.0f}s installing)")
         spent = ensure_packages(request_tracker.PACKAGES, debconf=request_tracker.DEBCONF, log=log)
         print(f"Request Tracker packages ready ({spent:.0f}s installing)")
+        spent = ensure_packages(mail.PACKAGES, log=log)
+        print(f"Dovecot (the e-mail partner's mailbox) ready ({spent:.0f}s installing)")
     except ServerUnavailable as err:
         print(f"partner systems: {err}", file=sys.stderr)
         return 1

@@ -1,0 +1,129 @@
+"""The e-mail partner played by a test client: it reads its mailbox over IMAP, as a person's mail program does."""
+
+from __future__ import annotations
+
+import html
+import imaplib
+import re
+import smtplib
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+
+import requests
+
+from tests.adapters.partners import Harness
+from tests.adapters.servers.mail import MailServers
+
+
+class EmailPartner(Harness):
+    """The partner's people (``partner`` and ``crew``) and our mailbox (``desk``) on the real servers."""
+
+    adapter = "email"
+    has_server = True
+    has_credentials = True
+
+    def __init__(self, servers: MailServers) -> None:
+        self.servers = servers
+
+    def config(self, **overrides: Any) -> dict[str, Any]:
+        desk = self.servers.users["desk"]
+        return {
+            "addresses": [self.servers.users["partner"].address, self.servers.users["crew"].address],
+            "mailbox": desk.address,
+            "smtp_host": "127.0.0.1",
+            "smtp_port": self.servers.smtp_port,
+            "smtp_security": "none",
+            "smtp_user": desk.name,
+            "smtp_secret": desk.password,
+            "imap_host": "127.0.0.1",
+            "imap_port": self.servers.imap_port,
+            "imap_tls": False,
+            "imap_user": desk.name,
+            "imap_secret": desk.password,
+            **overrides,
+        }
+
+    def bad_config(self) -> dict[str, Any]:
+        return self.config(smtp_secret="not the password")
+
+    def inbox(self, user: str = "partner") -> list[EmailMessage]:
+        """Every message in ``user``'s inbox, oldest first, left unread."""
+        imap = imaplib.IMAP4("127.0.0.1", self.servers.imap_port, timeout=10)
+        try:
+            imap.login(user, self.servers.users[user].password)
+            imap.select("INBOX", readonly=True)
+            _, [found] = imap.uid("SEARCH", "ALL")
+            return [_fetch(imap, uid) for uid in found.split()]
+        finally:
+            imap.logout()
+
+    def reply(
+        self,
+        to: EmailMessage,
+        text: str,
+        *,
+        user: str = "partner",
+        name: str = "Pat Field",
+        files: dict[str, bytes] | None = None,
+        html_only: bool = False,
+    ) -> str:
+        """Answer ``to`` from ``user``'s mail program, as a person does (quoting it); the reply's Message-ID."""
+        reply = EmailMessage()
+        reply["From"] = f"{name} <{self.servers.users[user].address}>"
+        reply["To"] = str(to["Reply-To"])
+        reply["Subject"] = f"Re: {to['Subject']}"
+        reply["Message-ID"] = make_msgid(domain="partner.example.test")
+        reply["In-Reply-To"] = str(to["Message-ID"])
+        reply["References"] = str(to["Message-ID"])
+        quoted = "\n".join(f"> {line}" for line in text_of(to).splitlines())
+        body = f"{text}\n\n-- \n{name}\nCabling Ltd\n\nOn Fri, 4 Dec 2026 at 10:00, Northwind wrote:\n{quoted}\n"
+        if html_only:
+            reply.set_content(f"<html><body><p>{text}</p></body></html>", subtype="html")
+        else:
+            reply.set_content(body)
+        for filename, content in (files or {}).items():
+            reply.add_attachment(content, maintype="application", subtype="octet-stream", filename=filename)
+        with smtplib.SMTP("127.0.0.1", self.servers.smtp_port, timeout=10) as smtp:
+            smtp.send_message(reply)
+        return str(reply["Message-ID"])
+
+    def thread(self, uid: str, user: str = "partner") -> list[EmailMessage]:
+        """The e-mails of one engagement that reached ``user``, oldest first."""
+        return [m for m in self.inbox(user) if uid in str(m["Message-ID"]) or uid in str(m["References"] or "")]
+
+
+def links(offer: EmailMessage) -> dict[str, str]:
+    """The offer's links by action: ``{"accept": url, "decline": url}``."""
+    found = re.findall(r"^(Accept|Decline) the offer: (\S+)\s*$", text_of(offer), re.MULTILINE)
+    return {action.lower(): url for action, url in found}
+
+
+def answer(link: str, reason: str | None = None) -> requests.Response:
+    """Open a link as the partner's browser does and send its form; the page itself when it refuses."""
+    with requests.Session() as browser:
+        page = browser.get(link, timeout=10)
+        if page.status_code != 200:
+            return page
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token, page.text
+        form = {"csrf_token": html.unescape(token.group(1))}
+        if reason is not None:
+            form["reason"] = reason
+        return browser.post(link, data=form, timeout=10)
+
+
+def _fetch(imap: imaplib.IMAP4, uid: bytes) -> EmailMessage:
+    _, data = imap.uid("FETCH", uid, "(BODY.PEEK[])")
+    raw = data[0]
+    assert isinstance(raw, tuple)
+    message = message_from_bytes(raw[1], policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def text_of(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())

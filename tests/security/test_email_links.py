@@ -1,0 +1,147 @@
+"""The e-mail partner's links and e-mails: forged, altered, expired and replayed links change nothing,
+and nothing a ticket or a partner writes can add a header to an e-mail."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from examples.helpdesk.models import db
+from outsource_plugin.adapters.email_messages import Thread, offer_email
+from outsource_plugin.blueprints.csrf import SESSION_KEY
+from outsource_plugin.db.models import Engagement, utcnow
+from outsource_plugin.federation.mail_links import LinkAction, MailLink, app_key, sign_link
+from outsource_plugin.wire import OfferMessage
+from tests.conftest import Api
+from tests.security.helpers import COUNTS
+
+CONFIG = {
+    "addresses": ["partner@example.test"],
+    "mailbox": "desk@example.test",
+    "smtp_host": "127.0.0.1",
+    "smtp_port": 9,
+    "imap_host": "127.0.0.1",
+    "imap_user": "desk",
+    "imap_secret": "imap-secret",
+}
+
+
+@pytest.fixture
+def offered(app: Flask, api: Api, ticket_id: str) -> tuple[str, MailLink]:
+    """An engagement offered to an e-mail partner (not delivered: no mail server needed) and its Accept link."""
+    created = api.post("/partners", json={"name": "Cabling Ltd", "adapter": "email", "config": CONFIG})
+    assert created.status_code == 201, created.get_json()
+    assert api.post(f"/tickets/{ticket_id}/outsource", json={"partner_id": created.get_json()["id"]}).status_code == 201
+    answer = api.post(f"/tickets/{ticket_id}/outsource/actions", json={"action": "send"})
+    assert answer.status_code == 200, answer.get_json()
+    uid = answer.get_json()["engagement"]["uid"]
+    return uid, MailLink(uid, LinkAction.ACCEPT, utcnow() + timedelta(hours=1))
+
+
+def url(app: Flask, link: MailLink) -> str:
+    return f"/outsource/mail/{sign_link(app_key(app.config), link)}"
+
+
+def status(app: Flask, uid: str) -> str:
+    with app.app_context():
+        engagement = db.session.query(Engagement).filter_by(uid=uid).one()
+        return engagement.status.value
+
+
+def submit(client: FlaskClient, path: str, **form: str) -> Any:
+    page = client.get(path)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+    data = {"csrf_token": token.group(1) if token else "", **form}
+    return page, client.post(path, data=data)
+
+
+def test_forged_and_altered_links_are_refused(app: Flask, offered: tuple[str, MailLink]):
+    uid, link = offered
+    good = url(app, link).rsplit("/", 1)[1]
+    body, _, signature = good.rpartition(".")
+    other = sign_link(app_key({"SECRET_KEY": "another host's key"}), link)
+    forgeries = {
+        "no signature": body,
+        "a wrong signature": f"{body}.{signature[:-2]}AA",
+        "another key's signature": other,
+        "the decline action under accept's signature": good.replace(".accept.", ".decline."),
+        "a later expiry": re.sub(r"\.(\d+)\.", lambda m: f".{int(m.group(1)) + 3600}.", good),
+        "another engagement": good.replace(uid, "0" * 32),
+        "junk": "<script>alert(1)</script>",
+    }
+    client = app.test_client()
+    for name, token in forgeries.items():
+        page, post = submit(client, f"/outsource/mail/{token}")
+        assert page.status_code in (403, 404), (name, page.status_code)
+        assert post.status_code in (400, 403, 404), (name, post.status_code)
+        assert "<script>alert(1)</script>" not in page.get_data(as_text=True)
+    assert status(app, uid) == "assigned"
+    COUNTS["email_link_forgeries"] = len(forgeries)
+
+
+def test_an_expired_link_is_refused(app: Flask, offered: tuple[str, MailLink]):
+    uid, _link = offered
+    expired = MailLink(uid, LinkAction.ACCEPT, utcnow() - timedelta(seconds=1))
+    page, post = submit(app.test_client(), url(app, expired))
+    assert page.status_code == 410 and "expired" in page.get_data(as_text=True)
+    assert post.status_code in (400, 410)  # without the page, no form token either
+    assert status(app, uid) == "assigned"
+
+
+def test_a_used_link_is_refused_and_so_is_the_other(app: Flask, offered: tuple[str, MailLink]):
+    uid, link = offered
+    client = app.test_client()
+    _page, done = submit(client, url(app, link))
+    assert done.status_code == 200 and status(app, uid) == "accepted"
+    page, again = submit(client, url(app, link))
+    assert page.status_code == 403 and "closed (accepted)" in page.get_data(as_text=True)
+    assert again.status_code in (400, 403)
+    decline = url(app, MailLink(uid, LinkAction.DECLINE, link.expires))
+    assert client.get(decline).status_code == 403
+    with client.session_transaction() as session:  # the form token the first page gave this session
+        form_token = session.get(SESSION_KEY)
+    declined = client.post(decline, data={"csrf_token": form_token or "", "reason": "changed my mind"})
+    assert declined.status_code == 403 and status(app, uid) == "accepted"
+
+
+def test_an_answer_without_the_pages_form_token_is_refused(app: Flask, offered: tuple[str, MailLink]):
+    uid, link = offered
+    refused = app.test_client().post(url(app, link), data={"reason": ""})
+    assert refused.status_code == 400 and status(app, uid) == "assigned"
+
+
+def test_a_decline_reason_is_shown_as_text(app: Flask, offered: tuple[str, MailLink]):
+    uid, link = offered
+    decline = MailLink(uid, LinkAction.DECLINE, link.expires)
+    page, missing = submit(app.test_client(), url(app, decline), reason=" ")
+    assert missing.status_code == 400
+    _page, done = submit(app.test_client(), url(app, decline), reason="<b>busy</b><script>alert(1)</script>")
+    assert done.status_code == 200 and status(app, uid) == "declined"
+    with app.app_context():
+        engagement = db.session.query(Engagement).filter_by(uid=uid).one()
+        assert engagement.decline_reason == "<b>busy</b><script>alert(1)</script>"
+    assert "<script>" not in page.get_data(as_text=True).split("</form>")[0].split("<form")[-1]
+
+
+def test_no_header_can_be_injected_through_a_title_or_a_name():
+    thread = Thread(
+        uid="a" * 32,
+        title="Broken\r\nBcc: stranger@example.test",
+        org="Northwind\nX-Evil: 1",
+        mailbox="desk@example.test",
+        recipients=("partner@example.test",),
+        secret_key=b"key",
+    )
+    links = {action: f"https://desk.example/mail/{action.value}" for action in LinkAction}
+    email = offer_email(thread, "m1", OfferMessage({"title": thread.title, "number": "T\r\n1"}), links)
+    headers = email.as_bytes().split(b"\n\n", 1)[0]
+    assert b"\nBcc:" not in headers and b"\nX-Evil:" not in headers
+    assert email["Bcc"] is None and email["X-Evil"] is None
+    assert str(email["Subject"]).startswith("Offer: Broken Bcc: stranger@example.test")
+    assert "\n" not in str(email["From"])
+    COUNTS["email_header_injections"] = 3
