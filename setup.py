@@ -49,7 +49,7 @@ setup(
         "apispec>=6.3.0",
     ],
     extras_require={
-        "postgres": ["psycopg[binary]>=3.1"],
+        "postgres": ["psycopg[binary]>=3.2"],
         "metrics": ["prometheus-client>=0.17"],
         "demo": ["waitress>=3.0"],
         "dev": [

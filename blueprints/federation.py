@@ -26,6 +26,7 @@ from outsource_plugin.db.models import (
 )
 from outsource_plugin.errors import NotAuthenticated, NotFound
 from outsource_plugin.federation.feed import MessageSchema, change_from_message, message_json
+from outsource_plugin.federation.long_poll import held_feed
 from outsource_plugin.federation.signing import LINK, verify
 from outsource_plugin.state import current_outsource
 from outsource_plugin.sync.entry_facts import local_facts
@@ -119,23 +120,18 @@ def _check_party(partner: Partner, uid: str, kind: str) -> None:
 @federation.get("/changes")
 def changes() -> ResponseReturnValue:
     """Our feed for the calling partner, after its cursor. Asking from ``after=N`` also
-    acknowledges 1..N, so those need no push."""
+    acknowledges 1..N, so those need no push. With ``wait`` (seconds) an empty feed is held
+    open until a change comes or the time is up (see ``federation.long_poll``)."""
     state = current_outsource()
     session = state.session
     partner: Partner = g.outsource_partner
     query = load(FeedSchema(), request.args.to_dict())
-    after, limit = query["after"], query["limit"]
-    rows = session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.partner_id == partner.id, OutboxMessage.seq > after)
-        .order_by(OutboxMessage.seq)
-        .limit(limit)
-    ).all()
-    items = [message_json(m) for m in rows]
+    after, partner_id = query["after"], partner.id
+    items = [message_json(m) for m in held_feed(state, partner_id, after, query["limit"], query["wait"])]
     session.execute(
         update(OutboxMessage)
         .where(
-            OutboxMessage.partner_id == partner.id,
+            OutboxMessage.partner_id == partner_id,
             OutboxMessage.seq <= after,
             OutboxMessage.state == MessageState.PENDING,
         )
