@@ -21,6 +21,7 @@ from outsource_plugin.db.outbox import WAKE_DELIVERY
 from outsource_plugin.db.wakeups import OutboxListener, listens
 from outsource_plugin.jobs.deadlines import expire_offers
 from outsource_plugin.jobs.deliver import deliver_due
+from outsource_plugin.jobs.delivery_loop import DeliveryLoop
 from outsource_plugin.jobs.mail import send_mail_due
 from outsource_plugin.jobs.poll import follow_feeds, poll_all
 from outsource_plugin.jobs.reconcile import reconcile_all
@@ -61,12 +62,13 @@ class _OverrunFilter(logging.Filter):
 _OVERRUN_FILTER = _OverrunFilter()
 
 
-def _add_jobs(scheduler: Any, app: Flask) -> None:
+def _add_jobs(scheduler: Any, app: Flask, *, deliver: bool = True) -> None:
+    """Schedule the jobs; without ``deliver`` the caller runs deliveries itself (``DeliveryLoop``)."""
     logging.getLogger("apscheduler.scheduler").addFilter(_OVERRUN_FILTER)
     cfg = app.extensions["outsource"].config
     poll = follow_feeds if cfg["OUTSOURCE_POLL_HOLD"] else poll_all
     jobs: list[tuple[Callable[[OutsourceState], Any], float]] = [
-        (deliver_due, cfg["OUTSOURCE_DELIVERY_INTERVAL"]),
+        *([(deliver_due, cfg["OUTSOURCE_DELIVERY_INTERVAL"])] if deliver else []),
         (poll, cfg["OUTSOURCE_POLL_INTERVAL"]),
         (expire_offers, cfg["OUTSOURCE_DEADLINE_INTERVAL"]),
         (reconcile_all, cfg["OUTSOURCE_RECONCILE_INTERVAL"]),
@@ -137,14 +139,18 @@ def run_worker(app: Flask) -> None:
     cannot nudge it. The delivery interval stays as the fallback.
     """
     scheduler = BlockingScheduler()
-    _add_jobs(scheduler, app)
     with app.app_context():
-        engine = current_outsource().session.get_bind().engine
-    listener = OutboxListener(engine, lambda _partner: _nudge(scheduler, "deliver_due")) if listens(engine) else None
-    if listener is not None:
-        listener.start()
+        state = current_outsource()
+        engine = state.session.get_bind().engine
+    if not listens(engine):
+        _add_jobs(scheduler, app)
+        scheduler.start()
+        return
+    _add_jobs(scheduler, app, deliver=False)
+    delivery = DeliveryLoop(app, float(state.config["OUTSOURCE_DELIVERY_INTERVAL"])).start()
+    listener = OutboxListener(engine, delivery.wake).start()
     try:
         scheduler.start()
     finally:
-        if listener is not None:
-            listener.stop()
+        listener.stop()
+        delivery.stop()
