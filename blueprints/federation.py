@@ -127,6 +127,8 @@ def changes() -> ResponseReturnValue:
     partner: Partner = g.outsource_partner
     query = load(FeedSchema(), request.args.to_dict())
     after, partner_id = query["after"], partner.id
+    _remember_request()
+    session.commit()  # before a hold: a replay of a held request is refused, not held beside it
     items = [message_json(m) for m in held_feed(state, partner_id, after, query["limit"], query["wait"])]
     session.execute(
         update(OutboxMessage)
@@ -138,7 +140,6 @@ def changes() -> ResponseReturnValue:
         .values(state=MessageState.DELIVERED, delivered_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    _remember_request()
     session.commit()
     return jsonify({"changes": items})
 

@@ -62,10 +62,6 @@ class FeedWaits:
             if self._listener is None and listens(engine):
                 self._listener = OutboxListener(engine, self.wake).start()
 
-    def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.stop()
-
     def mark(self, partner_id: int) -> Mark:
         with self._changed:
             return self._all, self._partners.get(partner_id, 0)

@@ -57,10 +57,10 @@ def waits(app: Flask) -> Iterator[FeedWaits]:
 
 
 def test_a_held_poll_answers_with_the_change_that_commits_meanwhile(app: Flask, peer: int, waits: FeedWaits) -> None:
-    poll = HeldPoll(app, "after=0&wait=30")
+    poll = HeldPoll(app, "after=0&wait=25")
     eventually(lambda: waits.held == 1, what="the poll to be held")
     add_outbox_message(app, peer, state=MessageState.PENDING)
-    answer = poll.answer(within=20)  # well inside the 30 s it asked to wait: woken by the change
+    answer = poll.answer(within=15)  # well inside the 25 s it asked to wait: woken by the change
     assert answer.status_code == 200
     assert [item["seq"] for item in answer.get_json()["changes"]] == [1]
 
@@ -78,7 +78,7 @@ def test_a_change_of_another_partner_does_not_answer_a_held_poll(
     poll = HeldPoll(app, "after=0&wait=1")
     eventually(lambda: waits.held == 1, what="the poll to be held")
     add_outbox_message(app, partner_id, state=MessageState.PENDING)
-    assert poll.answer(within=20).get_json() == {"changes": []}
+    assert poll.answer(within=15).get_json() == {"changes": []}
 
 
 def test_over_the_bound_a_poll_answers_at_once(
@@ -86,13 +86,13 @@ def test_over_the_bound_a_poll_answers_at_once(
 ) -> None:
     state = app.extensions["outsource"]
     monkeypatch.setattr(state, "feed_waits", FeedWaits(1))
-    held = HeldPoll(app, "after=0&wait=30")
+    held = HeldPoll(app, "after=0&wait=25")
     eventually(lambda: state.feed_waits.held == 1, what="the first poll to be held")
-    second = HeldPoll(app, "after=0&wait=30")
-    assert second.answer(within=20).get_json() == {"changes": []}  # not held: the bound is 1
+    second = HeldPoll(app, "after=0&wait=25")
+    assert second.answer(within=15).get_json() == {"changes": []}  # not held: the bound is 1
     assert state.feed_waits.held == 1
     add_outbox_message(app, peer, state=MessageState.PENDING)
-    assert [item["seq"] for item in held.answer(within=20).get_json()["changes"]] == [1]
+    assert [item["seq"] for item in held.answer(within=15).get_json()["changes"]] == [1]
 
 
 @pytest.mark.parametrize("wait", ["26", "-1", "soon", "nan"])
