@@ -39,8 +39,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "OUTSOURCE_POLL_HOLD",
         False,
-        "Long-poll peer partners: the poll job holds GET /changes open for the rest of its interval, so a change "
-        "arrives as it is made even when pushes fail. Off: one plain poll per OUTSOURCE_POLL_INTERVAL.",
+        "Long-poll peer partners: the poll job asks them to hold GET /changes open until a change comes (for up to "
+        "OUTSOURCE_POLL_INTERVAL, at most 25 s), one held poll after another, so a change arrives as it commits even "
+        "when pushes fail. Off: one plain poll per OUTSOURCE_POLL_INTERVAL.",
     ),
     Setting(
         "OUTSOURCE_FEED_MAX_HELD",
