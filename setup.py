@@ -51,7 +51,7 @@ setup(
         "mail-parser-reply>=1.36",
     ],
     extras_require={
-        "postgres": ["psycopg[binary]>=3.1"],
+        "postgres": ["psycopg[binary]>=3.2"],
         "metrics": ["prometheus-client>=0.17"],
         "demo": ["waitress>=3.0"],
         "dev": [

@@ -182,6 +182,8 @@ class PartnerAdapter:
     state_fields: ClassVar[frozenset[str]] = frozenset()
     #: ``leave`` tells the partner the partnership ended: only a partner with a partnership of its own
     announces_leave: ClassVar[bool] = False
+    #: the partner holds a poll of its feed open until a change comes: ``hold_changes`` works
+    holds_feed: ClassVar[bool] = False
 
     def __init__(self, partner_id: int, config: Mapping[str, Any], *, timeout: float = 10.0) -> None:
         self.partner_id = partner_id
@@ -209,7 +211,7 @@ class PartnerAdapter:
         if self._session is None:
             self._session = requests.Session()
         try:
-            response = self._session.request(method, url, timeout=self.timeout, **kw)
+            response = self._session.request(method, url, **{"timeout": self.timeout, **kw})
         except (requests.ConnectionError, requests.Timeout) as err:
             raise TransientAdapterError(f"{method} {_safe(url)}: {type(err).__name__}") from err
         if self.retryable(response):
@@ -240,6 +242,11 @@ class PartnerAdapter:
         ``engagements`` are this partner's open engagements (Assigned, Accepted,
         In Progress, Waiting Approval); adapters with a feed of their own may ignore them.
         """
+        raise NotImplementedError
+
+    def hold_changes(self, cursor: str | None, wait: float) -> ChangeBatch:
+        """``fetch_changes`` from a partner that holds the request open (a long poll) until it has a
+        change or ``wait`` seconds pass; called only when ``holds_feed`` says it can."""
         raise NotImplementedError
 
     def test_connection(self) -> str:

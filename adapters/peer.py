@@ -47,6 +47,7 @@ class PeerAdapter(PartnerAdapter):
     config_schema = PeerConfig
     secret_fields: ClassVar[frozenset[str]] = frozenset({"secret", "previous_secret", "next_secret", "rotation"})
     announces_leave = True
+    holds_feed: ClassVar[bool] = True
     #: a key rotation's record and the partner's announced secret (``partnership.rotation``)
     state_fields: ClassVar[frozenset[str]] = frozenset({"next_secret", "rotation"})
 
@@ -59,7 +60,7 @@ class PeerAdapter(PartnerAdapter):
     def link_id(cls, config: dict[str, Any]) -> str | None:
         return str(config["link_id"])
 
-    def _call(self, method: str, path: str, payload: Any = None) -> Any:
+    def _call(self, method: str, path: str, payload: Any = None, *, hold: float = 0.0) -> Any:
         base = str(self.config["base_url"]).rstrip("/")
         url = f"{base}/federation/v1{path}"
         body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
@@ -68,7 +69,7 @@ class PeerAdapter(PartnerAdapter):
         headers = sign(str(self.config["link_id"]), str(self.config["secret"]), method, signed_path, body)
         if payload is not None:
             headers["Content-Type"] = "application/json"
-        return json_body(self.http(method, url, data=body, headers=headers))
+        return json_body(self.http(method, url, data=body, headers=headers, timeout=self.timeout + hold))
 
     def retryable(self, response: requests.Response) -> bool:
         """Also a 409 "out_of_order": an earlier message of our feed has not arrived yet; retrying will do."""
@@ -89,7 +90,11 @@ class PeerAdapter(PartnerAdapter):
         return DeliveryResult(remote_ref=message.engagement_uid, extra={"status": answer.get("status")})
 
     def fetch_changes(self, cursor: str | None, engagements: Sequence[EngagementRef] = ()) -> ChangeBatch:
-        answer = self._call("GET", f"/changes?after={int(cursor or 0)}&limit={FEED_PAGE}")
+        return self.hold_changes(cursor, 0.0)
+
+    def hold_changes(self, cursor: str | None, wait: float) -> ChangeBatch:
+        held = f"&wait={wait:.3f}" if wait > 0 else ""
+        answer = self._call("GET", f"/changes?after={int(cursor or 0)}&limit={FEED_PAGE}{held}", hold=wait)
         try:
             changes = tuple(change_from_message(item) for item in answer["changes"])
         except InvalidPartnerMessage as err:

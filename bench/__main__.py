@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("--engagements", type=int, default=200)
     parser.add_argument("--entries", type=int, default=50, help="entries per engagement in the burst")
     parser.add_argument("--changes", type=int, default=1000, help="latency sample per mode")
-    parser.add_argument("--poll-interval", type=float, default=0.5, help="seconds, for the latency runs")
+    parser.add_argument("--poll-interval", type=float, default=5.0, help="seconds, for the latency runs")
     parser.add_argument("--gap", type=float, default=0.08, help="mean seconds between two latency changes")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 10_000, 100_000])
     parser.add_argument("--page-samples", type=int, default=100)

@@ -51,22 +51,31 @@ class TempFolders:
 
 
 @contextmanager
-def host_pair(database: str, env: dict[str, str] | None = None) -> Iterator[Pair]:
-    """A lead and a service host on fresh databases of the named kind (``sqlite`` or a PostgreSQL URL)."""
-    folders = TempFolders()
+def database_kind(database: str) -> Iterator[None]:
+    """Within the block the tests' ``fresh_database`` makes databases of the named kind
+    (``sqlite`` or a PostgreSQL server URL)."""
     saved = os.environ.get("OUTSOURCE_TEST_DATABASE_URL")
     if database == "sqlite":
         os.environ.pop("OUTSOURCE_TEST_DATABASE_URL", None)
     else:
         os.environ["OUTSOURCE_TEST_DATABASE_URL"] = database
     try:
-        with running_pair(folders, env) as pair:  # type: ignore[arg-type]
-            yield pair
+        yield
     finally:
         if saved is None:
             os.environ.pop("OUTSOURCE_TEST_DATABASE_URL", None)
         else:
             os.environ["OUTSOURCE_TEST_DATABASE_URL"] = saved
+
+
+@contextmanager
+def host_pair(database: str, env: dict[str, str] | None = None) -> Iterator[Pair]:
+    """A lead and a service host on fresh databases of the named kind (``sqlite`` or a PostgreSQL URL)."""
+    folders = TempFolders()
+    try:
+        with database_kind(database), running_pair(folders, env) as pair:  # type: ignore[arg-type]
+            yield pair
+    finally:
         folders.cleanup()
 
 

@@ -27,6 +27,7 @@ from outsource_plugin.db.models import (
 )
 from outsource_plugin.errors import NotAuthenticated, NotFound
 from outsource_plugin.federation.feed import MessageSchema, change_from_message, message_json
+from outsource_plugin.federation.long_poll import held_feed
 from outsource_plugin.federation.rekey import ConfirmSchema, RotateSchema
 from outsource_plugin.federation.signing import LINK, verify
 from outsource_plugin.partnership import rotation
@@ -137,30 +138,26 @@ def _check_party(partner: Partner, uid: str, kind: str) -> None:
 @federation.get("/changes")
 def changes() -> ResponseReturnValue:
     """Our feed for the calling partner, after its cursor. Asking from ``after=N`` also
-    acknowledges 1..N, so those need no push."""
+    acknowledges 1..N, so those need no push. With ``wait`` (seconds) an empty feed is held
+    open until a change comes or the time is up (see ``federation.long_poll``)."""
     state = current_outsource()
     session = state.session
     partner: Partner = g.outsource_partner
     query = load(FeedSchema(), request.args.to_dict())
-    after, limit = query["after"], query["limit"]
-    rows = session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.partner_id == partner.id, OutboxMessage.seq > after)
-        .order_by(OutboxMessage.seq)
-        .limit(limit)
-    ).all()
-    items = [message_json(m) for m in rows]
+    after, partner_id = query["after"], partner.id
+    _remember_request()
+    session.commit()  # before a hold: a replay of a held request is refused, not held beside it
+    items = [message_json(m) for m in held_feed(state, partner_id, after, query["limit"], query["wait"])]
     session.execute(
         update(OutboxMessage)
         .where(
-            OutboxMessage.partner_id == partner.id,
+            OutboxMessage.partner_id == partner_id,
             OutboxMessage.seq <= after,
             OutboxMessage.state == MessageState.PENDING,
         )
         .values(state=MessageState.DELIVERED, delivered_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    _remember_request()
     session.commit()
     return jsonify({"changes": items})
 

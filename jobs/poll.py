@@ -16,6 +16,7 @@ from outsource_plugin.ops.logs import log_context
 from outsource_plugin.ops.metrics import record_poll
 from outsource_plugin.state import OutsourceState
 from outsource_plugin.sync.inbound import apply_change, refuse_change
+from outsource_plugin.validation.schemas import MAX_FEED_WAIT
 from outsource_plugin.workflow import Side, Status
 
 log = logging.getLogger(__name__)
@@ -38,17 +39,18 @@ def open_engagements(state: OutsourceState, partner: Partner) -> list[Engagement
     return [EngagementRef(e.uid, e.remote_ref, e.status.value) for e in state.session.scalars(query)]
 
 
-def poll_partner(state: OutsourceState, partner: Partner) -> int:
+def poll_partner(state: OutsourceState, partner: Partner, hold: float = 0.0) -> int:
     """Apply one batch of the partner's changes; the cursor advances in the same commit.
 
     Whatever goes wrong with this partner (its system is down, answers nonsense, or one of
     its messages cannot be applied) is rolled back and recorded on the partner as its
     last poll error, and ``sync_failed`` is sent: it is this partner's failure only, and
-    the round goes on to the next partner.
+    the round goes on to the next partner. With ``hold`` (seconds) a partner that can holds
+    the poll open until it has a change.
     """
     started, partner_id = time.perf_counter(), partner.id
     try:
-        return _apply_batch(state, partner, started)
+        return _apply_batch(state, partner, started, hold)
     except AdapterError as err:
         state.session.rollback()
         log.warning("poll of partner %s failed: %s", partner_id, err.message, extra=log_context(partner=partner))
@@ -60,14 +62,15 @@ def poll_partner(state: OutsourceState, partner: Partner) -> int:
         return _failed(state, partner, started, error)
 
 
-def _apply_batch(state: OutsourceState, partner: Partner, started: float) -> int:
+def _apply_batch(state: OutsourceState, partner: Partner, started: float, hold: float) -> int:
     session = state.session
     adapter, cursor = state.adapter_for(partner), partner.poll_cursor
     engagements = [] if Capability.FEED in adapter.capabilities else open_engagements(state, partner)
     # No transaction is held across the network call: on SQLite it holds the write lock, and
     # two peers polling each other at once would each wait on the other until the timeout.
     session.commit()
-    batch = adapter.fetch_changes(cursor, engagements)
+    held = hold > 0 and adapter.holds_feed
+    batch = adapter.hold_changes(cursor, hold) if held else adapter.fetch_changes(cursor, engagements)
     if batch.changes:
         lock_feed(session, partner.id)  # the partner row before any engagement: see lock_feed
     refused = None
@@ -96,7 +99,28 @@ def _failed(state: OutsourceState, partner: Partner, started: float, error: str)
     return 0
 
 
-def poll_all(state: OutsourceState) -> int:
-    """Poll every active partner in turn; one partner's failure does not keep the others waiting."""
+def poll_all(state: OutsourceState, hold: float = 0.0) -> int:
+    """Poll every active partner in turn; one partner's failure does not keep the others waiting.
+
+    With ``hold``, the partners share it, so a round lasts at most that long.
+    """
     partners = state.session.scalars(select(Partner).where(Partner.active.is_(True)).order_by(Partner.id)).all()
-    return sum(poll_partner(state, p) for p in partners)
+    share = hold / len(partners) if partners else 0.0
+    return sum(poll_partner(state, p, share) for p in partners)
+
+
+def follow_feeds(state: OutsourceState) -> int:
+    """The poll job under ``OUTSOURCE_POLL_HOLD``: held rounds back to back, so a partner's change
+    arrives as it commits, pushes or not.
+
+    It returns when a round neither brought changes nor was held (the partners answered at
+    once: over their bound, or down), and the next interval starts it again.
+    """
+    hold = min(float(state.config["OUTSOURCE_POLL_INTERVAL"]), MAX_FEED_WAIT)
+    changes = 0
+    while True:
+        started = time.perf_counter()
+        polled = poll_all(state, hold)
+        changes += polled
+        if not polled and time.perf_counter() - started < hold / 2:
+            return changes

@@ -9,18 +9,22 @@ from typing import Any
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.util import undefined
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from outsource_plugin.db.mail import WAKE_MAIL
 from outsource_plugin.db.outbox import WAKE_DELIVERY
+from outsource_plugin.db.wakeups import OutboxListener, listens
 from outsource_plugin.jobs.deadlines import expire_offers
 from outsource_plugin.jobs.deliver import deliver_due
+from outsource_plugin.jobs.delivery_loop import DeliveryLoop
 from outsource_plugin.jobs.leave import send_leave_notices
 from outsource_plugin.jobs.mail import send_mail_due
-from outsource_plugin.jobs.poll import poll_all
+from outsource_plugin.jobs.poll import follow_feeds, poll_all
 from outsource_plugin.jobs.reconcile import reconcile_all
 from outsource_plugin.jobs.rotate import rotate_due
 from outsource_plugin.partnership.leaving import WAKE_LEAVE
@@ -38,12 +42,12 @@ def run_once(state: OutsourceState) -> dict[str, int]:
     return {"delivered": delivered, "changes": polled, "expired": expired}
 
 
-def _in_app(app: Flask, job: Callable[[OutsourceState], Any]) -> Callable[[], None]:
+def _in_app(app: Flask, job: Callable[[OutsourceState], Any], job_id: str) -> Callable[[], None]:
     def run() -> None:
         with app.app_context():
             job(current_outsource())
 
-    run.__name__ = run.__qualname__ = job.__name__
+    run.__name__ = run.__qualname__ = job_id
     return run
 
 
@@ -63,13 +67,15 @@ class _OverrunFilter(logging.Filter):
 _OVERRUN_FILTER = _OverrunFilter()
 
 
-def _add_jobs(scheduler: Any, app: Flask) -> None:
+def _add_jobs(scheduler: Any, app: Flask, *, deliver: bool = True) -> None:
+    """Schedule the jobs; without ``deliver`` the caller runs deliveries itself (``DeliveryLoop``)."""
     logging.getLogger("apscheduler.scheduler").addFilter(_OVERRUN_FILTER)
     cfg = app.extensions["outsource"].config
+    poll = follow_feeds if cfg["OUTSOURCE_POLL_HOLD"] else poll_all
     jobs: list[tuple[Callable[[OutsourceState], Any], float]] = [
-        (deliver_due, cfg["OUTSOURCE_DELIVERY_INTERVAL"]),
+        *([(deliver_due, cfg["OUTSOURCE_DELIVERY_INTERVAL"])] if deliver else []),
         (send_leave_notices, cfg["OUTSOURCE_DELIVERY_INTERVAL"]),
-        (poll_all, cfg["OUTSOURCE_POLL_INTERVAL"]),
+        (poll, cfg["OUTSOURCE_POLL_INTERVAL"]),
         (expire_offers, cfg["OUTSOURCE_DEADLINE_INTERVAL"]),
         (reconcile_all, cfg["OUTSOURCE_RECONCILE_INTERVAL"]),
         (rotate_due, cfg["OUTSOURCE_POLL_INTERVAL"]),
@@ -77,8 +83,18 @@ def _add_jobs(scheduler: Any, app: Flask) -> None:
     if cfg["OUTSOURCE_MAIL_ENABLED"]:
         jobs.append((send_mail_due, cfg["OUTSOURCE_MAIL_INTERVAL"]))
     for job, interval in jobs:
+        # the poll job keeps its id whichever way it polls: ``poll_now`` names it
+        job_id = "poll_all" if job is poll else job.__name__
+        # held polls are how changes arrive: the first starts now, not an interval from now
+        first = datetime.now(timezone.utc) if job is follow_feeds else undefined
         scheduler.add_job(
-            _in_app(app, job), "interval", seconds=float(interval), id=job.__name__, max_instances=1, coalesce=True
+            _in_app(app, job, job_id),
+            "interval",
+            seconds=float(interval),
+            id=job_id,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=first,
         )
 
 
@@ -106,17 +122,42 @@ def _nudge_delivery_on_commit(app: Flask, scheduler: BackgroundScheduler) -> Non
         if not has_app_context() or current_app.extensions.get("outsource") is not state:
             return
         for flag, job_id in NUDGES.items():
-            if session.info.pop(flag, False) and scheduler.running:
-                try:
-                    scheduler.modify_job(job_id, next_run_time=datetime.now(timezone.utc))
-                except JobLookupError:
-                    logging.getLogger(__name__).info("%s not nudged: the job is not scheduled here", job_id)
+            if session.info.pop(flag, False):
+                _nudge(scheduler, job_id)
 
     event.listen(state.session, "after_commit", after_commit)
 
 
+def _nudge(scheduler: BaseScheduler, job_id: str) -> None:
+    """Run the job now rather than at its next interval (nothing when the scheduler is not running)."""
+    if not scheduler.running:
+        return
+    try:
+        scheduler.modify_job(job_id, next_run_time=datetime.now(timezone.utc))
+    except JobLookupError:
+        logging.getLogger(__name__).info("%s not nudged: the job is not scheduled here", job_id)
+
+
 def run_worker(app: Flask) -> None:
-    """Block, running the jobs, until interrupted: ``flask outsource worker``."""
+    """Block, running the jobs, until interrupted: ``flask outsource worker``.
+
+    On PostgreSQL the worker also LISTENs for new outbox rows and runs its delivery round the
+    moment one commits, in whichever process: web processes with ``OUTSOURCE_SCHEDULER`` off
+    cannot nudge it. The delivery interval stays as the fallback.
+    """
     scheduler = BlockingScheduler()
-    _add_jobs(scheduler, app)
-    scheduler.start()
+    with app.app_context():
+        state = current_outsource()
+        engine = state.session.get_bind().engine
+    if not listens(engine):
+        _add_jobs(scheduler, app)
+        scheduler.start()
+        return
+    _add_jobs(scheduler, app, deliver=False)
+    delivery = DeliveryLoop(app, float(state.config["OUTSOURCE_DELIVERY_INTERVAL"])).start()
+    listener = OutboxListener(engine, delivery.wake).start()
+    try:
+        scheduler.start()
+    finally:
+        listener.stop()
+        delivery.stop()

@@ -36,6 +36,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OUTSOURCE_SCHEDULER", False, "Run the jobs in the web process (APScheduler)."),
     Setting("OUTSOURCE_POLL_INTERVAL", 5.0, "Seconds between polls of each partner's change feed."),
     Setting("OUTSOURCE_DELIVERY_INTERVAL", 1.0, "Seconds between outbox delivery rounds."),
+    Setting(
+        "OUTSOURCE_POLL_HOLD",
+        False,
+        "Long-poll peer partners: the poll job asks them to hold GET /changes open until a change comes (for up to "
+        "OUTSOURCE_POLL_INTERVAL, at most 25 s), one held poll after another, so a change arrives as it commits even "
+        "when pushes fail. Off: one plain poll per OUTSOURCE_POLL_INTERVAL.",
+    ),
+    Setting(
+        "OUTSOURCE_FEED_MAX_HELD",
+        8,
+        "Partners' long polls of our feed one web process holds at once (each ties up a thread); more are "
+        "answered at once, as plain polls. 0: none held.",
+    ),
     Setting("OUTSOURCE_DEADLINE_INTERVAL", 60.0, "Seconds between checks for expired offers."),
     Setting(
         "OUTSOURCE_RECONCILE_INTERVAL",

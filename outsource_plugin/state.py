@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from outsource_plugin.adapters.base import PartnerAdapter
 from outsource_plugin.adapters.registry import adapter_class
+from outsource_plugin.db.feed_waits import FeedWaits
 from outsource_plugin.db.models import Partner
 from outsource_plugin.host.protocol import HostAdapter
 
@@ -35,6 +36,8 @@ class OutsourceState:
         #: the plugin's own calls outside a partner adapter (joining with an invitation code);
         #: a test mounts a transport on it to reach another app in process
         self.http = requests.Session()
+        #: partners' long polls of our feed held in this process, and what wakes them
+        self.feed_waits = FeedWaits(int(config["OUTSOURCE_FEED_MAX_HELD"]))
 
     @property
     def session(self) -> Session:

@@ -138,11 +138,17 @@ class ChoosePartnerSchema(Schema):
     change = fields.String(load_default=None)
 
 
+#: the longest a partner may ask us to hold its poll of our feed, in seconds
+MAX_FEED_WAIT = 25.0
+
+
 class FeedSchema(StrictSchema):
-    """A partner's cursor into our change feed: a sequence number fits the 32-bit column."""
+    """A partner's cursor into our change feed: a sequence number fits the 32-bit column. ``wait``
+    holds the request open until a change comes (a long poll), for at most ``MAX_FEED_WAIT`` seconds."""
 
     after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=500))
+    wait = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=MAX_FEED_WAIT))
 
 
 def load(schema: Schema, data: Any) -> dict[str, Any]:
