@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from outsource_plugin.db.mail import WAKE_MAIL
 from outsource_plugin.db.outbox import WAKE_DELIVERY
+from outsource_plugin.jobs.counts import fold_counts
 from outsource_plugin.jobs.deadlines import expire_offers
 from outsource_plugin.jobs.deliver import deliver_due
 from outsource_plugin.jobs.mail import send_mail_due
@@ -65,6 +66,7 @@ def _add_jobs(scheduler: Any, app: Flask) -> None:
         (deliver_due, cfg["OUTSOURCE_DELIVERY_INTERVAL"]),
         (poll_all, cfg["OUTSOURCE_POLL_INTERVAL"]),
         (expire_offers, cfg["OUTSOURCE_DEADLINE_INTERVAL"]),
+        (fold_counts, cfg["OUTSOURCE_COUNTS_INTERVAL"]),
         (reconcile_all, cfg["OUTSOURCE_RECONCILE_INTERVAL"]),
     ]
     if cfg["OUTSOURCE_MAIL_ENABLED"]:
