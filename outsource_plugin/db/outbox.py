@@ -117,13 +117,16 @@ def number_batch(session: Session) -> None:
     for item in waiting:
         by_partner.setdefault(item.partner_id, []).append(item)
     rows = []
-    for partner_id in sorted(by_partner):  # one lock order for every transaction
-        items = by_partner[partner_id]
-        last, seen = _reserve(session, partner_id, len(items))
-        for seq, item in enumerate(items, start=last - len(items) + 1):
-            rows.append(_row(partner_id, item.engagement_uid, item.message, seq, seen))
-            item.numbered(seq)
-    session.execute(insert(OutboxMessage), rows)
+    # without autoflush: what waits to be told its number (a new entry link) is still to be
+    # inserted, and then is inserted with it, not inserted first and updated one by one
+    with session.no_autoflush:
+        for partner_id in sorted(by_partner):  # one lock order for every transaction
+            items = by_partner[partner_id]
+            last, seen = _reserve(session, partner_id, len(items))
+            for seq, item in enumerate(items, start=last - len(items) + 1):
+                rows.append(_row(partner_id, item.engagement_uid, item.message, seq, seen))
+                item.numbered(seq)
+        session.execute(insert(OutboxMessage), rows)
     session.info[WAKE_DELIVERY] = True
 
 

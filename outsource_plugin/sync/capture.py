@@ -78,6 +78,7 @@ from outsource_plugin.host.entries import (
 )
 from outsource_plugin.host.privacy import holds
 from outsource_plugin.host.protocol import EntryChange, EntryOp, HostChanges
+from outsource_plugin.sync.flush_reads import LiveLinks, current_engagements
 from outsource_plugin.sync.refusals import over_limit, refuse, refused_by_partner
 from outsource_plugin.wire import (
     EntryMessage,
@@ -102,26 +103,21 @@ def on_host_changes(state: OutsourceState, changes: HostChanges) -> None:
         ticket_deleted(state, ticket_id)
     for ticket_id in changes.completed:
         ticket_completed(state, ticket_id)
-    # a flush often carries many entries of one ticket (a burst, an import): look its engagement and the
-    # entries' links up once, and number the messages of the whole flush together
+    # a flush often carries many entries (a burst, an import): read their engagements and links
+    # together (``flush_reads``), and number the messages of the whole flush together
     ours = [change for change in changes.entries if not is_kept_local(state.session, change.entry)]
-    wanted: dict[str, dict[EntryKind, set[str]]] = {}
-    for change in ours:
-        ids = wanted.setdefault(change.ticket_id, {}).setdefault(change.kind, set())
-        ids.add(state.host.entry_id(change.kind, change.entry))
-    current: dict[str, tuple[Engagement, LiveLinks] | None] = {}
+    engagements = current_engagements(state, {change.ticket_id for change in ours}) if ours else {}
+    links = LiveLinks.of(
+        state,
+        (
+            (engagements[change.ticket_id].uid, change.kind, state.host.entry_id(change.kind, change.entry))
+            for change in ours
+            if change.ticket_id in engagements
+        ),
+    )
     with outbox.numbered_together(state.session):
         for change in ours:
-            if change.ticket_id not in current:
-                engagement = _locked(state, current_engagement(state.session, change.ticket_id))
-                current[change.ticket_id] = (
-                    None
-                    if engagement is None
-                    else (engagement, LiveLinks.of(state, engagement.uid, wanted[change.ticket_id]))
-                )
-            found = current[change.ticket_id]
-            if found is not None:
-                capture_entry(state, change, *found)
+            capture_entry(state, change, engagements.get(change.ticket_id), links)
     for ticket_id in changes.reassigned:
         engagement = _locked(state, current_engagement(state.session, ticket_id))
         if engagement is not None:
@@ -136,56 +132,10 @@ def _locked(state: OutsourceState, engagement: Engagement | None) -> Engagement 
     return engagement
 
 
-class LiveLinks:
-    """The live links of the entries one flush changed on one engagement, read in one query per kind.
-
-    A link the flush makes is recorded here too, so a later change of the same
-    entry in the flush finds it.
-    """
-
-    def __init__(self, found: dict[tuple[str, str], EntryLink]) -> None:
-        self.found = found
-
-    @classmethod
-    def of(cls, state: OutsourceState, uid: str, wanted: dict[EntryKind, set[str]]) -> LiveLinks:
-        """The live links of the engagement ``uid`` for these local ids of each kind."""
-        found: dict[tuple[str, str], EntryLink] = {}
-        for kind, local_ids in wanted.items():
-            ids = sorted(local_ids)
-            for first in range(0, len(ids), _IN_CHUNK):
-                query = (
-                    select(EntryLink)
-                    .where(
-                        EntryLink.kind == kind.value,
-                        EntryLink.local_id.in_(ids[first : first + _IN_CHUNK]),
-                        EntryLink.engagement_uid == uid,
-                        EntryLink.deleted.is_(False),
-                    )
-                    .order_by(EntryLink.id)
-                )
-                # the newest live link of an id wins, as in ``_link_by_local``
-                found.update(((link.kind, link.local_id or ""), link) for link in state.session.scalars(query))
-        return cls(found)
-
-    def get(self, kind: EntryKind, local_id: str) -> EntryLink | None:
-        link = self.found.get((kind.value, local_id))
-        return link if link is not None and not link.deleted else None
-
-    def put(self, link: EntryLink) -> None:
-        self.found[(link.kind, link.local_id or "")] = link
-
-
-#: local ids per IN list: well under every database's limit of bound parameters
-_IN_CHUNK = 500
-
-
-def capture_entry(
-    state: OutsourceState, change: EntryChange, engagement: Engagement | None, links: LiveLinks | None = None
-) -> None:
+def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engagement | None, links: LiveLinks) -> None:
     """Link and send (or hold) one host entry change of the ticket whose current engagement is ``engagement``.
 
-    ``links``: the flush's live links of the engagement, read once (``LiveLinks``); without
-    them each change looks its link up.
+    ``links``: the flush's live links, read once (``flush_reads.LiveLinks``).
     """
     session = state.session
     if engagement is None:
@@ -198,11 +148,7 @@ def capture_entry(
     if change.op is EntryOp.CREATE:
         if sync is SyncState.ENDED:
             return
-        stale = (
-            links.get(change.kind, local_id)
-            if links is not None
-            else _link_by_local(state, engagement.uid, change.kind, local_id)
-        )
+        stale = links.get(engagement.uid, change.kind, local_id)
         if stale is not None:
             stale.deleted = True  # see ``retire_local``
         link = EntryLink(
@@ -214,18 +160,13 @@ def capture_entry(
             in_suspension=sync is SyncState.SUSPENDED,
         )
         session.add(link)
-        if links is not None:
-            links.put(link)
+        links.put(link)
         if sync is SyncState.ACTIVE:
             _send(state, engagement, link, change)
             if side is Side.SERVICE and change.kind in WORK_KINDS:
                 _work_started(state, engagement)
         return
-    found = (
-        links.get(change.kind, local_id)
-        if links is not None
-        else _link_by_local(state, engagement.uid, change.kind, local_id)
-    )
+    found = links.get(engagement.uid, change.kind, local_id)
     if found is None:
         return
     _check_and_send(state, engagement, found, change, sync)

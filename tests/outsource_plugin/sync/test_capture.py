@@ -16,6 +16,7 @@ from sqlalchemy import event, select
 
 from examples.helpdesk.models import Charge, Note, TimeEntry, db
 from outsource_plugin.db.models import EntryLink, OutboxMessage
+from tests.blueprints.api_helpers import add_ticket
 from tests.conftest import Api
 from tests.outsource_plugin.engagement_helpers import accepted
 
@@ -90,3 +91,22 @@ def test_an_entry_made_and_edited_in_one_transaction_is_sent_as_it_ends(
     assert [m.payload["data"]["text"] for m in messages][-2:] == ["final text", "final text"]
     assert len({m.payload["entry_key"] for m in messages[-2:]}) == 1
     assert len(live) == 1 and live[0].first_seq == messages[-2].seq
+
+
+def test_a_bulk_write_over_many_tickets_reads_their_engagements_and_links_together(
+    app: Flask, api: Api, partner_id: int
+) -> None:
+    tickets = [add_ticket(app) for _ in range(5)]
+    uids = [accepted(app, api, ticket, partner_id) for ticket in tickets]
+    with app.app_context():
+        with statements() as ran:
+            for ticket in tickets:
+                for n in range(20):
+                    db.session.add(Note(ticket_id=int(ticket), author="Ann", body=f"note {n}", internal=False))
+            db.session.commit()
+        sent = {uid: [m.payload["data"]["text"] for m in entry_messages(uid)] for uid in uids}
+    engagement_reads = [s for s in ran if s.startswith("SELECT") and "FROM outsource_engagement" in s]
+    link_reads = [s for s in ran if s.startswith("SELECT") and "FROM outsource_entry_link" in s]
+    assert len(engagement_reads) <= 2  # the engagements, then the open ones' statuses under lock
+    assert len(link_reads) == 1
+    assert all(texts[-20:] == [f"note {n}" for n in range(20)] for texts in sent.values())
