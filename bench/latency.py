@@ -72,7 +72,8 @@ def _latencies(lead_db: object, service_db: object, posted: list[int]) -> list[f
                 "WHERE l.entry_key LIKE 'service:note:%'"
             )
         )
-        seen = {int(key.rsplit(":", 1)[1]): _naive(at) for key, at in rows}
+        # service:note:<the service's note id>:<the life's token> (wire.entry_key)
+        seen = {int(key.split(":")[2]): _naive(at) for key, at in rows}
     return [(seen[i] - made[i]).total_seconds() for i in posted]
 
 
