@@ -12,6 +12,7 @@ import platform
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -211,6 +212,8 @@ def append_log(sections: list[Section], databases: list[str], wall: float, revis
         f"## {stamp}, commit {revision}",
         "",
         f"Machine: {machine()}; databases: {', '.join(databases)}; wall time {wall:.0f} s.",
+        "",
+        f"Command: `python -m bench {' '.join(sys.argv[1:])}`",
     ]
     for section in sections:
         body.extend(["", f"### {section.title}", "", *(f"- {line}" for line in section.lines)])

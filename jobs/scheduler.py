@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from outsource_plugin.db.mail import WAKE_MAIL
 from outsource_plugin.db.outbox import WAKE_DELIVERY
 from outsource_plugin.db.wakeups import OutboxListener, listens
+from outsource_plugin.jobs.counts import fold_counts
 from outsource_plugin.jobs.deadlines import expire_offers
 from outsource_plugin.jobs.deliver import deliver_due
 from outsource_plugin.jobs.delivery_loop import DeliveryLoop
@@ -77,6 +78,7 @@ def _add_jobs(scheduler: Any, app: Flask, *, deliver: bool = True) -> None:
         (send_leave_notices, cfg["OUTSOURCE_DELIVERY_INTERVAL"]),
         (poll, cfg["OUTSOURCE_POLL_INTERVAL"]),
         (expire_offers, cfg["OUTSOURCE_DEADLINE_INTERVAL"]),
+        (fold_counts, cfg["OUTSOURCE_COUNTS_INTERVAL"]),
         (reconcile_all, cfg["OUTSOURCE_RECONCILE_INTERVAL"]),
         (rotate_due, cfg["OUTSOURCE_POLL_INTERVAL"]),
     ]

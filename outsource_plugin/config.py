@@ -51,6 +51,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("OUTSOURCE_DEADLINE_INTERVAL", 60.0, "Seconds between checks for expired offers."),
     Setting(
+        "OUTSOURCE_COUNTS_INTERVAL",
+        60.0,
+        "Seconds between foldings of the dashboard's status counts into one row each.",
+    ),
+    Setting(
         "OUTSOURCE_RECONCILE_INTERVAL",
         86400.0,
         "Seconds between reconciliation runs, which compare and repair both sides of syncing engagements.",

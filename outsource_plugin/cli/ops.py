@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outsource_plugin.cli.common import clear_errors, find_partner, progress
+from outsource_plugin.core.status_counts import CountDrift, check
 from outsource_plugin.db.models import Engagement
 from outsource_plugin.state import current_outsource
 from outsource_plugin.sync.backfill import backfill, check_backfillable
@@ -78,7 +79,8 @@ def backfill_command(engagement_ref: str | None, partner_ref: str | None, dry_ru
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @with_appcontext
 def reconcile_command(engagement_ref: str | None, partner_ref: str | None, repair: bool, as_json: bool) -> None:
-    """Compare both sides of every syncing engagement (Accepted, In Progress).
+    """Compare both sides of every syncing engagement (Accepted, In Progress), and the
+    dashboard's status counts with the engagements.
 
     Exits 1 when drift remains (with --repair: drift this side could not
     repair, such as the partner's own entries or a status), else 0.
@@ -86,6 +88,8 @@ def reconcile_command(engagement_ref: str | None, partner_ref: str | None, repai
     state = current_outsource()
     if engagement_ref and partner_ref:
         raise click.UsageError("give --engagement or --partner, not both")
+    counts = check(state.session, repair=repair)
+    state.session.commit()
     partner = find_partner(state.session, partner_ref) if partner_ref else None
     engagements = syncing_engagements(state, partner)
     if engagement_ref:
@@ -102,13 +106,29 @@ def reconcile_command(engagement_ref: str | None, partner_ref: str | None, repai
         repair=repair,
         progress=lambda uids: progress(uids, "Reconciling"),
     )
-    click.echo(json.dumps(report.to_json(), indent=2) if as_json else _text(report))
-    if report.unresolved:
+    if as_json:
+        click.echo(
+            json.dumps({**report.to_json(), "status_counts": [_count_json(d, repair) for d in counts]}, indent=2)
+        )
+    else:
+        click.echo(_text(report, counts, repair))
+    if report.unresolved or (counts and not repair):
         click.get_current_context().exit(1)
 
 
-def _text(report: Report) -> str:
-    lines = [
+def _count_json(drift: CountDrift, repaired: bool) -> dict[str, object]:
+    return {
+        "role": drift.role.value,
+        "status": drift.status.value,
+        "kept": drift.kept,
+        "counted": drift.counted,
+        "repaired": repaired,
+    }
+
+
+def _text(report: Report, counts: list[CountDrift], counts_repaired: bool) -> str:
+    lines = [f"status count  {d}{'  (repaired)' if counts_repaired else ''}" for d in counts]
+    lines += [
         f"{d.engagement_uid}  {d.kind.value}  {d.detail}{'  (repaired)' if d.repaired else ''}" for d in report.drifts
     ]
     lines += [f"{uid}  not supported: {why}" for uid, why in report.not_supported.items()]

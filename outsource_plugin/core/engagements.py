@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from outsource_plugin import signals
 from outsource_plugin.core.costs import add_completion_charge
+from outsource_plugin.core.status_counts import count_change
 from outsource_plugin.db import outbox
 from outsource_plugin.db.models import (
     STATUS_TIMESTAMP,
@@ -271,6 +272,7 @@ def record_transition(
     now = utcnow()
     session = state.session
     _audit(session, engagement, actor.name, side, action, before, after, reason, now)
+    count_change(session, engagement.role, before, after)
     if after is None:
         session.delete(engagement)
     else:

@@ -193,7 +193,9 @@ class Engagement(Base):
 
     __tablename__ = "outsource_engagement"
     __table_args__ = (
+        # one per sort order of the dashboard, so that a folder's page is an index range scan
         Index("ix_outsource_engagement_folder", "role", "status", "updated_at", "id"),
+        Index("ix_outsource_engagement_folder_created", "role", "status", "created_at", "id"),
         Index("ix_outsource_engagement_ticket", "ticket_id", "role", "id"),
         Index("ix_outsource_engagement_partner", "partner_id", "status"),
         Index("ix_outsource_engagement_deadline", "status", "acceptance_deadline"),
@@ -265,6 +267,23 @@ class Engagement(Base):
     @property
     def effective_terms(self) -> dict[str, Any]:
         return self.frozen_terms if self.frozen_terms is not None else self.terms
+
+
+class StatusCount(Base):
+    """A change in how many engagements hold one (role, status): the count is the sum of the rows.
+
+    Each status change adds its rows in its own transaction (``core.status_counts``), so
+    the dashboard sums a few rows instead of counting a million engagements, and two
+    transitions never wait on one shared counter row. A job folds the rows into one per key.
+    """
+
+    __tablename__ = "outsource_status_count"
+    __table_args__ = (Index("ix_outsource_status_count_key", "role", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    role: Mapped[Side] = mapped_column(_enum(Side, "outsource_side"))
+    status: Mapped[Status] = mapped_column(_enum(Status, "outsource_status"))
+    amount: Mapped[int] = mapped_column(Integer)
 
 
 class AuditEvent(Base):

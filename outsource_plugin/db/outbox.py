@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from outsource_plugin.db.models import Engagement, MailMessage, MessageState, OutboxMessage, Partner, utcnow
@@ -52,29 +55,110 @@ def enqueue(session: Session, engagement: Engagement, message: WireMessage) -> O
     acts we knew of when we made this change (``outsource_plugin.sync.capture``
     decides crossing by it). A partner whose feed is not numbered (a foreign
     system's timestamp cursor) gets no ``seen``.
+
+    Messages waiting in a ``numbered_together`` batch are numbered first, so the
+    feed keeps the order in which messages were queued.
     """
-    seq, cursor = session.execute(
-        update(Partner)
-        .where(Partner.id == engagement.partner_id)
-        .values(outbound_seq=Partner.outbound_seq + 1)
-        .returning(Partner.outbound_seq, Partner.poll_cursor)
-        .execution_options(synchronize_session=False)
-    ).one()
-    if cursor is None or cursor.isdigit():
-        message = replace(message, seen=int(cursor or 0))
-    queued = OutboxMessage(
-        partner_id=engagement.partner_id,
-        seq=seq,
-        engagement_uid=engagement.uid,
-        kind=message.kind,
-        payload=message.to_wire(),
-        state=MessageState.PENDING,
-        next_attempt_at=utcnow(),
-        attempts=0,
-    )
+    number_batch(session)
+    seq, seen = _reserve(session, engagement.partner_id, 1)
+    queued = OutboxMessage(**_row(engagement.partner_id, engagement.uid, message, seq, seen))
     session.add(queued)
     session.info[WAKE_DELIVERY] = True
     return queued
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    partner_id: int
+    engagement_uid: str
+    message: WireMessage
+    numbered: Callable[[int], None]
+
+
+@contextmanager
+def numbered_together(session: Session) -> Iterator[None]:
+    """Queue the messages of a whole flush (``enqueue_later``) and number them at the end, in bulk.
+
+    A bulk write of entries would otherwise take one counter UPDATE and one
+    INSERT per message; together it is one UPDATE per partner and one
+    multi-row INSERT. Messages queued before an ``enqueue`` in between are
+    numbered before it. On an error the batch is dropped with the transaction
+    the host must roll back.
+    """
+    if _BATCH in session.info:  # already inside one: the outer batch numbers these too
+        yield
+        return
+    session.info[_BATCH] = []
+    try:
+        yield
+        number_batch(session)
+    finally:
+        session.info.pop(_BATCH, None)
+
+
+def enqueue_later(
+    session: Session, engagement: Engagement, message: WireMessage, numbered: Callable[[int], None]
+) -> None:
+    """Queue a message in the open ``numbered_together`` batch (at once without one); ``numbered``
+    is told its feed number."""
+    if _BATCH not in session.info:
+        numbered(enqueue(session, engagement, message).seq)
+        return
+    session.info[_BATCH].append(_Waiting(engagement.partner_id, engagement.uid, message, numbered))
+
+
+def number_batch(session: Session) -> None:
+    """Number and insert what waits in the open batch: one counter UPDATE per partner, one INSERT."""
+    waiting: list[_Waiting] = session.info.get(_BATCH) or []
+    if not waiting:
+        return
+    session.info[_BATCH] = []
+    by_partner: dict[int, list[_Waiting]] = {}
+    for item in waiting:
+        by_partner.setdefault(item.partner_id, []).append(item)
+    rows = []
+    # without autoflush: what waits to be told its number (a new entry link) is still to be
+    # inserted, and then is inserted with it, not inserted first and updated one by one
+    with session.no_autoflush:
+        for partner_id in sorted(by_partner):  # one lock order for every transaction
+            items = by_partner[partner_id]
+            last, seen = _reserve(session, partner_id, len(items))
+            for seq, item in enumerate(items, start=last - len(items) + 1):
+                rows.append(_row(partner_id, item.engagement_uid, item.message, seq, seen))
+                item.numbered(seq)
+        session.execute(insert(OutboxMessage), rows)
+    session.info[WAKE_DELIVERY] = True
+
+
+#: ``session.info`` key of the open ``numbered_together`` batch
+_BATCH = "outsource_outbox_batch"
+
+
+def _reserve(session: Session, partner_id: int, count: int) -> tuple[int, int | None]:
+    """Take the next ``count`` numbers of the partner's feed: the last of them, and ``seen``."""
+    last, cursor = session.execute(
+        update(Partner)
+        .where(Partner.id == partner_id)
+        .values(outbound_seq=Partner.outbound_seq + count)
+        .returning(Partner.outbound_seq, Partner.poll_cursor)
+        .execution_options(synchronize_session=False)
+    ).one()
+    return last, int(cursor or 0) if cursor is None or cursor.isdigit() else None
+
+
+def _row(partner_id: int, engagement_uid: str, message: WireMessage, seq: int, seen: int | None) -> dict[str, Any]:
+    if seen is not None:
+        message = replace(message, seen=seen)
+    return {
+        "partner_id": partner_id,
+        "seq": seq,
+        "engagement_uid": engagement_uid,
+        "kind": message.kind,
+        "payload": message.to_wire(),
+        "state": MessageState.PENDING,
+        "next_attempt_at": utcnow(),
+        "attempts": 0,
+    }
 
 
 def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0, rng: random.Random | None = None) -> float:

@@ -78,6 +78,7 @@ from outsource_plugin.host.entries import (
 )
 from outsource_plugin.host.privacy import holds
 from outsource_plugin.host.protocol import EntryChange, EntryOp, HostChanges
+from outsource_plugin.sync.flush_reads import LiveLinks, current_engagements
 from outsource_plugin.sync.refusals import over_limit, refuse, refused_by_partner
 from outsource_plugin.wire import (
     EntryMessage,
@@ -102,13 +103,21 @@ def on_host_changes(state: OutsourceState, changes: HostChanges) -> None:
         ticket_deleted(state, ticket_id)
     for ticket_id in changes.completed:
         ticket_completed(state, ticket_id)
-    # a flush often carries many entries of one ticket (a burst, an import): look its engagement up once
-    current: dict[str, Engagement | None] = {}
-    for change in changes.entries:
-        if not is_kept_local(state.session, change.entry):
-            if change.ticket_id not in current:
-                current[change.ticket_id] = _locked(state, current_engagement(state.session, change.ticket_id))
-            capture_entry(state, change, current[change.ticket_id])
+    # a flush often carries many entries (a burst, an import): read their engagements and links
+    # together (``flush_reads``), and number the messages of the whole flush together
+    ours = [change for change in changes.entries if not is_kept_local(state.session, change.entry)]
+    engagements = current_engagements(state, {change.ticket_id for change in ours}) if ours else {}
+    links = LiveLinks.of(
+        state,
+        (
+            (engagements[change.ticket_id].uid, change.kind, state.host.entry_id(change.kind, change.entry))
+            for change in ours
+            if change.ticket_id in engagements
+        ),
+    )
+    with outbox.numbered_together(state.session):
+        for change in ours:
+            capture_entry(state, change, engagements.get(change.ticket_id), links)
     for ticket_id in changes.reassigned:
         engagement = _locked(state, current_engagement(state.session, ticket_id))
         if engagement is not None:
@@ -123,8 +132,11 @@ def _locked(state: OutsourceState, engagement: Engagement | None) -> Engagement 
     return engagement
 
 
-def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engagement | None) -> None:
-    """Link and send (or hold) one host entry change of the ticket whose current engagement is ``engagement``."""
+def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engagement | None, links: LiveLinks) -> None:
+    """Link and send (or hold) one host entry change of the ticket whose current engagement is ``engagement``.
+
+    ``links``: the flush's live links, read once (``flush_reads.LiveLinks``).
+    """
     session = state.session
     if engagement is None:
         return
@@ -136,7 +148,9 @@ def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engage
     if change.op is EntryOp.CREATE:
         if sync is SyncState.ENDED:
             return
-        retire_local(state, engagement.uid, change.kind, local_id)
+        stale = links.get(engagement.uid, change.kind, local_id)
+        if stale is not None:
+            stale.deleted = True  # see ``retire_local``
         link = EntryLink(
             engagement_uid=engagement.uid,
             entry_key=entry_key(side, change.kind, local_id),
@@ -146,12 +160,13 @@ def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engage
             in_suspension=sync is SyncState.SUSPENDED,
         )
         session.add(link)
+        links.put(link)
         if sync is SyncState.ACTIVE:
             _send(state, engagement, link, change)
             if side is Side.SERVICE and change.kind in WORK_KINDS:
                 _work_started(state, engagement)
         return
-    found = _link_by_local(state, engagement.uid, change.kind, local_id)
+    found = links.get(engagement.uid, change.kind, local_id)
     if found is None:
         return
     _check_and_send(state, engagement, found, change, sync)
@@ -264,11 +279,17 @@ def _enqueue(
         user=user.name if user else values.get("author") or values.get("resource"),
         at=utcnow().isoformat(),
     )
-    message = outbox.enqueue(
-        state.session, engagement, EntryMessage(link.entry_key, op, kind, to_wire(kind, values), origin)
+    outbox.enqueue_later(
+        state.session,
+        engagement,
+        EntryMessage(link.entry_key, op, kind, to_wire(kind, values), origin),
+        lambda seq: _first_message(link, seq),
     )
+
+
+def _first_message(link: EntryLink, seq: int) -> None:
     if link.first_seq is None:
-        link.first_seq = message.seq
+        link.first_seq = seq
 
 
 def _crosses(engagement: Engagement, message: EntryMessage, held: bool) -> bool:

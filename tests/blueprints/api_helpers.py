@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from examples.helpdesk.models import Ticket, db
+from outsource_plugin.core.status_counts import count_change
 from outsource_plugin.db.models import Base, Engagement, MessageKind, MessageState, OutboxMessage, Partner, new_id
 from outsource_plugin.partnership.invitations import create_invitation
 from outsource_plugin.state import current_outsource
@@ -62,6 +63,7 @@ def add_engagement(
             remote_ticket_number="L-7" if role is Side.SERVICE else None,
         )
         db.session.add(engagement)
+        count_change(db.session, role, None, status)
         db.session.commit()
         return engagement.id
 

@@ -91,18 +91,23 @@ def test_version_table_is_the_plugins_own(engine: Engine) -> None:
     assert "alembic_version" in _tables(engine)
 
 
+def _old_partner(connection: Any) -> None:
+    """A partner row written before the revision under test, as SQL of its time."""
+    connection.execute(
+        text(
+            "INSERT INTO outsource_partner (name, adapter, config, default_terms, active, created_at, "
+            "updated_at, outbound_seq) VALUES ('Old', 'memory', '{}', '{}', true, :now, :now, 0)"
+        ),
+        {"now": "2026-01-01 00:00:00"},
+    )
+
+
 def test_tables_made_by_create_all_are_adopted_with_their_data(engine: Engine) -> None:
     # the tables as ``create_all`` made them before migrations existed: the baseline's, unstamped
     migrate.upgrade(engine, migrate.BASELINE)
     with engine.begin() as connection:
         connection.execute(text(f"DROP TABLE {migrate.VERSION_TABLE}"))
-        connection.execute(
-            text(
-                "INSERT INTO outsource_partner (name, adapter, config, default_terms, active, created_at, "
-                "updated_at, outbound_seq) VALUES ('Old', 'memory', '{}', '{}', true, :now, :now, 0)"
-            ),
-            {"now": "2026-01-01 00:00:00"},
-        )
+        _old_partner(connection)
     migrate.upgrade(engine)
     # stamped at the baseline, then upgraded past it to the head
     assert _revision(engine) == migrate.head_revision()
@@ -114,13 +119,7 @@ def test_tables_made_by_create_all_are_adopted_with_their_data(engine: Engine) -
 def test_two_open_engagements_of_one_ticket_stop_the_upgrade_with_their_tickets_named(engine: Engine) -> None:
     migrate.upgrade(engine, "0004_causal")
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO outsource_partner (name, adapter, config, default_terms, active, created_at, "
-                "updated_at, outbound_seq) VALUES ('Old', 'memory', '{}', '{}', true, :now, :now, 0)"
-            ),
-            {"now": "2026-01-01 00:00:00"},
-        )
+        _old_partner(connection)
         for uid, status in (("a" * 32, "assigned"), ("b" * 32, "in_progress"), ("c" * 32, "canceled")):
             connection.execute(
                 text(
@@ -205,3 +204,30 @@ def test_cli_downgrade_needs_a_revision(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["outsource", "db", "downgrade"])
     assert result.exit_code == 2
     assert "Missing argument 'REVISION'" in result.output
+
+
+def test_the_counters_revision_counts_the_engagements_there_are(engine: Engine) -> None:
+    migrate.upgrade(engine, "0011_invitations")
+    with engine.begin() as connection:
+        _old_partner(connection)
+        for n, (role, status) in enumerate(
+            [("lead", "accepted"), ("lead", "accepted"), ("lead", "complete"), ("service", "assigned")]
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO outsource_engagement (uid, role, ticket_id, partner_id, status, terms, created_at, "
+                    "updated_at) VALUES (:uid, :role, :ticket, 1, :status, '{}', :now, :now)"
+                ),
+                {"uid": f"u{n}", "role": role, "ticket": str(n), "status": status, "now": "2026-01-01 00:00:00"},
+            )
+    migrate.upgrade(engine, "0015_counters")
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT role, status, amount FROM outsource_status_count")).all()
+    assert sorted(tuple(r) for r in rows) == [
+        ("lead", "accepted", 2),
+        ("lead", "complete", 1),
+        ("service", "assigned", 1),
+    ]
+    assert "ix_outsource_engagement_folder_created" in {
+        i["name"] for i in inspect(engine).get_indexes("outsource_engagement")
+    }

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from examples.helpdesk.models import db
 from outsource_plugin.db.models import Engagement, OutboxMessage, Partner, utcnow
-from outsource_plugin.db.outbox import claim, enqueue, lock_feed, release
+from outsource_plugin.db.outbox import claim, enqueue, enqueue_later, lock_feed, numbered_together, release
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.wire import EntryMessage, WireOp
 from outsource_plugin.workflow import Side, Status
@@ -20,12 +20,18 @@ from outsource_plugin.workflow import Side, Status
 LEASE = timedelta(seconds=30)
 
 
+def assigned(partner_id: int, uid: str) -> Engagement:
+    """An Assigned lead engagement with the partner, flushed; in the app's context."""
+    partner = db.session.get(Partner, partner_id)
+    engagement = Engagement(uid=uid, role=Side.LEAD, ticket_id="1", partner=partner, status=Status.ASSIGNED)
+    db.session.add(engagement)
+    db.session.flush()
+    return engagement
+
+
 def queue_two(app: Flask, partner_id: int) -> None:
     with app.app_context():
-        partner = db.session.get(Partner, partner_id)
-        engagement = Engagement(uid="e" * 32, role=Side.LEAD, ticket_id="1", partner=partner, status=Status.ASSIGNED)
-        db.session.add(engagement)
-        db.session.flush()
+        engagement = assigned(partner_id, "e" * 32)
         for n in range(2):
             enqueue(db.session, engagement, EntryMessage(f"lead:note:{n}", WireOp.UPSERT, EntryKind.NOTE))
         db.session.commit()
@@ -128,3 +134,50 @@ def test_a_claim_takes_a_feed_whose_partner_row_is_being_referenced(app: Flask, 
             assert len(claim(db.session, "worker-a", limit=10, lease=LEASE)) == 2
         finally:
             other.rollback()
+
+
+def test_a_batch_is_numbered_in_the_order_messages_were_queued(app: Flask, partner_id: int) -> None:
+    with app.app_context():
+        engagement = assigned(partner_id, "b" * 32)
+        numbers: dict[str, int] = {}
+
+        def later(key: str) -> None:
+            message = EntryMessage(key, WireOp.UPSERT, EntryKind.NOTE)
+            enqueue_later(db.session, engagement, message, lambda seq: numbers.__setitem__(key, seq))
+
+        with numbered_together(db.session):
+            later("lead:note:1")
+            later("lead:note:2")
+            numbers["now"] = enqueue(
+                db.session, engagement, EntryMessage("lead:note:3", WireOp.UPSERT, EntryKind.NOTE)
+            ).seq
+            later("lead:note:4")
+            assert "lead:note:4" not in numbers
+        db.session.commit()
+        feed = [
+            (m.seq, m.payload["entry_key"])
+            for m in db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.seq))
+        ]
+    assert [key for _, key in feed] == ["lead:note:1", "lead:note:2", "lead:note:3", "lead:note:4"]
+    assert [seq for seq, _ in feed] == list(range(feed[0][0], feed[0][0] + 4))
+    assert numbers == {
+        "lead:note:1": feed[0][0],
+        "lead:note:2": feed[1][0],
+        "now": feed[2][0],
+        "lead:note:4": feed[3][0],
+    }
+
+
+def test_a_batch_that_fails_queues_nothing(app: Flask, partner_id: int) -> None:
+    with app.app_context():
+        engagement = assigned(partner_id, "f" * 32)
+        db.session.commit()
+        with pytest.raises(RuntimeError), numbered_together(db.session):
+            message = EntryMessage("lead:note:1", WireOp.UPSERT, EntryKind.NOTE)
+            enqueue_later(db.session, engagement, message, lambda seq: None)
+            raise RuntimeError("the host's flush failed")
+        db.session.rollback()
+        enqueue(db.session, engagement, EntryMessage("lead:note:2", WireOp.UPSERT, EntryKind.NOTE))
+        db.session.commit()
+        keys = [m.payload["entry_key"] for m in db.session.scalars(select(OutboxMessage))]
+    assert keys == ["lead:note:2"]

@@ -11,6 +11,7 @@ from flask import Flask
 from sqlalchemy import delete, select, update
 
 from examples.helpdesk.models import Note, db
+from outsource_plugin.core.status_counts import count_change
 from outsource_plugin.db.models import Engagement, EntryLink, Partner
 from outsource_plugin.federation.signing import sign
 from outsource_plugin.host.entries import EntryKind
@@ -47,7 +48,7 @@ def in_sync(app: Flask, api: Api, ticket_id: str, partner_id: int) -> str:
     note(api, ticket_id, "Lead: please replace the disk")
     memory_partner(app, partner_id).add_entry(uid, EntryKind.NOTE, {"text": "Partner: on my way"})
     sync(app)
-    assert report(app) == (0, {"checked": 1, "drifts": [], "repaired": 0, "not_supported": {}})
+    assert report(app) == (0, {"checked": 1, "drifts": [], "repaired": 0, "not_supported": {}, "status_counts": []})
     return uid
 
 
@@ -72,7 +73,7 @@ def test_an_entry_the_partner_lost_is_reported_then_repaired_once(
     assert report(app, "--repair")[1]["drifts"] == []
     sync(app)
     assert entry_texts(app, partner_id, uid) == ["Lead: please replace the disk"]
-    assert report(app) == (0, {"checked": 1, "drifts": [], "repaired": 0, "not_supported": {}})
+    assert report(app) == (0, {"checked": 1, "drifts": [], "repaired": 0, "not_supported": {}, "status_counts": []})
     assert len(audit(app, uid, "repair")) == 1
 
 
@@ -135,6 +136,7 @@ def test_partners_without_the_capability_are_reported_as_not_supported(app: Flas
         session.add(redmine)
         session.flush()
         session.add(Engagement(role=Side.LEAD, ticket_id="1", partner_id=redmine.id, status=Status.IN_PROGRESS))
+        count_change(session, Side.LEAD, None, Status.IN_PROGRESS)  # as its transitions would have
         session.commit()
         uid = session.scalars(select(Engagement.uid)).one()
     code, found = report(app, "--partner", "Redmine Co")

@@ -1,0 +1,103 @@
+"""What capture reads once per host flush, however many entries the flush carries.
+
+A host's bulk write (an import, a burst of entries) hands capture thousands of
+changes at once. Read one at a time, each change's engagement and entry link
+cost a query or two and a flush of everything pending; read here, they cost a
+query per few hundred tickets or entries, and the links made meanwhile are
+inserted together at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm.attributes import set_committed_value
+
+from outsource_plugin.db import outbox
+from outsource_plugin.db.models import Engagement, EntryLink
+from outsource_plugin.host.entries import EntryKind
+
+if TYPE_CHECKING:
+    from outsource_plugin.state import OutsourceState
+
+#: values per IN list: well under every database's limit of bound parameters
+_IN_CHUNK = 500
+
+
+def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
+    ordered = sorted(set(values))
+    for first in range(0, len(ordered), _IN_CHUNK):
+        yield ordered[first : first + _IN_CHUNK]
+
+
+def current_engagements(state: OutsourceState, ticket_ids: Iterable[str]) -> dict[str, Engagement]:
+    """Each ticket's current engagement (its newest, of either role), the open ones locked.
+
+    The same as ``core.engagements.current_engagement`` then ``lock_status`` for each ticket, in
+    a few statements: every partner's row first, then the engagements' rows, each in id order,
+    so two flushes lock in one order; and each open engagement's status re-read under its lock,
+    since the partner's crossing act may have just committed (a cancel that withdrew the offer).
+    """
+    session = state.session
+    newest: dict[str, Engagement] = {}
+    for chunk in _chunks(ticket_ids):
+        for engagement in session.scalars(
+            select(Engagement).where(Engagement.ticket_id.in_(chunk)).order_by(Engagement.id)
+        ):
+            newest[str(engagement.ticket_id)] = engagement
+    open_ones = {e.id: e for e in newest.values() if e.is_open}  # a closed one never opens again
+    for partner_id in sorted({e.partner_id for e in open_ones.values()}):
+        outbox.lock_feed(session, partner_id)
+    session.flush()
+    for chunk in _chunks(open_ones):
+        locked = session.execute(
+            select(Engagement.id, Engagement.status)
+            .where(Engagement.id.in_(chunk))
+            .order_by(Engagement.id)
+            .with_for_update()
+        )
+        for engagement_id, status in locked:
+            set_committed_value(open_ones[engagement_id], "status", status)
+    return newest
+
+
+class LiveLinks:
+    """The live link of each entry a flush changed, keyed by engagement, kind and local id.
+
+    A link the flush makes is recorded here too, so a later change of the same
+    entry in the flush finds it.
+    """
+
+    def __init__(self, found: dict[tuple[str, str, str], EntryLink]) -> None:
+        self.found = found
+
+    @classmethod
+    def of(cls, state: OutsourceState, wanted: Iterable[tuple[str, EntryKind, str]]) -> LiveLinks:
+        """The live links of these (engagement uid, kind, local id), one query per kind and chunk of ids."""
+        by_kind: dict[EntryKind, set[str]] = {}
+        uids: set[str] = set()
+        for uid, kind, local_id in wanted:
+            by_kind.setdefault(kind, set()).add(local_id)
+            uids.add(uid)
+        found: dict[tuple[str, str, str], EntryLink] = {}
+        for kind, local_ids in by_kind.items():
+            for chunk in _chunks(local_ids):
+                query = (
+                    select(EntryLink)
+                    .where(EntryLink.kind == kind.value, EntryLink.local_id.in_(chunk), EntryLink.deleted.is_(False))
+                    .order_by(EntryLink.id)
+                )
+                # the newest live link of an id wins, as in ``capture._link_by_local``
+                for link in state.session.scalars(query):
+                    if link.engagement_uid in uids:
+                        found[(link.engagement_uid, link.kind, link.local_id or "")] = link
+        return cls(found)
+
+    def get(self, uid: str, kind: EntryKind, local_id: str) -> EntryLink | None:
+        link = self.found.get((uid, kind.value, local_id))
+        return link if link is not None and not link.deleted else None
+
+    def put(self, link: EntryLink) -> None:
+        self.found[(link.engagement_uid, link.kind, link.local_id or "")] = link

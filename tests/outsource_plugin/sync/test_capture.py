@@ -1,0 +1,112 @@
+"""Capture of a bulk write (issue 18, target 1): a flush's messages are numbered together.
+
+The demo host is the lead, its engagement with the memory partner Accepted;
+many entries are committed in one transaction, as a host's import would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
+
+from flask import Flask
+from sqlalchemy import event, select
+
+from examples.helpdesk.models import Charge, Note, TimeEntry, db
+from outsource_plugin.db.models import EntryLink, OutboxMessage
+from tests.blueprints.api_helpers import add_ticket
+from tests.conftest import Api
+from tests.outsource_plugin.engagement_helpers import accepted
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """The SQL the app's engine runs meanwhile, one string per execute or executemany."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def entry_messages(uid: str) -> list[OutboxMessage]:
+    query = select(OutboxMessage).where(OutboxMessage.engagement_uid == uid, OutboxMessage.kind == "entry")
+    return list(db.session.scalars(query.order_by(OutboxMessage.seq)))
+
+
+def test_a_bulk_write_takes_one_feed_number_statement_and_keeps_entry_order(
+    app: Flask, api: Api, ticket_id: str, partner_id: int
+) -> None:
+    uid = accepted(app, api, ticket_id, partner_id)
+    with app.app_context():
+        before = len(entry_messages(uid))
+        with statements() as ran:
+            for n in range(30):
+                db.session.add(Note(ticket_id=int(ticket_id), author="Ann", body=f"note {n}", internal=False))
+                db.session.add(
+                    TimeEntry(ticket_id=int(ticket_id), resource="Ann", work_date=date.today(), hours=Decimal("0.5"))
+                )
+                db.session.add(Charge(ticket_id=int(ticket_id), name=f"part {n}", quantity=1, unit_price=Decimal(2)))
+            db.session.commit()
+        messages = entry_messages(uid)[before:]
+        links = {
+            link.entry_key: link
+            for link in db.session.scalars(select(EntryLink).where(EntryLink.engagement_uid == uid))
+        }
+    bumps = [s for s in ran if s.startswith("UPDATE outsource_partner SET") and "outbound_seq=(" in s]
+    link_reads = [s for s in ran if s.startswith("SELECT") and "FROM outsource_entry_link" in s]
+    assert len(bumps) == 1
+    assert len(link_reads) <= 3  # one per kind of entry
+    assert len(messages) == 90
+    seqs = [m.seq for m in messages]
+    assert seqs == list(range(seqs[0], seqs[0] + 90))
+    # the lead's time reaches the partner as a note too
+    notes = [m.payload["data"]["text"] for m in messages if m.payload["data"].get("text", "").startswith("note ")]
+    assert notes == [f"note {n}" for n in range(30)]
+    assert all(links[m.payload["entry_key"]].first_seq == m.seq for m in messages)
+    assert all(m.payload["seen"] == messages[0].payload["seen"] for m in messages)
+
+
+def test_an_entry_made_and_edited_in_one_transaction_is_sent_as_it_ends(
+    app: Flask, api: Api, ticket_id: str, partner_id: int
+) -> None:
+    uid = accepted(app, api, ticket_id, partner_id)
+    with app.app_context():
+        note = Note(ticket_id=int(ticket_id), author="Ann", body="first draft", internal=False)
+        db.session.add(note)
+        db.session.flush()
+        note.body = "final text"
+        db.session.commit()
+        messages = entry_messages(uid)
+        live = db.session.scalars(
+            select(EntryLink).where(EntryLink.engagement_uid == uid, EntryLink.deleted.is_(False))
+        ).all()
+    assert [m.payload["data"]["text"] for m in messages][-2:] == ["final text", "final text"]
+    assert len({m.payload["entry_key"] for m in messages[-2:]}) == 1
+    assert len(live) == 1 and live[0].first_seq == messages[-2].seq
+
+
+def test_a_bulk_write_over_many_tickets_reads_their_engagements_and_links_together(
+    app: Flask, api: Api, partner_id: int
+) -> None:
+    tickets = [add_ticket(app) for _ in range(5)]
+    uids = [accepted(app, api, ticket, partner_id) for ticket in tickets]
+    with app.app_context():
+        with statements() as ran:
+            for ticket in tickets:
+                for n in range(20):
+                    db.session.add(Note(ticket_id=int(ticket), author="Ann", body=f"note {n}", internal=False))
+            db.session.commit()
+        sent = {uid: [m.payload["data"]["text"] for m in entry_messages(uid)] for uid in uids}
+    engagement_reads = [s for s in ran if s.startswith("SELECT") and "FROM outsource_engagement" in s]
+    link_reads = [s for s in ran if s.startswith("SELECT") and "FROM outsource_entry_link" in s]
+    assert len(engagement_reads) <= 2  # the engagements, then the open ones' statuses under lock
+    assert len(link_reads) == 1
+    assert all(texts[-20:] == [f"note {n}" for n in range(20)] for texts in sent.values())
