@@ -31,6 +31,7 @@ from outsource_plugin.adapters.base import (
     Outbound,
     PartnerAdapter,
 )
+from outsource_plugin.adapters.email_bounces import count_bounce
 from outsource_plugin.adapters.email_messages import Thread, action_email, entry_email, offer_email
 from outsource_plugin.adapters.email_replies import MailboxCursor, Unmatched, keep_aside, read_reply, reply_changes
 from outsource_plugin.adapters.foreign import Event, Workflow, workflow_filter
@@ -184,7 +185,9 @@ class EmailAdapter(PartnerAdapter):
             if reply.unmatched is None and reply.engagement_uid not in syncing:
                 reply = replace(reply, unmatched=Unmatched.SYNC_OFF)
             if reply.unmatched is not None:
-                keep_aside(self.partner_id, reply)
+                new = keep_aside(self.partner_id, reply)
+                if new and reply.bounce is not None and reply.engagement_uid is not None:
+                    count_bounce(self.partner_id, reply.bounce, reply.engagement_uid)
                 continue
             for change in reply_changes(self.partner_name, reply):
                 events.append(Event(reply.received, len(events), change.change_id, change))

@@ -198,6 +198,38 @@ def test_an_smtp_server_that_is_down_is_retried_and_the_offer_goes_out_once(
     assert len(partner.thread(uid)) == 1
 
 
+def test_a_bounce_is_a_sync_error_then_a_dead_letter_after_the_retries(
+    app: Flask, api: Api, mail_servers: MailServers, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setitem(app.extensions["outsource"].config, "OUTSOURCE_MAX_ATTEMPTS", 2)
+    lead, partner = email_lead(app, api, mail_servers)
+    ticket_id, uid, _ref = lead.outsource("Rewire the office")
+    [offer] = partner.thread(uid)
+    partner.bounce(offer)
+    lead.sync()
+    [sent] = lead.messages(uid, MessageKind.OFFER)
+    assert sent["state"] is MessageState.PENDING and "5.1.1" in sent["last_error"], sent
+    assert "mailbox unknown" in str(lead.engagement(ticket_id)["last_sync_error"])
+    assert lead.poll_error() is None
+    retry_now(app, sent["id"])
+    lead.sync()
+    assert [m["state"] for m in lead.messages(uid, MessageKind.OFFER)] == [MessageState.DELIVERED]
+    lead.reset_cursor()
+    lead.sync()  # the same report read again is not a second failure
+    assert [m["state"] for m in lead.messages(uid, MessageKind.OFFER)] == [MessageState.DELIVERED]
+    resent = partner.thread(uid)[-1]
+    partner.bounce(resent)
+    lead.sync()
+    [dead] = lead.messages(uid, MessageKind.OFFER)
+    assert dead["state"] is MessageState.DEAD and "gave up after 2 attempts" in dead["last_error"], dead
+    assert "mailbox unknown" in str(lead.engagement(ticket_id)["last_sync_error"])
+    with app.app_context():
+        kept = db.session.scalars(select(UnmatchedMail).where(UnmatchedMail.partner_id == lead.partner_id)).all()
+        assert [(k.engagement_uid, k.reason) for k in kept] == [
+            (uid, "it reports that our e-mail could not be delivered")
+        ] * 2
+
+
 def test_the_partner_accepts_with_the_link_once(app: Flask, api: Api, mail_servers: MailServers, lead_url: str):
     lead, partner = email_lead(app, api, mail_servers)
     ticket_id, uid, _ref = lead.outsource("Replace the toner")
