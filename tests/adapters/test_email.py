@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
 from flask import Flask
+from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
 
 from examples.helpdesk.models import db
@@ -25,6 +27,7 @@ from tests.adapters.email_partner import EmailPartner, answer, links, text_of
 from tests.adapters.lead import Lead
 from tests.adapters.servers.mail import MailServers
 from tests.conftest import Api
+from tests.pages.browser import CHROMIUM, LAUNCH_ARGS, shot
 
 pytestmark = pytest.mark.usefixtures("lead_url")
 
@@ -244,6 +247,41 @@ def test_the_partner_accepts_with_the_link_once(app: Flask, api: Api, mail_serve
     assert again.status_code == 403 and "This offer is closed (accepted)" in again.text
     assert answer(found["decline"], "too late").status_code == 403
     assert lead.status(ticket_id) == "accepted"
+
+
+def test_the_offer_email_and_the_accept_page_as_the_partner_sees_them(
+    app: Flask, api: Api, mail_servers: MailServers, lead_url: str
+):
+    """The README's pictures (34, 35): the offer as a mail program shows it, and the public Accept page."""
+    lead, partner = email_lead(app, api, mail_servers)
+    title = "Replace the core switch in rack B"
+    ticket_id, uid, _ref = lead.outsource(title)
+    [offer] = partner.thread(uid)
+    headers = "".join(
+        f"<dt>{name}</dt><dd>{html.escape(str(offer[name]))}</dd>" for name in ("From", "To", "Reply-To", "Subject")
+    )
+    rendered = (
+        "<!doctype html><html lang=en><title>Offer e-mail</title>"
+        "<body style='font-family:sans-serif;margin:24px;max-width:900px'>"
+        f"<dl style='display:grid;grid-template-columns:8em 1fr;background:#f3f3f3;padding:12px'>{headers}</dl>"
+        "<pre style='white-space:pre-wrap;overflow-wrap:anywhere;font-size:14px'>"
+        f"{html.escape(text_of(offer))}</pre></body></html>"
+    )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 700})
+            page.set_content(rendered)
+            expect(page.get_by_text(f"Offer: {title}")).to_be_visible()
+            expect(page.get_by_text(links(offer)["accept"])).to_be_visible()
+            shot(page, "34-email-offer")
+            page.goto(links(offer)["accept"])
+            expect(page.get_by_role("heading", name=f"Accept the offer: {title}")).to_be_visible()
+            expect(page.get_by_role("button", name="Accept the offer")).to_be_visible()
+            shot(page, "35-email-accept-page")
+        finally:
+            browser.close()
+    assert lead.status(ticket_id) == "assigned"
 
 
 def test_the_partner_declines_with_a_reason(app: Flask, api: Api, mail_servers: MailServers):
