@@ -123,8 +123,9 @@ class EmailPartner(Harness):
 
 
 def links(offer: EmailMessage) -> dict[str, str]:
-    """The offer's links by action: ``{"accept": url, "decline": url}``."""
+    """An e-mail's links by action: ``{"accept": url, "decline": url}`` in the offer, ``{"done": url}`` later."""
     found = re.findall(r"^(Accept|Decline) the offer: (\S+)\s*$", text_of(offer), re.MULTILINE)
+    found += [("done", url) for url in re.findall(r"^Work is done: (\S+)\s*$", text_of(offer), re.MULTILINE)]
     return {action.lower(): url for action, url in found}
 
 

@@ -284,6 +284,20 @@ def test_the_offer_email_and_the_accept_page_as_the_partner_sees_them(
     assert lead.status(ticket_id) == "assigned"
 
 
+def test_the_acceptance_confirmation_carries_a_work_is_done_link_that_submits(
+    app: Flask, api: Api, mail_servers: MailServers, lead_url: str
+):
+    lead, partner, ticket_id, uid = accepted(app, api, mail_servers, "Label the patch panel")
+    lead.sync()
+    confirmation = partner.thread(uid)[-1]
+    assert confirmation["Subject"] == "Accepted: Label the patch panel"
+    found = links(confirmation)
+    assert set(found) == {"done"} and found["done"].startswith(lead_url)
+    submitted = answer(found["done"])
+    assert submitted.status_code == 200 and "Work is done: Label the patch panel" in submitted.text
+    assert lead.status(ticket_id) == "waiting_approval"
+
+
 def test_the_partner_declines_with_a_reason(app: Flask, api: Api, mail_servers: MailServers):
     lead, partner = email_lead(app, api, mail_servers)
     ticket_id, uid, _ref = lead.outsource("Pull new cables")

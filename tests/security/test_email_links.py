@@ -145,3 +145,40 @@ def test_no_header_can_be_injected_through_a_title_or_a_name():
     assert str(email["Subject"]).startswith("Offer: Broken Bcc: stranger@example.test")
     assert "\n" not in str(email["From"])
     COUNTS["email_header_injections"] = 3
+
+
+def accepted_link(app: Flask, offered: tuple[str, MailLink]) -> tuple[FlaskClient, MailLink]:
+    """The offer accepted through its link; the engagement's "Work is done" link."""
+    uid, link = offered
+    client = app.test_client()
+    _page, done = submit(client, url(app, link))
+    assert done.status_code == 200 and status(app, uid) == "accepted"
+    return client, MailLink(uid, LinkAction.DONE, utcnow() + timedelta(days=1))
+
+
+def test_a_forged_work_is_done_link_is_refused(app: Flask, offered: tuple[str, MailLink]):
+    client, done = accepted_link(app, offered)
+    good = url(app, done)
+    body, _, signature = good.rpartition(".")
+    for forged in (f"{body}.{signature[:-2]}AA", good.replace(".done.", ".accept."), body):
+        page, post = submit(client, forged)
+        assert page.status_code == 403 and post.status_code in (400, 403), forged
+    assert status(app, done.engagement_uid) == "accepted"
+
+
+def test_a_work_is_done_link_submits_once(app: Flask, offered: tuple[str, MailLink]):
+    client, done = accepted_link(app, offered)
+    page, submitted = submit(client, url(app, done))
+    assert page.status_code == 200 and "Work is done" in page.get_data(as_text=True)
+    assert submitted.status_code == 200 and status(app, done.engagement_uid) == "waiting_approval"
+    again, replayed = submit(client, url(app, done))
+    assert again.status_code == 403 and "closed (waiting approval)" in again.get_data(as_text=True)
+    assert replayed.status_code in (400, 403) and status(app, done.engagement_uid) == "waiting_approval"
+
+
+def test_an_expired_work_is_done_link_is_refused(app: Flask, offered: tuple[str, MailLink]):
+    client, done = accepted_link(app, offered)
+    expired = MailLink(done.engagement_uid, LinkAction.DONE, utcnow() - timedelta(seconds=1))
+    page, post = submit(client, url(app, expired))
+    assert page.status_code == 410 and post.status_code in (400, 410)
+    assert status(app, done.engagement_uid) == "accepted"
