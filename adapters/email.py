@@ -124,7 +124,7 @@ class EmailAdapter(PartnerAdapter):
         if isinstance(sent, OfferMessage):
             email = offer_email(thread, message.message_id, sent, self.links(message.engagement_uid, sent))
         elif isinstance(sent, ActionMessage) and sent.action is Action.ACCEPT:
-            email = accepted_email(thread, message.message_id, self.done_link(message.engagement_uid))
+            email = accepted_email(thread, message.message_id, self.work_links(message.engagement_uid))
         elif isinstance(sent, ActionMessage):
             email = action_email(thread, message.message_id, sent)
         else:
@@ -140,10 +140,10 @@ class EmailAdapter(PartnerAdapter):
         expires = offer.acceptance_deadline or utcnow() + timedelta(hours=hours)
         return {action: self.link(MailLink(uid, action, expires)) for action in (LinkAction.ACCEPT, LinkAction.DECLINE)}
 
-    def done_link(self, uid: str) -> str:
-        """The Work is done link of the acceptance confirmation, valid OUTSOURCE_EMAIL_WORK_LINK_DAYS."""
-        days = float(current_outsource().config["OUTSOURCE_EMAIL_WORK_LINK_DAYS"])
-        return self.link(MailLink(uid, LinkAction.DONE, utcnow() + timedelta(days=days)))
+    def work_links(self, uid: str) -> dict[LinkAction, str]:
+        """The Log time and Work is done links of the acceptance confirmation, valid OUTSOURCE_EMAIL_WORK_LINK_DAYS."""
+        expires = utcnow() + timedelta(days=float(current_outsource().config["OUTSOURCE_EMAIL_WORK_LINK_DAYS"]))
+        return {action: self.link(MailLink(uid, action, expires)) for action in (LinkAction.TIME, LinkAction.DONE)}
 
     def link(self, link: MailLink) -> str:
         """``link`` signed, as an address on this host's public pages."""

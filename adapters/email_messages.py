@@ -106,15 +106,16 @@ def offer_email(thread: Thread, message_id: str, offer: OfferMessage, links: Map
     return thread.message(message_id, subject, body, first=True)
 
 
-def accepted_email(thread: Thread, message_id: str, done_link: str) -> EmailMessage:
-    """The partner's acceptance confirmed, with the link that submits the work when it is done."""
+def accepted_email(thread: Thread, message_id: str, links: Mapping[LinkAction, str]) -> EmailMessage:
+    """The partner's acceptance confirmed, with the links that log time and submit the work when it is done."""
     body = "\n".join(
         [
             f"{thread.org}: thank you, you accepted this ticket.",
             "",
-            f"Work is done: {done_link}",
+            f"Log time: {links[LinkAction.TIME]}",
+            f"Work is done: {links[LinkAction.DONE]}",
             "",
-            "Open the link when the work is done: it asks us to approve it.",
+            "Log time as you work; open Work is done when it is done: it asks us to approve it.",
             "Reply to this e-mail to write to us; a line 'Time: 1.5h what you did' logs your time.",
         ]
     )

@@ -125,11 +125,12 @@ class EmailPartner(Harness):
 def links(offer: EmailMessage) -> dict[str, str]:
     """An e-mail's links by action: ``{"accept": url, "decline": url}`` in the offer, ``{"done": url}`` later."""
     found = re.findall(r"^(Accept|Decline) the offer: (\S+)\s*$", text_of(offer), re.MULTILINE)
-    found += [("done", url) for url in re.findall(r"^Work is done: (\S+)\s*$", text_of(offer), re.MULTILINE)]
+    later = re.findall(r"^(Work is done|Log time): (\S+)\s*$", text_of(offer), re.MULTILINE)
+    found += [("done" if action == "Work is done" else "time", url) for action, url in later]
     return {action.lower(): url for action, url in found}
 
 
-def answer(link: str, reason: str | None = None) -> requests.Response:
+def answer(link: str, reason: str | None = None, **fields: str) -> requests.Response:
     """Open a link as the partner's browser does and send its form; the page itself when it refuses."""
     with requests.Session() as browser:
         page = browser.get(link, timeout=10)
@@ -137,7 +138,10 @@ def answer(link: str, reason: str | None = None) -> requests.Response:
             return page
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         assert token, page.text
-        form = {"csrf_token": html.unescape(token.group(1))}
+        form = {"csrf_token": html.unescape(token.group(1)), **fields}
+        entry = re.search(r'name="entry" value="([^"]+)"', page.text)
+        if entry:
+            form["entry"] = entry.group(1)
         if reason is not None:
             form["reason"] = reason
         return browser.post(link, data=form, timeout=10)

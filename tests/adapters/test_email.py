@@ -284,7 +284,7 @@ def test_the_offer_email_and_the_accept_page_as_the_partner_sees_them(
     assert lead.status(ticket_id) == "assigned"
 
 
-def test_the_acceptance_confirmation_carries_a_work_is_done_link_that_submits(
+def test_the_acceptance_confirmation_carries_log_time_and_work_is_done_links(
     app: Flask, api: Api, mail_servers: MailServers, lead_url: str
 ):
     lead, partner, ticket_id, uid = accepted(app, api, mail_servers, "Label the patch panel")
@@ -292,7 +292,9 @@ def test_the_acceptance_confirmation_carries_a_work_is_done_link_that_submits(
     confirmation = partner.thread(uid)[-1]
     assert confirmation["Subject"] == "Accepted: Label the patch panel"
     found = links(confirmation)
-    assert set(found) == {"done"} and found["done"].startswith(lead_url)
+    assert set(found) == {"done", "time"} and found["done"].startswith(lead_url)
+    assert answer(found["time"], hours="1.5", note="Cable run").status_code == 200
+    assert [(t["hours"], t["summary"]) for t in lead.entries(ticket_id)["time_entries"]] == [("1.50", "Cable run")]
     submitted = answer(found["done"])
     assert submitted.status_code == 200 and "Work is done: Label the patch panel" in submitted.text
     assert lead.status(ticket_id) == "waiting_approval"

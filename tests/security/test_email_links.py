@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from examples.helpdesk.models import db
 from outsource_plugin.adapters.email_messages import Thread, offer_email
 from outsource_plugin.blueprints.csrf import SESSION_KEY
-from outsource_plugin.db.models import Engagement, utcnow
+from outsource_plugin.db.models import Engagement, EntryLink, utcnow
 from outsource_plugin.federation.mail_links import LinkAction, MailLink, app_key, sign_link
 from outsource_plugin.wire import OfferMessage
 from tests.conftest import Api
@@ -182,3 +183,29 @@ def test_an_expired_work_is_done_link_is_refused(app: Flask, offered: tuple[str,
     page, post = submit(client, url(app, expired))
     assert page.status_code == 410 and post.status_code in (400, 410)
     assert status(app, done.engagement_uid) == "accepted"
+
+
+def logged_times(app: Flask, uid: str) -> list[str]:
+    with app.app_context():
+        keys = db.session.scalars(select(EntryLink.entry_key).where(EntryLink.engagement_uid == uid)).all()
+        return [key for key in keys if ":time:" in key]
+
+
+def test_a_log_time_link_logs_each_form_once_while_the_work_is_open(app: Flask, offered: tuple[str, MailLink]):
+    client, done = accepted_link(app, offered)
+    log_time = url(app, MailLink(done.engagement_uid, LinkAction.TIME, done.expires))
+    page = client.get(log_time)
+    assert page.status_code == 200 and "Log time" in page.get_data(as_text=True)
+    form = dict(re.findall(r'name="(csrf_token|entry)" value="([^"]+)"', page.get_data(as_text=True)))
+    bad = client.post(log_time, data={**form, "hours": "-1", "note": "x"})
+    assert bad.status_code == 400 and not logged_times(app, done.engagement_uid)
+    for _ in range(2):  # the same form sent twice (a replay, or a double click) is one entry
+        assert client.post(log_time, data={**form, "hours": "1.5", "note": "Cable run"}).status_code == 200
+    assert len(logged_times(app, done.engagement_uid)) == 1
+    forged = log_time.replace(".time.", ".done.")
+    assert client.get(forged).status_code == 403
+    expired = MailLink(done.engagement_uid, LinkAction.TIME, utcnow() - timedelta(seconds=1))
+    assert client.get(url(app, expired)).status_code == 410
+    submit(client, url(app, done))
+    assert status(app, done.engagement_uid) == "waiting_approval"
+    assert client.get(log_time).status_code == 403
