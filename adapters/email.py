@@ -31,7 +31,8 @@ from outsource_plugin.adapters.base import (
     Outbound,
     PartnerAdapter,
 )
-from outsource_plugin.adapters.email_messages import Thread, action_email, entry_email, offer_email
+from outsource_plugin.adapters.email_bounces import count_bounce
+from outsource_plugin.adapters.email_messages import Thread, accepted_email, action_email, entry_email, offer_email
 from outsource_plugin.adapters.email_replies import MailboxCursor, Unmatched, keep_aside, read_reply, reply_changes
 from outsource_plugin.adapters.foreign import Event, Workflow, workflow_filter
 from outsource_plugin.db.models import Engagement, Partner, utcnow
@@ -40,7 +41,7 @@ from outsource_plugin.federation.mail_links import LinkAction, MailLink, app_key
 from outsource_plugin.notify.smtp import Security, SmtpServer, connect
 from outsource_plugin.state import current_outsource
 from outsource_plugin.wire import ActionMessage, EntryMessage, OfferMessage
-from outsource_plugin.workflow import Status
+from outsource_plugin.workflow import Action, Status
 
 PORT = validate.Range(min=1, max=65535)
 #: replies read in one poll; the rest wait for the next
@@ -122,6 +123,8 @@ class EmailAdapter(PartnerAdapter):
         email: EmailMessage | None
         if isinstance(sent, OfferMessage):
             email = offer_email(thread, message.message_id, sent, self.links(message.engagement_uid, sent))
+        elif isinstance(sent, ActionMessage) and sent.action is Action.ACCEPT:
+            email = accepted_email(thread, message.message_id, self.work_links(message.engagement_uid))
         elif isinstance(sent, ActionMessage):
             email = action_email(thread, message.message_id, sent)
         else:
@@ -133,18 +136,25 @@ class EmailAdapter(PartnerAdapter):
 
     def links(self, uid: str, offer: OfferMessage) -> dict[LinkAction, str]:
         """The offer's Accept and Decline links on this host's public pages, valid until the acceptance deadline."""
+        hours = float(current_outsource().config["OUTSOURCE_DEFAULT_ACCEPTANCE_HOURS"])
+        expires = offer.acceptance_deadline or utcnow() + timedelta(hours=hours)
+        return {action: self.link(MailLink(uid, action, expires)) for action in (LinkAction.ACCEPT, LinkAction.DECLINE)}
+
+    def work_links(self, uid: str) -> dict[LinkAction, str]:
+        """The Log time and Work is done links of the acceptance confirmation, valid OUTSOURCE_EMAIL_WORK_LINK_DAYS."""
+        expires = utcnow() + timedelta(days=float(current_outsource().config["OUTSOURCE_EMAIL_WORK_LINK_DAYS"]))
+        return {action: self.link(MailLink(uid, action, expires)) for action in (LinkAction.TIME, LinkAction.DONE)}
+
+    def link(self, link: MailLink) -> str:
+        """``link`` signed, as an address on this host's public pages."""
         state = current_outsource()
         base = str(state.config["OUTSOURCE_BASE_URL"]).rstrip("/")
         if not base:
-            raise PermanentAdapterError("set OUTSOURCE_BASE_URL: the offer's links must say where this help desk is")
-        hours = float(state.config["OUTSOURCE_DEFAULT_ACCEPTANCE_HOURS"])
-        expires = offer.acceptance_deadline or utcnow() + timedelta(hours=hours)
-        urls = state.app.url_map.bind("localhost", script_name="/")
-        found = {}
-        for action in LinkAction:
-            token = sign_link(app_key(current_app.config), MailLink(uid, action, expires))
-            found[action] = base + urls.build("outsource_mail_links.link_page", {"token": token})
-        return found
+            raise PermanentAdapterError("set OUTSOURCE_BASE_URL: the e-mail's links must say where this help desk is")
+        token = sign_link(app_key(current_app.config), link)
+        return base + state.app.url_map.bind("localhost", script_name="/").build(
+            "outsource_mail_links.link_page", {"token": token}
+        )
 
     def send(self, email: EmailMessage) -> None:
         """Hand one e-mail to our SMTP server; a refusal (5xx) is permanent, anything else worth a retry."""
@@ -184,7 +194,9 @@ class EmailAdapter(PartnerAdapter):
             if reply.unmatched is None and reply.engagement_uid not in syncing:
                 reply = replace(reply, unmatched=Unmatched.SYNC_OFF)
             if reply.unmatched is not None:
-                keep_aside(self.partner_id, reply)
+                new = keep_aside(self.partner_id, reply)
+                if new and reply.bounce is not None and reply.engagement_uid is not None:
+                    count_bounce(self.partner_id, reply.bounce, reply.engagement_uid)
                 continue
             for change in reply_changes(self.partner_name, reply):
                 events.append(Event(reply.received, len(events), change.change_id, change))

@@ -106,6 +106,22 @@ def offer_email(thread: Thread, message_id: str, offer: OfferMessage, links: Map
     return thread.message(message_id, subject, body, first=True)
 
 
+def accepted_email(thread: Thread, message_id: str, links: Mapping[LinkAction, str]) -> EmailMessage:
+    """The partner's acceptance confirmed, with the links that log time and submit the work when it is done."""
+    body = "\n".join(
+        [
+            f"{thread.org}: thank you, you accepted this ticket.",
+            "",
+            f"Log time: {links[LinkAction.TIME]}",
+            f"Work is done: {links[LinkAction.DONE]}",
+            "",
+            "Log time as you work; open Work is done when it is done: it asks us to approve it.",
+            "Reply to this e-mail to write to us; a line 'Time: 1.5h what you did' logs your time.",
+        ]
+    )
+    return thread.message(message_id, f"Accepted: {thread.title}", body)
+
+
 def action_email(thread: Thread, message_id: str, action: ActionMessage) -> EmailMessage:
     word = ACTION_SUBJECTS.get(action.action, action.action.value.replace("_", " ").capitalize())
     lines = [f"{thread.org}: {word.lower()}."]

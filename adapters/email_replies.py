@@ -24,6 +24,7 @@ from mailparser_reply import EmailReplyParser
 from sqlalchemy import select
 
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
+from outsource_plugin.adapters.email_bounces import Bounce, bounced_engagement, read_bounce
 from outsource_plugin.adapters.email_messages import TAG
 from outsource_plugin.adapters.foreign import attachment_data
 from outsource_plugin.db.models import UnmatchedMail
@@ -51,6 +52,7 @@ class Unmatched(str, Enum):
     NO_ENGAGEMENT = "it answers no open engagement with this partner"
     STRANGER = "its sender is not one of the partner's addresses"
     SYNC_OFF = "it arrived while nothing syncs (before acceptance, waiting approval)"
+    BOUNCE = "it reports that our e-mail could not be delivered"
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class Reply:
     done: bool
     engagement_uid: str | None
     unmatched: Unmatched | None
+    #: the e-mail is a mail server's report that one of ours bounced
+    bounce: Bounce | None = None
 
     @property
     def author(self) -> str:
@@ -124,14 +128,14 @@ def _key(reply: Reply, kind: EntryKind, number: int) -> str:
     return reply.key.replace(":note:", f":{kind.value}:") + f"-{number}"
 
 
-def keep_aside(partner_id: int, reply: Reply) -> None:
-    """Keep a reply that is not applied, with its reason, once (the poll's commit writes it)."""
+def keep_aside(partner_id: int, reply: Reply) -> bool:
+    """Keep a reply that is not applied, with its reason, once (the poll's commit writes it); whether it is new."""
     session = current_outsource().session
     known = select(UnmatchedMail.id).where(
         UnmatchedMail.partner_id == partner_id, UnmatchedMail.message_id == reply.message_id[:300]
     )
     if session.scalars(known).first() is not None:
-        return
+        return False
     reason = reply.unmatched or Unmatched.NO_ENGAGEMENT
     session.add(
         UnmatchedMail(
@@ -143,6 +147,7 @@ def keep_aside(partner_id: int, reply: Reply) -> None:
             engagement_uid=reply.engagement_uid,
         )
     )
+    return True
 
 
 def read_reply(raw: bytes, tokens: Mapping[str, str], addresses: Sequence[str]) -> Reply:
@@ -151,8 +156,11 @@ def read_reply(raw: bytes, tokens: Mapping[str, str], addresses: Sequence[str]) 
     assert isinstance(message, EmailMessage)
     name, sender = parseaddr(str(message.get("From") or ""))
     uid = _engagement(message, tokens)
+    bounce = read_bounce(message)
     unmatched = None
-    if uid is None:
+    if bounce is not None:
+        uid, unmatched = bounced_engagement(bounce, tokens.values()), Unmatched.BOUNCE
+    elif uid is None:
         unmatched = Unmatched.NO_ENGAGEMENT
     elif sender.lower() not in {a.lower() for a in addresses}:
         unmatched = Unmatched.STRANGER
@@ -170,6 +178,7 @@ def read_reply(raw: bytes, tokens: Mapping[str, str], addresses: Sequence[str]) 
         done=done,
         engagement_uid=uid,
         unmatched=unmatched,
+        bounce=bounce,
     )
 
 

@@ -97,7 +97,7 @@ def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:
     try:
         result = adapter.deliver(outbound)
     except TransientAdapterError as err:
-        return _failed(state, message, partner, engagement, err.message, err.retry_after)
+        return failed_attempt(state, message, partner, engagement, err.message, err.retry_after)
     except PermanentAdapterError as err:
         release(message)
         return _dead(message, engagement, err.message)
@@ -110,7 +110,7 @@ def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:
             error,
             extra=log_context(partner=partner, engagement=engagement, message=message),
         )
-        return _failed(state, message, partner, engagement, error, None)
+        return failed_attempt(state, message, partner, engagement, error, None)
     release(message)
     fixed, message.last_error = message.last_error, None
     message.state = MessageState.DELIVERED
@@ -128,7 +128,7 @@ def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:
     return Outcome.DELIVERED
 
 
-def _failed(
+def failed_attempt(
     state: OutsourceState,
     message: OutboxMessage,
     partner: Partner,

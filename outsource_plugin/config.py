@@ -62,6 +62,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("OUTSOURCE_DELIVERY_BATCH", 100, "Outbox messages one worker claims per round."),
     Setting("OUTSOURCE_DELIVERY_LEASE", 60.0, "Seconds a claimed message stays with its worker."),
+    Setting(
+        "OUTSOURCE_EMAIL_WORK_LINK_DAYS",
+        60.0,
+        "Days the Work is done link in an e-mail partner's acceptance confirmation works.",
+    ),
     Setting("OUTSOURCE_MAX_ATTEMPTS", 12, "Transient failures before a message is dead-lettered."),
     Setting("OUTSOURCE_BACKOFF_CAP", 300.0, "Longest wait, in seconds, between two delivery attempts."),
     Setting(

@@ -3,8 +3,9 @@
 A link names the engagement, the action and its expiry, with an HMAC under a
 key derived from the app's ``SECRET_KEY``; it is refused when forged, altered
 or expired. It is one-time because the action it performs can happen once:
-the pages take it only while the engagement is Assigned, so a used link, or
-one of a canceled offer, finds the offer closed.
+the pages take Accept and Decline only while the engagement is Assigned, and
+Work is done and Log time only while the work is open (Accepted, In Progress), so a used
+link, or one of a canceled offer, finds the offer closed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ SEPARATOR = "."
 class LinkAction(str, Enum):
     ACCEPT = "accept"
     DECLINE = "decline"
+    #: in the acceptance confirmation: the partner submits the work for approval
+    DONE = "done"
+    #: in the acceptance confirmation: a form that logs the partner's time
+    TIME = "time"
 
 
 @dataclass(frozen=True)

@@ -89,18 +89,48 @@ class EmailPartner(Harness):
             smtp.send_message(reply)
         return str(reply["Message-ID"])
 
+    def bounce(self, sent: EmailMessage, diagnostic: str = "550 5.1.1 <partner@example.test>: mailbox unknown") -> None:
+        """The partner's mail server returns ``sent`` to its sender: a delivery status notification
+        (RFC 3464) with the original's headers, as Postfix writes one, handed to our SMTP server."""
+        report_id = make_msgid(domain="mx.partner.example.test")
+        headers = "".join(f"{name}: {value}\r\n" for name, value in sent.items())
+        report = (
+            "From: Mail Delivery System <MAILER-DAEMON@mx.partner.example.test>\r\n"
+            f"To: {self.servers.users['desk'].address}\r\n"
+            "Subject: Undelivered Mail Returned to Sender\r\n"
+            f"Message-ID: {report_id}\r\n"
+            "Auto-Submitted: auto-replied\r\n"
+            "MIME-Version: 1.0\r\n"
+            'Content-Type: multipart/report; report-type=delivery-status; boundary="B-1"\r\n'
+            "\r\n--B-1\r\nContent-Type: text/plain\r\n\r\n"
+            "I'm sorry to have to inform you that your message could not be delivered.\r\n"
+            "\r\n--B-1\r\nContent-Type: message/delivery-status\r\n\r\n"
+            "Reporting-MTA: dns; mx.partner.example.test\r\n\r\n"
+            "Final-Recipient: rfc822; partner@example.test\r\n"
+            "Action: failed\r\n"
+            f"Status: {diagnostic.split()[1]}\r\n"
+            f"Diagnostic-Code: smtp; {diagnostic}\r\n"
+            "\r\n--B-1\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+            f"{headers}"
+            "\r\n--B-1--\r\n"
+        )
+        with smtplib.SMTP("127.0.0.1", self.servers.smtp_port, timeout=10) as smtp:
+            smtp.sendmail("", [self.servers.users["desk"].address], report.encode())
+
     def thread(self, uid: str, user: str = "partner") -> list[EmailMessage]:
         """The e-mails of one engagement that reached ``user``, oldest first."""
         return [m for m in self.inbox(user) if uid in str(m["Message-ID"]) or uid in str(m["References"] or "")]
 
 
 def links(offer: EmailMessage) -> dict[str, str]:
-    """The offer's links by action: ``{"accept": url, "decline": url}``."""
+    """An e-mail's links by action: ``{"accept": url, "decline": url}`` in the offer, ``{"done": url}`` later."""
     found = re.findall(r"^(Accept|Decline) the offer: (\S+)\s*$", text_of(offer), re.MULTILINE)
+    later = re.findall(r"^(Work is done|Log time): (\S+)\s*$", text_of(offer), re.MULTILINE)
+    found += [("done" if action == "Work is done" else "time", url) for action, url in later]
     return {action.lower(): url for action, url in found}
 
 
-def answer(link: str, reason: str | None = None) -> requests.Response:
+def answer(link: str, reason: str | None = None, **fields: str) -> requests.Response:
     """Open a link as the partner's browser does and send its form; the page itself when it refuses."""
     with requests.Session() as browser:
         page = browser.get(link, timeout=10)
@@ -108,7 +138,10 @@ def answer(link: str, reason: str | None = None) -> requests.Response:
             return page
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         assert token, page.text
-        form = {"csrf_token": html.unescape(token.group(1))}
+        form = {"csrf_token": html.unescape(token.group(1)), **fields}
+        entry = re.search(r'name="entry" value="([^"]+)"', page.text)
+        if entry:
+            form["entry"] = entry.group(1)
         if reason is not None:
             form["reason"] = reason
         return browser.post(link, data=form, timeout=10)

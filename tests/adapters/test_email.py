@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
 from flask import Flask
+from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
 
 from examples.helpdesk.models import db
@@ -25,6 +27,7 @@ from tests.adapters.email_partner import EmailPartner, answer, links, text_of
 from tests.adapters.lead import Lead
 from tests.adapters.servers.mail import MailServers
 from tests.conftest import Api
+from tests.pages.browser import CHROMIUM, LAUNCH_ARGS, shot
 
 pytestmark = pytest.mark.usefixtures("lead_url")
 
@@ -198,6 +201,38 @@ def test_an_smtp_server_that_is_down_is_retried_and_the_offer_goes_out_once(
     assert len(partner.thread(uid)) == 1
 
 
+def test_a_bounce_is_a_sync_error_then_a_dead_letter_after_the_retries(
+    app: Flask, api: Api, mail_servers: MailServers, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setitem(app.extensions["outsource"].config, "OUTSOURCE_MAX_ATTEMPTS", 2)
+    lead, partner = email_lead(app, api, mail_servers)
+    ticket_id, uid, _ref = lead.outsource("Rewire the office")
+    [offer] = partner.thread(uid)
+    partner.bounce(offer)
+    lead.sync()
+    [sent] = lead.messages(uid, MessageKind.OFFER)
+    assert sent["state"] is MessageState.PENDING and "5.1.1" in sent["last_error"], sent
+    assert "mailbox unknown" in str(lead.engagement(ticket_id)["last_sync_error"])
+    assert lead.poll_error() is None
+    retry_now(app, sent["id"])
+    lead.sync()
+    assert [m["state"] for m in lead.messages(uid, MessageKind.OFFER)] == [MessageState.DELIVERED]
+    lead.reset_cursor()
+    lead.sync()  # the same report read again is not a second failure
+    assert [m["state"] for m in lead.messages(uid, MessageKind.OFFER)] == [MessageState.DELIVERED]
+    resent = partner.thread(uid)[-1]
+    partner.bounce(resent)
+    lead.sync()
+    [dead] = lead.messages(uid, MessageKind.OFFER)
+    assert dead["state"] is MessageState.DEAD and "gave up after 2 attempts" in dead["last_error"], dead
+    assert "mailbox unknown" in str(lead.engagement(ticket_id)["last_sync_error"])
+    with app.app_context():
+        kept = db.session.scalars(select(UnmatchedMail).where(UnmatchedMail.partner_id == lead.partner_id)).all()
+        assert [(k.engagement_uid, k.reason) for k in kept] == [
+            (uid, "it reports that our e-mail could not be delivered")
+        ] * 2
+
+
 def test_the_partner_accepts_with_the_link_once(app: Flask, api: Api, mail_servers: MailServers, lead_url: str):
     lead, partner = email_lead(app, api, mail_servers)
     ticket_id, uid, _ref = lead.outsource("Replace the toner")
@@ -212,6 +247,57 @@ def test_the_partner_accepts_with_the_link_once(app: Flask, api: Api, mail_serve
     assert again.status_code == 403 and "This offer is closed (accepted)" in again.text
     assert answer(found["decline"], "too late").status_code == 403
     assert lead.status(ticket_id) == "accepted"
+
+
+def test_the_offer_email_and_the_accept_page_as_the_partner_sees_them(
+    app: Flask, api: Api, mail_servers: MailServers, lead_url: str
+):
+    """The README's pictures (34, 35): the offer as a mail program shows it, and the public Accept page."""
+    lead, partner = email_lead(app, api, mail_servers)
+    title = "Replace the core switch in rack B"
+    ticket_id, uid, _ref = lead.outsource(title)
+    [offer] = partner.thread(uid)
+    headers = "".join(
+        f"<dt>{name}</dt><dd>{html.escape(str(offer[name]))}</dd>" for name in ("From", "To", "Reply-To", "Subject")
+    )
+    rendered = (
+        "<!doctype html><html lang=en><title>Offer e-mail</title>"
+        "<body style='font-family:sans-serif;margin:24px;max-width:900px'>"
+        f"<dl style='display:grid;grid-template-columns:8em 1fr;background:#f3f3f3;padding:12px'>{headers}</dl>"
+        "<pre style='white-space:pre-wrap;overflow-wrap:anywhere;font-size:14px'>"
+        f"{html.escape(text_of(offer))}</pre></body></html>"
+    )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 700})
+            page.set_content(rendered)
+            expect(page.get_by_text(f"Offer: {title}")).to_be_visible()
+            expect(page.get_by_text(links(offer)["accept"])).to_be_visible()
+            shot(page, "34-email-offer")
+            page.goto(links(offer)["accept"])
+            expect(page.get_by_role("heading", name=f"Accept the offer: {title}")).to_be_visible()
+            expect(page.get_by_role("button", name="Accept the offer")).to_be_visible()
+            shot(page, "35-email-accept-page")
+        finally:
+            browser.close()
+    assert lead.status(ticket_id) == "assigned"
+
+
+def test_the_acceptance_confirmation_carries_log_time_and_work_is_done_links(
+    app: Flask, api: Api, mail_servers: MailServers, lead_url: str
+):
+    lead, partner, ticket_id, uid = accepted(app, api, mail_servers, "Label the patch panel")
+    lead.sync()
+    confirmation = partner.thread(uid)[-1]
+    assert confirmation["Subject"] == "Accepted: Label the patch panel"
+    found = links(confirmation)
+    assert set(found) == {"done", "time"} and found["done"].startswith(lead_url)
+    assert answer(found["time"], hours="1.5", note="Cable run").status_code == 200
+    assert [(t["hours"], t["summary"]) for t in lead.entries(ticket_id)["time_entries"]] == [("1.50", "Cable run")]
+    submitted = answer(found["done"])
+    assert submitted.status_code == 200 and "Work is done: Label the patch panel" in submitted.text
+    assert lead.status(ticket_id) == "waiting_approval"
 
 
 def test_the_partner_declines_with_a_reason(app: Flask, api: Api, mail_servers: MailServers):

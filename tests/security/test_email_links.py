@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from examples.helpdesk.models import db
 from outsource_plugin.adapters.email_messages import Thread, offer_email
 from outsource_plugin.blueprints.csrf import SESSION_KEY
-from outsource_plugin.db.models import Engagement, utcnow
+from outsource_plugin.db.models import Engagement, EntryLink, utcnow
 from outsource_plugin.federation.mail_links import LinkAction, MailLink, app_key, sign_link
 from outsource_plugin.wire import OfferMessage
 from tests.conftest import Api
@@ -145,3 +146,66 @@ def test_no_header_can_be_injected_through_a_title_or_a_name():
     assert str(email["Subject"]).startswith("Offer: Broken Bcc: stranger@example.test")
     assert "\n" not in str(email["From"])
     COUNTS["email_header_injections"] = 3
+
+
+def accepted_link(app: Flask, offered: tuple[str, MailLink]) -> tuple[FlaskClient, MailLink]:
+    """The offer accepted through its link; the engagement's "Work is done" link."""
+    uid, link = offered
+    client = app.test_client()
+    _page, done = submit(client, url(app, link))
+    assert done.status_code == 200 and status(app, uid) == "accepted"
+    return client, MailLink(uid, LinkAction.DONE, utcnow() + timedelta(days=1))
+
+
+def test_a_forged_work_is_done_link_is_refused(app: Flask, offered: tuple[str, MailLink]):
+    client, done = accepted_link(app, offered)
+    good = url(app, done)
+    body, _, signature = good.rpartition(".")
+    for forged in (f"{body}.{signature[:-2]}AA", good.replace(".done.", ".accept."), body):
+        page, post = submit(client, forged)
+        assert page.status_code == 403 and post.status_code in (400, 403), forged
+    assert status(app, done.engagement_uid) == "accepted"
+
+
+def test_a_work_is_done_link_submits_once(app: Flask, offered: tuple[str, MailLink]):
+    client, done = accepted_link(app, offered)
+    page, submitted = submit(client, url(app, done))
+    assert page.status_code == 200 and "Work is done" in page.get_data(as_text=True)
+    assert submitted.status_code == 200 and status(app, done.engagement_uid) == "waiting_approval"
+    again, replayed = submit(client, url(app, done))
+    assert again.status_code == 403 and "closed (waiting approval)" in again.get_data(as_text=True)
+    assert replayed.status_code in (400, 403) and status(app, done.engagement_uid) == "waiting_approval"
+
+
+def test_an_expired_work_is_done_link_is_refused(app: Flask, offered: tuple[str, MailLink]):
+    client, done = accepted_link(app, offered)
+    expired = MailLink(done.engagement_uid, LinkAction.DONE, utcnow() - timedelta(seconds=1))
+    page, post = submit(client, url(app, expired))
+    assert page.status_code == 410 and post.status_code in (400, 410)
+    assert status(app, done.engagement_uid) == "accepted"
+
+
+def logged_times(app: Flask, uid: str) -> list[str]:
+    with app.app_context():
+        keys = db.session.scalars(select(EntryLink.entry_key).where(EntryLink.engagement_uid == uid)).all()
+        return [key for key in keys if ":time:" in key]
+
+
+def test_a_log_time_link_logs_each_form_once_while_the_work_is_open(app: Flask, offered: tuple[str, MailLink]):
+    client, done = accepted_link(app, offered)
+    log_time = url(app, MailLink(done.engagement_uid, LinkAction.TIME, done.expires))
+    page = client.get(log_time)
+    assert page.status_code == 200 and "Log time" in page.get_data(as_text=True)
+    form = dict(re.findall(r'name="(csrf_token|entry)" value="([^"]+)"', page.get_data(as_text=True)))
+    bad = client.post(log_time, data={**form, "hours": "-1", "note": "x"})
+    assert bad.status_code == 400 and not logged_times(app, done.engagement_uid)
+    for _ in range(2):  # the same form sent twice (a replay, or a double click) is one entry
+        assert client.post(log_time, data={**form, "hours": "1.5", "note": "Cable run"}).status_code == 200
+    assert len(logged_times(app, done.engagement_uid)) == 1
+    forged = log_time.replace(".time.", ".done.")
+    assert client.get(forged).status_code == 403
+    expired = MailLink(done.engagement_uid, LinkAction.TIME, utcnow() - timedelta(seconds=1))
+    assert client.get(url(app, expired)).status_code == 410
+    submit(client, url(app, done))
+    assert status(app, done.engagement_uid) == "waiting_approval"
+    assert client.get(log_time).status_code == 403
