@@ -21,6 +21,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
+from tests.adapters.email_partner import EmailPartner
 from tests.adapters.partners import Harness, MemoryHarness, RedmineHarness, RequestTrackerHarness
 from tests.adapters.peer_partner import PeerHarness
 from tests.adapters.servers.mail import MailServers, start_mail_servers
@@ -32,8 +33,24 @@ from tests.cross_host.hosts import Host
 
 T = TypeVar("T")
 
-#: every adapter the contract suite runs against
-ADAPTERS = ("memory", "peer", "redmine", "request_tracker")
+#: every adapter the contract suite runs against, by its harness
+HARNESSES: dict[str, type[Harness]] = {
+    "memory": MemoryHarness,
+    "peer": PeerHarness,
+    "redmine": RedmineHarness,
+    "request_tracker": RequestTrackerHarness,
+    "email": EmailPartner,
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A contract case runs against each adapter whose partner system can do what the case needs
+    (``@pytest.mark.partner_can("assign")``): a case that cannot apply is never generated, not skipped."""
+    if "harness" not in metafunc.fixturenames:
+        return
+    needs = {need for mark in metafunc.definition.iter_markers("partner_can") for need in mark.args}
+    adapters = [name for name, harness in HARNESSES.items() if needs <= harness.can]
+    metafunc.parametrize("harness", adapters, indirect=True)
 
 
 def started(start: Callable[[Path], T], folder: Path, what: str) -> T:
@@ -111,7 +128,7 @@ def peer_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
             host.stop()
 
 
-@pytest.fixture(params=ADAPTERS)
+@pytest.fixture
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     found: Harness
     if request.param == "memory":
@@ -120,6 +137,9 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
         found = PeerHarness(request.getfixturevalue("peer_host"))
     elif request.param == "redmine":
         found = RedmineHarness(request.getfixturevalue("redmine_server"))
+    elif request.param == "email":
+        request.getfixturevalue("lead_url")  # the offer's links point at the lead
+        found = EmailPartner(request.getfixturevalue("mail_servers"))
     else:
         found = RequestTrackerHarness(request.getfixturevalue("rt_server"))
     yield found

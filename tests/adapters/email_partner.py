@@ -1,4 +1,9 @@
-"""The e-mail partner played by a test client: it reads its mailbox over IMAP, as a person's mail program does."""
+"""The e-mail partner played by a test client: it reads its mailbox over IMAP, as a person's mail program does.
+
+In the contract suite it acts only as a person with a mail program and a browser can:
+accept and decline by the offer's signed links, write notes and send files by replies,
+log time by a ``Time:`` line and submit by a reply starting ``DONE``.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,14 @@ import re
 import smtplib
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formatdate, make_msgid
 from typing import Any
 
 import requests
 
-from tests.adapters.partners import Harness
+from outsource_plugin.adapters.base import PartnerAdapter
+from outsource_plugin.workflow import Action
+from tests.adapters.partners import Harness, Pushed
 from tests.adapters.servers.mail import MailServers
 
 
@@ -23,6 +30,13 @@ class EmailPartner(Harness):
     adapter = "email"
     has_server = True
     has_credentials = True
+    #: no partner user takes a ticket: the partner is a mailbox
+    can: frozenset[str] = frozenset()
+    refusal = "535"
+    #: what the partner does -> outsource action: the offer's two links, and a reply starting DONE
+    status_map = {"accept": Action.ACCEPT, "decline": Action.DECLINE, "done": Action.SUBMIT}
+    #: the subject word of the thread's last e-mail after the lead cancels, and after it approves
+    canceled_status, closed_status = "Withdrawn", "Approved"
 
     def __init__(self, servers: MailServers) -> None:
         self.servers = servers
@@ -74,6 +88,7 @@ class EmailPartner(Harness):
         reply["From"] = f"{name} <{self.servers.users[user].address}>"
         reply["To"] = str(to["Reply-To"])
         reply["Subject"] = f"Re: {to['Subject']}"
+        reply["Date"] = formatdate(localtime=False)
         reply["Message-ID"] = make_msgid(domain="partner.example.test")
         reply["In-Reply-To"] = str(to["Message-ID"])
         reply["References"] = str(to["Message-ID"])
@@ -120,6 +135,66 @@ class EmailPartner(Harness):
     def thread(self, uid: str, user: str = "partner") -> list[EmailMessage]:
         """The e-mails of one engagement that reached ``user``, oldest first."""
         return [m for m in self.inbox(user) if uid in str(m["Message-ID"]) or uid in str(m["References"] or "")]
+
+    def offer(self, uid: str) -> EmailMessage:
+        return self.thread(uid)[0]
+
+    def subject(self, adapter: PartnerAdapter, ref: str) -> tuple[str, str]:
+        """The offer's title (its subject without ``Offer:`` and the number) and its text."""
+        offer = self.offer(ref)
+        title = re.sub(r"^Offer: |\s*\[[^]]*\]$", "", str(offer["Subject"]))
+        return title, text_of(offer)
+
+    def pushed(self, adapter: PartnerAdapter, ref: str) -> Pushed:
+        """What the thread after the offer says, each Message-ID once: a mail program shows a resent e-mail once."""
+        out = Pushed([], [], {})
+        seen = set()
+        for message in self.thread(ref)[1:]:
+            if message["Message-ID"] in seen:
+                continue
+            seen.add(message["Message-ID"])
+            out.notes.append(text_of(message))
+            for part in message.iter_attachments():
+                content = part.get_payload(decode=True)
+                assert isinstance(content, bytes)
+                out.attachments[str(part.get_filename())] = content
+        return out
+
+    def note(self, adapter: PartnerAdapter, uid: str, ref: str, text: str) -> None:
+        self.reply(self.offer(uid), text)
+
+    def note_times(self, adapter: PartnerAdapter, ref: str, *texts: str) -> list[str]:
+        """The Date of the partner's replies that start with these texts, as they reached our mailbox."""
+        replies = [m for m in self.inbox("desk") if ref in str(m["References"] or "")]
+        return [
+            next(m["Date"].datetime.isoformat() for m in replies if text_of(m).splitlines()[0] == text)
+            for text in texts
+        ]
+
+    def time(self, adapter: PartnerAdapter, uid: str, ref: str, hours: float, summary: str) -> None:
+        self.reply(self.offer(uid), f"Time: {hours}h {summary}")
+
+    def attach(self, adapter: PartnerAdapter, uid: str, ref: str, filename: str, data: bytes) -> None:
+        self.reply(self.offer(uid), f"Attached {filename}", files={filename: data})
+
+    def set_status(self, adapter: PartnerAdapter, uid: str, ref: str, status: str, note: str = "") -> None:
+        """Accept or decline by the offer's link (a decline says why); submit by a reply starting DONE."""
+        if status == "done":
+            self.reply(self.offer(uid), f"DONE {note}".strip())
+            return
+        reason = (note or "not for us") if status == "decline" else None
+        opened = answer(links(self.offer(uid))[status], reason)
+        assert opened.status_code == 200, (status, opened.status_code, opened.text)
+
+    def status_of(self, adapter: PartnerAdapter, ref: str) -> str:
+        """The subject word of the thread's last e-mail: where the partner reads how things stand."""
+        return str(self.thread(ref)[-1]["Subject"]).partition(":")[0]
+
+    def stop(self) -> None:
+        self.servers.stop()
+
+    def start(self) -> None:
+        self.servers.start()
 
 
 def links(offer: EmailMessage) -> dict[str, str]:

@@ -44,6 +44,10 @@ class Harness:
     canceled_status, closed_status = "", ""
     #: the partner ticket is created at send, with the terms written into its description
     offer_as_text = False
+    #: what the partner system can do beyond the common cases (``assign``: a partner user takes the ticket)
+    can: frozenset[str] = frozenset({"assign"})
+    #: what the partner system answers a wrong credential with, as the dead letter's error shows it
+    refusal = "401"
 
     def config(self) -> dict[str, Any]:
         raise NotImplementedError
