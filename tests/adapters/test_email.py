@@ -33,6 +33,7 @@ pytestmark = pytest.mark.usefixtures("lead_url")
 
 
 def email_lead(app: Flask, api: Api, mail_servers: MailServers, **config: object) -> tuple[Lead, EmailPartner]:
+    mail_servers.empty("desk")  # the lead reads all of our mailbox: only this test's mail
     partner = EmailPartner(mail_servers)
     return Lead(app, api, partner, config=partner.config(**config)), partner
 

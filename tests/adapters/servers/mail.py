@@ -100,6 +100,10 @@ class MailServers:
                 _own(path)
         return mailbox.Maildir(home / "Maildir", create=False)
 
+    def empty(self, name: str) -> None:
+        """The servers last the session: a test that reads a whole mailbox starts it empty."""
+        self.maildir(name).clear()
+
     def deliver(self, name: str, content: bytes) -> None:
         """Write one message into a user's inbox, owned by the mail user as Dovecot needs."""
         box = self.maildir(name)
