@@ -85,7 +85,7 @@ def test_drift_is_reported_then_repaired_by_each_owner(scenario: Scenario) -> No
     eventually(lambda: bodies(s.service, svc).count(lead_text) == 1)
 
     assert bodies(s.lead, s.lead_ticket) == bodies(s.service, svc)
-    clean = {"checked": 1, "drifts": [], "repaired": 0, "not_supported": {}}
+    clean = {"checked": 1, "drifts": [], "repaired": 0, "not_supported": {}, "status_counts": []}
     assert eventually(lambda: reconcile(pair.service, uid) == (0, clean))
     [lead_repair] = repairs(s.lead, s.lead_ticket)
     [service_repair] = repairs(s.service, svc)
