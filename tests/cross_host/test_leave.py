@@ -7,8 +7,6 @@ and stops syncing it. Re-enabling on one side leaves the other side as it was.
 
 from __future__ import annotations
 
-import time
-
 from tests.cross_host.conftest import Pair, Scenario
 from tests.polling import eventually
 
@@ -41,8 +39,17 @@ def test_a_leave_reaches_a_partner_that_was_down_and_the_engagement_stays_as_his
     assert s.lead_state()["engagement"]["status"] == "accepted"  # readable, as history
 
     s.lead.post(f"/api/tickets/{s.lead_ticket}/notes", {"body": "After the partnership ended"})
-    service.patch(f"{API}/partners/{joined_pair.service_partner_id}", {"active": True})
-    time.sleep(3)  # several delivery and poll rounds of both hosts
+    enabled = service.patch(f"{API}/partners/{joined_pair.service_partner_id}", {"active": True})
+    assert enabled["active"] is True
+    # the service polls the lead again, and the lead refuses a partner it has disabled: a round in which
+    # the note could have crossed by either path (the lead does not push to a partner that left)
+    eventually(
+        lambda: (
+            "answered 401" in str(service.get(f"{API}/partners/{joined_pair.service_partner_id}")["last_poll_error"])
+        ),
+        timeout=30,
+        what="the lead refusing the service's next poll",
+    )
     notes = s.service_ticket_json()["notes"]
     assert not any("After the partnership ended" in n["body"] for n in notes)
     assert lead.get(f"{API}/partners/{joined_pair.lead_partner_id}")["active"] is False

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -80,7 +79,7 @@ class Writer(threading.Thread):
                 self.api.post(f"/api/tickets/{self.ticket}/time", hours)
                 self.times.append(summary)
             number += 1
-            time.sleep(0.3)
+            self.stop.wait(0.3)  # a steady trickle of entries, ended at once when the test stops it
 
 
 def _texts(ticket: dict[str, Any], kind: str, field: str) -> list[str]:
@@ -104,12 +103,15 @@ def test_keys_rotate_on_the_command_line_while_entries_keep_crossing(joined_pair
     ]
     for writer in writers:
         writer.start()
-    time.sleep(1)
+    eventually(lambda: all(len(w.notes) >= 2 for w in writers), what="entries written before the rotation")
     started = lead.flask("outsource", "partners", "rotate", "Contoso Field Services")
     assert started.returncode == 0, started.stderr
     assert "key rotation with Contoso Field Services started" in started.stdout
     eventually(lambda: rotated(lead) and rotated(service), timeout=60, what="both hosts finishing the rotation")
-    time.sleep(1)
+    written = [len(w.notes) for w in writers]
+    eventually(
+        lambda: all(len(w.notes) >= n + 2 for w, n in zip(writers, written, strict=True)), what="entries after it"
+    )
     for writer in writers:
         writer.stop.set()
     for writer in writers:
