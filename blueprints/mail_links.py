@@ -39,7 +39,7 @@ from outsource_plugin.workflow import Action, Side, Status
 
 mail_links = PagesBlueprint("outsource_mail_links", __name__, template_folder="templates")
 limit_body(mail_links, json_limit)
-answer_in_pages(mail_links)
+answer_in_pages(mail_links, public=True)
 protect(mail_links)
 
 ACTIONS = {LinkAction.ACCEPT: Action.ACCEPT, LinkAction.DECLINE: Action.DECLINE, LinkAction.DONE: Action.SUBMIT}

@@ -4,11 +4,11 @@ and nothing a ticket or a partner writes can add a header to an e-mail."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, url_for
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -255,3 +255,31 @@ def test_a_work_is_done_link_works_once_even_after_a_reject_and_the_rejection_br
     page, resubmitted = submit(client, fresh["done"])
     assert page.status_code == 200 and resubmitted.status_code == 200
     assert status(app, done.engagement_uid) == "waiting_approval"
+
+
+def host_links(app: Flask) -> list[str]:
+    """The demo host's own navigation, as its layout writes it."""
+    with app.test_request_context():
+        return [f'href="{url_for("helpdesk.index")}"', "Tickets</a>", "Sign out"]
+
+
+def test_a_stranger_sees_the_link_pages_without_the_hosts_navigation(app: Flask, offered: tuple[str, MailLink]):
+    uid, link = offered
+    client = app.test_client()
+    page = client.get(url(app, link))
+    refused = client.get(url(app, MailLink(uid, LinkAction.DONE, link.expires)))  # the work is not open
+    no_token = client.post(url(app, link), data={})
+    _page, done = submit(client, url(app, link))
+    assert [r.status_code for r in (page, refused, no_token, done)] == [200, 403, 400, 200]
+    for shown in (page, refused, no_token, done):
+        text = shown.get_data(as_text=True)
+        assert not [nav for nav in host_links(app) if nav in text], text
+        assert 'class="op-nav"' not in text and "Go back" not in text
+
+
+def test_the_accept_page_says_the_deadline_as_people_write_it(app: Flask, offered: tuple[str, MailLink]):
+    uid, _link = offered
+    deadline = datetime(2027, 1, 8, 18, 0, tzinfo=timezone.utc)
+    page = app.test_client().get(url(app, MailLink(uid, LinkAction.ACCEPT, deadline)))
+    assert page.status_code == 200
+    assert "<dt>Answer by</dt><dd>Fri 8 Jan 2027, 18:00 UTC</dd>" in page.get_data(as_text=True)
