@@ -249,6 +249,8 @@ def test_a_work_is_done_link_works_once_even_after_a_reject_and_the_rejection_br
         form_token = session.get(SESSION_KEY)
     replayed = client.post(url(app, done), data={"csrf_token": form_token or ""})
     assert replayed.status_code == 403 and "already used" in replayed.get_data(as_text=True)
+    as_json = client.get(url(app, done), headers={"Accept": "application/json"})
+    assert as_json.status_code == 403 and as_json.get_json()["error"] == "link_refused", as_json.get_json()
     assert status(app, done.engagement_uid) == "in_progress"
     fresh = rejection_links(app, done.engagement_uid, monkeypatch)
     assert set(fresh) == {"done", "time"} and fresh["done"] != url(app, done)
