@@ -118,21 +118,28 @@ class EmailAdapter(PartnerAdapter):
         )
 
     def deliver(self, message: Outbound) -> DeliveryResult:
-        thread = self.thread(message.engagement_uid)
-        sent = message.message
-        email: EmailMessage | None
-        if isinstance(sent, OfferMessage):
-            email = offer_email(thread, message.message_id, sent, self.links(message.engagement_uid, sent))
-        elif isinstance(sent, ActionMessage) and sent.action is Action.ACCEPT:
-            email = accepted_email(thread, message.message_id, self.work_links(message.engagement_uid))
-        elif isinstance(sent, ActionMessage):
-            email = action_email(thread, message.message_id, sent)
-        else:
-            assert isinstance(sent, EntryMessage)
-            email = entry_email(thread, message.message_id, sent)
+        email = self.compose(message)
         if email is not None:
             self.send(email)
         return DeliveryResult(remote_ref=message.engagement_uid)
+
+    def compose(self, message: Outbound) -> EmailMessage | None:
+        """The e-mail that carries ``message``; None for what the partner is not told (a deleted entry).
+
+        The e-mails that open the work (the acceptance confirmation, a reject) carry new Log time and
+        Work is done links: each link works once.
+        """
+        thread = self.thread(message.engagement_uid)
+        sent = message.message
+        if isinstance(sent, OfferMessage):
+            return offer_email(thread, message.message_id, sent, self.links(message.engagement_uid, sent))
+        if isinstance(sent, ActionMessage) and sent.action is Action.ACCEPT:
+            return accepted_email(thread, message.message_id, self.work_links(message.engagement_uid))
+        if isinstance(sent, ActionMessage):
+            reopened = self.work_links(message.engagement_uid) if sent.action is Action.REJECT else {}
+            return action_email(thread, message.message_id, sent, reopened)
+        assert isinstance(sent, EntryMessage)
+        return entry_email(thread, message.message_id, sent)
 
     def links(self, uid: str, offer: OfferMessage) -> dict[LinkAction, str]:
         """The offer's Accept and Decline links on this host's public pages, valid until the acceptance deadline."""

@@ -106,29 +106,35 @@ def offer_email(thread: Thread, message_id: str, offer: OfferMessage, links: Map
     return thread.message(message_id, subject, body, first=True)
 
 
+def work_lines(links: Mapping[LinkAction, str]) -> list[str]:
+    """The Log time and Work is done links, and how to use them and the replies."""
+    return [
+        f"Log time: {links[LinkAction.TIME]}",
+        f"Work is done: {links[LinkAction.DONE]}",
+        "",
+        "Each link works once: Log time for your time so far, Work is done when it is done (we approve it).",
+        "Reply to this e-mail to write to us; a line 'Time: 1.5h what you did' logs your time.",
+    ]
+
+
 def accepted_email(thread: Thread, message_id: str, links: Mapping[LinkAction, str]) -> EmailMessage:
     """The partner's acceptance confirmed, with the links that log time and submit the work when it is done."""
-    body = "\n".join(
-        [
-            f"{thread.org}: thank you, you accepted this ticket.",
-            "",
-            f"Log time: {links[LinkAction.TIME]}",
-            f"Work is done: {links[LinkAction.DONE]}",
-            "",
-            "Log time as you work; open Work is done when it is done: it asks us to approve it.",
-            "Reply to this e-mail to write to us; a line 'Time: 1.5h what you did' logs your time.",
-        ]
-    )
+    body = "\n".join([f"{thread.org}: thank you, you accepted this ticket.", "", *work_lines(links)])
     return thread.message(message_id, f"Accepted: {thread.title}", body)
 
 
-def action_email(thread: Thread, message_id: str, action: ActionMessage) -> EmailMessage:
+def action_email(
+    thread: Thread, message_id: str, action: ActionMessage, links: Mapping[LinkAction, str] | None = None
+) -> EmailMessage:
+    """The lead's action; ``links`` when it reopens the work (a reject): the ones used before work no more."""
     word = ACTION_SUBJECTS.get(action.action, action.action.value.replace("_", " ").capitalize())
     lines = [f"{thread.org}: {word.lower()}."]
     if action.action in (Action.CANCEL, Action.AUTO_DECLINE):
         lines.append("The offer is withdrawn: please do not start the work.")
     if action.reason:
         lines += ["", f"Reason: {action.reason}"]
+    if links:
+        lines += ["", *work_lines(links)]
     return thread.message(message_id, f"{word}: {thread.title}", "\n".join(lines))
 
 

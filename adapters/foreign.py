@@ -39,6 +39,7 @@ from outsource_plugin.adapters.base import (
     PartnerAdapter,
     RemoteChange,
 )
+from outsource_plugin.core.times import human_time
 from outsource_plugin.errors import PermanentAdapterError
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.wire import ActionMessage, EntryMessage, OfferMessage, Origin, WireOp
@@ -229,7 +230,7 @@ def offer_text(message: OfferMessage, key: str) -> str:
         "Customer contact": offer.get("contact"),
         "Priority": offer.get("priority"),
         "Complete by": terms.get("complete_by") or offer.get("due"),
-        "Accept by": message.acceptance_deadline.isoformat() if message.acceptance_deadline else None,
+        "Accept by": human_time(message.acceptance_deadline) if message.acceptance_deadline else None,
     }
     lines += [f"{name}: {value}" for name, value in details.items() if value]
     labels = {

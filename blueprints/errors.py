@@ -22,11 +22,11 @@ from outsource_plugin.errors import OutsourceError, ReadOnlyEntry, TicketNotDele
 from outsource_plugin.state import current_outsource
 
 
-def _outsource_error(err: OutsourceError, as_json: bool) -> tuple[Response | str, int]:
+def _outsource_error(err: OutsourceError, as_json: bool, public: bool = False) -> tuple[Response | str, int]:
     current_outsource().session.rollback()
     if as_json or request.is_json or request.accept_mimetypes.best == "application/json":
         return jsonify(err.to_dict()), err.status_code
-    return render_template("outsource/error.html", error=err), err.status_code
+    return render_template("outsource/error.html", error=err, public=public), err.status_code
 
 
 def _http_json(err: HTTPException) -> Response:
@@ -41,9 +41,13 @@ def answer_in_json(blueprint: Blueprint) -> None:
     blueprint.register_error_handler(HTTPException, _http_json)
 
 
-def answer_in_pages(blueprint: Blueprint) -> None:
-    """The plugin's errors on ``blueprint``'s pages as its error page; HTTP errors stay the host's."""
-    blueprint.register_error_handler(OutsourceError, lambda err: _outsource_error(err, as_json=False))
+def answer_in_pages(blueprint: Blueprint, *, public: bool = False) -> None:
+    """The plugin's errors on ``blueprint``'s pages as its error page; HTTP errors stay the host's.
+
+    ``public`` pages (no login: an e-mail partner's links) show it in the public frame, without the host's
+    navigation or a link back into the host.
+    """
+    blueprint.register_error_handler(OutsourceError, lambda err: _outsource_error(err, as_json=False, public=public))
 
 
 def answer_routing_errors(app: Flask, json_prefixes: tuple[str, ...]) -> None:

@@ -24,6 +24,7 @@ from outsource_plugin.core.live import live_version
 from outsource_plugin.core.partner_entries import partner_entries
 from outsource_plugin.core.present import engagement_json, user_actions
 from outsource_plugin.core.questions import can_ask
+from outsource_plugin.core.times import human_time
 from outsource_plugin.db.models import Engagement, utcnow
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.ops.health import engagement_health
@@ -172,3 +173,4 @@ def register_fragments(app: Flask) -> None:
         outsource_frame=outsource_frame,
     )
     app.jinja_env.filters["outsource_time"] = outsource_time
+    app.jinja_env.filters["outsource_human_time"] = human_time

@@ -2,8 +2,9 @@
 
 No login: the signed link is the partner's only credential (``federation.mail_links``).
 The page shows the offer and a form carrying the plugin's CSRF token; the POST
-checks the link again, applies the partner's action as any partner's action is
-applied (``sync.inbound``) and commits. An accept also queues the confirmation
+checks the link again, records its use (``db.link_uses``: each link works once),
+applies the partner's action as any partner's action is applied (``sync.inbound``)
+and commits both together. An accept also queues the confirmation
 e-mail (the adapter sends it with the Work is done link), so it is retried like
 every delivery.
 """
@@ -24,6 +25,7 @@ from outsource_plugin.blueprints.csrf import protect
 from outsource_plugin.blueprints.errors import answer_in_pages
 from outsource_plugin.blueprints.frame import PagesBlueprint
 from outsource_plugin.blueprints.limits import json_limit, limit_body
+from outsource_plugin.db.link_uses import record_use, refuse_used
 from outsource_plugin.db.models import Engagement, utcnow
 from outsource_plugin.db.outbox import enqueue
 from outsource_plugin.errors import MailLinkRefused, ValidationFailed
@@ -37,11 +39,11 @@ from outsource_plugin.workflow import Action, Side, Status
 
 mail_links = PagesBlueprint("outsource_mail_links", __name__, template_folder="templates")
 limit_body(mail_links, json_limit)
-answer_in_pages(mail_links)
+answer_in_pages(mail_links, public=True)
 protect(mail_links)
 
 ACTIONS = {LinkAction.ACCEPT: Action.ACCEPT, LinkAction.DECLINE: Action.DECLINE, LinkAction.DONE: Action.SUBMIT}
-#: the statuses in which each link works: once its action is done, the engagement has left them
+#: the statuses in which each (unused) link works: a link of a withdrawn offer or of submitted work is refused
 OPEN = {
     LinkAction.ACCEPT: {Status.ASSIGNED},
     LinkAction.DECLINE: {Status.ASSIGNED},
@@ -51,8 +53,8 @@ OPEN = {
 
 
 class TimeForm(Schema):
-    """Time the partner logs through the Log time link; ``entry`` is the form's own key, so the same
-    form sent twice (a double click, a replay) is one time entry."""
+    """Time the partner logs through the Log time link; ``entry``, the form's own key, names the time entry.
+    The link works once, so a form sent twice (a double click, a replay) is one entry."""
 
     hours = fields.Decimal(
         required=True, places=2, as_string=True, validate=validate.Range(min=Decimal("0.01"), max=Decimal("24"))
@@ -69,9 +71,10 @@ class AnswerForm(Schema):
     csrf_token = fields.String(load_default="")
 
 
-def _open_engagement(link: MailLink) -> Engagement:
-    """The link's engagement while its action can happen (``OPEN``); a used link, or one of a withdrawn offer,
-    is refused."""
+def _open_engagement(link: MailLink, token: str) -> Engagement:
+    """The link's engagement while its action can happen (``OPEN``) and the link is unused; a used link,
+    or one of a withdrawn offer, is refused."""
+    refuse_used(current_outsource().session, token)
     engagement = (
         current_outsource().session.scalars(select(Engagement).where(Engagement.uid == link.engagement_uid)).first()
     )
@@ -104,16 +107,16 @@ def _form(link: MailLink, engagement: Engagement, status: int = 200, error: Exce
 @mail_links.get("/<token>")
 def link_page(token: str) -> ResponseReturnValue:
     link = read_link(app_key(current_app.config), token, utcnow())
-    engagement = _open_engagement(link)
+    engagement = _open_engagement(link, token)
     return _form(link, engagement)
 
 
 @mail_links.post("/<token>")
 def link_answer(token: str) -> ResponseReturnValue:
     link = read_link(app_key(current_app.config), token, utcnow())
-    engagement = _open_engagement(link)
+    engagement = _open_engagement(link, token)
     if link.action is LinkAction.TIME:
-        return _log_time(link, engagement)
+        return _log_time(link, token, engagement)
     try:
         reason = str(AnswerForm().load(request.form.to_dict())["reason"]).strip()
     except ValidationError as err:
@@ -122,6 +125,7 @@ def link_answer(token: str) -> ResponseReturnValue:
         error = ValidationFailed("Say why you decline: the reason is required.", details={"reason": ["required"]})
         return _form(link, engagement, 400, error)
     state = current_outsource()
+    record_use(state.session, token, link.engagement_uid, link.action.value)
     change = RemoteChange(
         ChangeKind.ACTION,
         engagement.uid,
@@ -137,7 +141,7 @@ def link_answer(token: str) -> ResponseReturnValue:
     return _page("outsource/mail_link_done.html", link=link, engagement=engagement)
 
 
-def _log_time(link: MailLink, engagement: Engagement) -> ResponseReturnValue:
+def _log_time(link: MailLink, token: str, engagement: Engagement) -> ResponseReturnValue:
     """The Log time form: one time entry of the partner's, dated today, applied as any partner entry is."""
     try:
         form = TimeForm().load(request.form.to_dict())
@@ -145,6 +149,7 @@ def _log_time(link: MailLink, engagement: Engagement) -> ResponseReturnValue:
         error = ValidationFailed("The time is not valid.", details=err.normalized_messages())
         return _form(link, engagement, 400, error)
     state = current_outsource()
+    record_use(state.session, token, link.engagement_uid, link.action.value)
     partner = engagement.partner
     now = utcnow()
     data = {

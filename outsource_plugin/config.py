@@ -65,7 +65,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "OUTSOURCE_EMAIL_WORK_LINK_DAYS",
         60.0,
-        "Days the Work is done link in an e-mail partner's acceptance confirmation works.",
+        "Days the Log time and Work is done links in an e-mail partner's acceptance confirmation "
+        "(and a reject's e-mail) work; each works once.",
     ),
     Setting("OUTSOURCE_MAX_ATTEMPTS", 12, "Transient failures before a message is dead-lettered."),
     Setting("OUTSOURCE_BACKOFF_CAP", 300.0, "Longest wait, in seconds, between two delivery attempts."),

@@ -26,6 +26,8 @@ from outsource_plugin.adapters.memory import MemoryAdapter
 from outsource_plugin.db.models import Base, Partner
 from outsource_plugin.permissions import Permission
 from outsource_plugin.state import current_outsource
+from tests.adapters.servers.mail import MailServers, start_mail_servers
+from tests.adapters.servers.system import running
 from tests.joining import CONTOSO_URL, NORTHWIND_URL, AppTransport, Desks
 
 #: hashed once: the default scrypt hash costs more than a whole test
@@ -54,6 +56,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if len(chosen) != len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in chosen])
         items[:] = chosen
+
+
+@pytest.fixture(scope="session")
+def mail_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServers]:
+    """Dovecot and an SMTP server delivering to it, for the e-mail partner (``adapters/servers/mail.py``);
+    here, as the adapter tests and the cross-host ones both read them."""
+    yield from running(start_mail_servers, MailServers.close, tmp_path_factory.mktemp("mail"), "mail")
 
 
 @pytest.fixture(scope="session")

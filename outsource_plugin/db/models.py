@@ -448,3 +448,17 @@ class UnmatchedMail(Base):
     reason: Mapped[str] = mapped_column(String(200))
     engagement_uid: Mapped[str | None] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MailLinkUse(Base):
+    """An e-mail link that was used: a link works once, so a second use (a replay, a forwarded
+    e-mail, a Work is done link after a reject reopened the work) is refused."""
+
+    __tablename__ = "outsource_mail_link_use"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: SHA-256 of the signed link, hex: the link itself is a credential and is not stored
+    link_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    engagement_uid: Mapped[str] = mapped_column(String(32), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

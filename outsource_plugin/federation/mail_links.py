@@ -2,10 +2,11 @@
 
 A link names the engagement, the action and its expiry, with an HMAC under a
 key derived from the app's ``SECRET_KEY``; it is refused when forged, altered
-or expired. It is one-time because the action it performs can happen once:
-the pages take Accept and Decline only while the engagement is Assigned, and
-Work is done and Log time only while the work is open (Accepted, In Progress), so a used
-link, or one of a canceled offer, finds the offer closed.
+or expired. It works once: its use is recorded with the action it performs
+(``db.link_uses``). And it works only while its action can happen: Accept and
+Decline while the engagement is Assigned, Work is done and Log time while the
+work is open (Accepted, In Progress), so a link of a canceled offer is refused
+too. The e-mail that reopens the work (a reject) carries new links.
 """
 
 from __future__ import annotations

@@ -13,9 +13,7 @@ need it, with a message naming what is missing: these tests are never skipped
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import TypeVar
+from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -24,14 +22,11 @@ from werkzeug.serving import make_server
 from tests.adapters.email_partner import EmailPartner
 from tests.adapters.partners import Harness, MemoryHarness, RedmineHarness, RequestTrackerHarness
 from tests.adapters.peer_partner import PeerHarness
-from tests.adapters.servers.mail import MailServers, start_mail_servers
 from tests.adapters.servers.redmine import RedmineServer, start_redmine
 from tests.adapters.servers.request_tracker import RequestTrackerServer, start_request_tracker
-from tests.adapters.servers.system import ServerUnavailable
+from tests.adapters.servers.system import running
 from tests.conftest import fresh_database
 from tests.cross_host.hosts import Host
-
-T = TypeVar("T")
 
 #: every adapter the contract suite runs against, by its harness
 HARNESSES: dict[str, type[Harness]] = {
@@ -53,25 +48,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("harness", adapters, indirect=True)
 
 
-def started(start: Callable[[Path], T], folder: Path, what: str) -> T:
-    """The started server, or a failed test naming what is missing (never a skip)."""
-    problem = ""
-    try:
-        return start(folder)
-    except ServerUnavailable as err:
-        problem = str(err)
-    pytest.fail(f"the {what} test server is unavailable: {problem}", pytrace=False)
-
-
-def running(start: Callable[[Path], T], stop: Callable[[T], None], folder: Path, what: str) -> Iterator[T]:
-    """A server fixture's body: started (or a failed test), yielded, stopped."""
-    server = started(start, folder, what)
-    try:
-        yield server
-    finally:
-        stop(server)
-
-
 @pytest.fixture(scope="package")
 def redmine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedmineServer]:
     yield from running(start_redmine, RedmineServer.stop, tmp_path_factory.mktemp("redmine"), "Redmine")
@@ -82,12 +58,6 @@ def rt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RequestTrack
     yield from running(
         start_request_tracker, RequestTrackerServer.close, tmp_path_factory.mktemp("rt"), "Request Tracker"
     )
-
-
-@pytest.fixture(scope="session")
-def mail_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServers]:
-    """Dovecot and an SMTP server delivering to it, for the e-mail partner (see ``servers/mail.py``)."""
-    yield from running(start_mail_servers, MailServers.close, tmp_path_factory.mktemp("mail"), "mail")
 
 
 @pytest.fixture(scope="session")

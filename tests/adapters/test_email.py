@@ -246,7 +246,7 @@ def test_the_partner_accepts_with_the_link_once(app: Flask, api: Api, mail_serve
     assert lead.status(ticket_id) == "accepted"
     assert lead.engagement(ticket_id)["status"] == "accepted"
     again = answer(found["accept"])
-    assert again.status_code == 403 and "This offer is closed (accepted)" in again.text
+    assert again.status_code == 403 and "This link was already used" in again.text
     assert answer(found["decline"], "too late").status_code == 403
     assert lead.status(ticket_id) == "accepted"
 

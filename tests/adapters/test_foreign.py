@@ -16,12 +16,14 @@ from outsource_plugin.adapters.foreign import (
     entry_change,
     has_marker,
     marker,
+    offer_text,
     select_new,
     workflow_filter,
 )
 from outsource_plugin.adapters.redmine import RedmineConfig
 from outsource_plugin.errors import ValidationFailed
 from outsource_plugin.validation.schemas import load
+from outsource_plugin.wire import OfferMessage
 from outsource_plugin.workflow import Action
 
 T0 = datetime(2026, 11, 27, 0, 53, 9, tzinfo=timezone.utc)
@@ -92,3 +94,11 @@ def test_a_status_map_naming_an_unknown_action_is_refused():
     assert loaded["status_map"]["Resolved"] == "submit"
     with pytest.raises(ValidationFailed):
         load(RedmineConfig(), {**base, "status_map": {"Resolved": "celebrate"}})
+
+
+def test_the_offer_text_says_the_acceptance_deadline_as_people_write_it():
+    deadline = datetime(2026, 12, 4, 18, 0, tzinfo=timezone.utc)
+    text = offer_text(OfferMessage({"title": "Fix it", "description": "Rack 2"}, acceptance_deadline=deadline), "")
+    assert "Accept by: Fri 4 Dec 2026, 18:00 UTC" in text.splitlines()
+    later = offer_text(OfferMessage({}, acceptance_deadline=datetime(2027, 3, 1, 9, 5, tzinfo=timezone.utc)), "")
+    assert "Accept by: Mon 1 Mar 2027, 09:05 UTC" in later.splitlines()

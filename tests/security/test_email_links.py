@@ -4,20 +4,23 @@ and nothing a ticket or a partner writes can add a header to an e-mail."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, url_for
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from examples.helpdesk.models import db
+from outsource_plugin.adapters.base import Outbound
 from outsource_plugin.adapters.email_messages import Thread, offer_email
 from outsource_plugin.blueprints.csrf import SESSION_KEY
-from outsource_plugin.db.models import Engagement, EntryLink, utcnow
+from outsource_plugin.db.models import Engagement, EntryLink, MessageKind, OutboxMessage, Partner, utcnow
 from outsource_plugin.federation.mail_links import LinkAction, MailLink, app_key, sign_link
-from outsource_plugin.wire import OfferMessage
+from outsource_plugin.state import current_outsource
+from outsource_plugin.wire import OfferMessage, message_from_wire
+from tests.adapters.email_partner import links
 from tests.conftest import Api
 from tests.security.helpers import COUNTS
 
@@ -100,7 +103,7 @@ def test_a_used_link_is_refused_and_so_is_the_other(app: Flask, offered: tuple[s
     _page, done = submit(client, url(app, link))
     assert done.status_code == 200 and status(app, uid) == "accepted"
     page, again = submit(client, url(app, link))
-    assert page.status_code == 403 and "closed (accepted)" in page.get_data(as_text=True)
+    assert page.status_code == 403 and "already used" in page.get_data(as_text=True)
     assert again.status_code in (400, 403)
     decline = url(app, MailLink(uid, LinkAction.DECLINE, link.expires))
     assert client.get(decline).status_code == 403
@@ -173,7 +176,7 @@ def test_a_work_is_done_link_submits_once(app: Flask, offered: tuple[str, MailLi
     assert page.status_code == 200 and "Work is done" in page.get_data(as_text=True)
     assert submitted.status_code == 200 and status(app, done.engagement_uid) == "waiting_approval"
     again, replayed = submit(client, url(app, done))
-    assert again.status_code == 403 and "closed (waiting approval)" in again.get_data(as_text=True)
+    assert again.status_code == 403 and "already used" in again.get_data(as_text=True)
     assert replayed.status_code in (400, 403) and status(app, done.engagement_uid) == "waiting_approval"
 
 
@@ -191,7 +194,7 @@ def logged_times(app: Flask, uid: str) -> list[str]:
         return [key for key in keys if ":time:" in key]
 
 
-def test_a_log_time_link_logs_each_form_once_while_the_work_is_open(app: Flask, offered: tuple[str, MailLink]):
+def test_a_log_time_link_logs_time_once(app: Flask, offered: tuple[str, MailLink]):
     client, done = accepted_link(app, offered)
     log_time = url(app, MailLink(done.engagement_uid, LinkAction.TIME, done.expires))
     page = client.get(log_time)
@@ -199,13 +202,86 @@ def test_a_log_time_link_logs_each_form_once_while_the_work_is_open(app: Flask, 
     form = dict(re.findall(r'name="(csrf_token|entry)" value="([^"]+)"', page.get_data(as_text=True)))
     bad = client.post(log_time, data={**form, "hours": "-1", "note": "x"})
     assert bad.status_code == 400 and not logged_times(app, done.engagement_uid)
-    for _ in range(2):  # the same form sent twice (a replay, or a double click) is one entry
-        assert client.post(log_time, data={**form, "hours": "1.5", "note": "Cable run"}).status_code == 200
+    assert client.post(log_time, data={**form, "hours": "1.5", "note": "Cable run"}).status_code == 200
+    replayed = client.post(log_time, data={**form, "hours": "1.5", "note": "Cable run"})  # a double click
+    assert replayed.status_code == 403 and "already used" in replayed.get_data(as_text=True)
     assert len(logged_times(app, done.engagement_uid)) == 1
     forged = log_time.replace(".time.", ".done.")
     assert client.get(forged).status_code == 403
     expired = MailLink(done.engagement_uid, LinkAction.TIME, utcnow() - timedelta(seconds=1))
     assert client.get(url(app, expired)).status_code == 410
+    assert client.get(log_time).status_code == 403
+    unused = url(app, MailLink(done.engagement_uid, LinkAction.TIME, done.expires + timedelta(seconds=1)))
     submit(client, url(app, done))
     assert status(app, done.engagement_uid) == "waiting_approval"
-    assert client.get(log_time).status_code == 403
+    assert client.get(unused).status_code == 403  # the work is submitted: no link logs time now
+
+
+def rejection_links(app: Flask, uid: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The links of the e-mail that tells the partner about a reject, as the adapter writes it (their paths)."""
+    monkeypatch.setitem(app.extensions["outsource"].config, "OUTSOURCE_BASE_URL", "http://desk.example.test")
+    with app.app_context():
+        [sent] = db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.engagement_uid == uid, OutboxMessage.kind == MessageKind.ACTION)
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
+        ).all()
+        state = current_outsource()
+        adapter = state.adapter_for(state.session.get(Partner, sent.partner_id))
+        typed = message_from_wire(sent.kind, sent.payload)
+        email = adapter.compose(Outbound(sent.message_id, uid, uid, typed, sent.seq))
+        assert email is not None and str(email["Subject"]).startswith("Not approved yet:")
+        return {action: link.removeprefix("http://desk.example.test") for action, link in links(email).items()}
+
+
+def test_a_work_is_done_link_works_once_even_after_a_reject_and_the_rejection_brings_new_links(
+    app: Flask, api: Api, ticket_id: str, offered: tuple[str, MailLink], monkeypatch: pytest.MonkeyPatch
+):
+    client, done = accepted_link(app, offered)
+    _page, submitted = submit(client, url(app, done))
+    assert submitted.status_code == 200 and status(app, done.engagement_uid) == "waiting_approval"
+    rejected = api.post(f"/tickets/{ticket_id}/outsource/actions", json={"action": "reject", "reason": "Not yet"})
+    assert rejected.status_code == 200 and status(app, done.engagement_uid) == "in_progress"
+    again = client.get(url(app, done))
+    assert again.status_code == 403 and "already used" in again.get_data(as_text=True)
+    with client.session_transaction() as session:  # the form token the first page gave this session
+        form_token = session.get(SESSION_KEY)
+    replayed = client.post(url(app, done), data={"csrf_token": form_token or ""})
+    assert replayed.status_code == 403 and "already used" in replayed.get_data(as_text=True)
+    as_json = client.get(url(app, done), headers={"Accept": "application/json"})
+    assert as_json.status_code == 403 and as_json.get_json()["error"] == "link_refused", as_json.get_json()
+    assert status(app, done.engagement_uid) == "in_progress"
+    fresh = rejection_links(app, done.engagement_uid, monkeypatch)
+    assert set(fresh) == {"done", "time"} and fresh["done"] != url(app, done)
+    page, resubmitted = submit(client, fresh["done"])
+    assert page.status_code == 200 and resubmitted.status_code == 200
+    assert status(app, done.engagement_uid) == "waiting_approval"
+
+
+def host_links(app: Flask) -> list[str]:
+    """The demo host's own navigation, as its layout writes it."""
+    with app.test_request_context():
+        return [f'href="{url_for("helpdesk.index")}"', "Tickets</a>", "Sign out"]
+
+
+def test_a_stranger_sees_the_link_pages_without_the_hosts_navigation(app: Flask, offered: tuple[str, MailLink]):
+    uid, link = offered
+    client = app.test_client()
+    page = client.get(url(app, link))
+    refused = client.get(url(app, MailLink(uid, LinkAction.DONE, link.expires)))  # the work is not open
+    no_token = client.post(url(app, link), data={})
+    _page, done = submit(client, url(app, link))
+    assert [r.status_code for r in (page, refused, no_token, done)] == [200, 403, 400, 200]
+    for shown in (page, refused, no_token, done):
+        text = shown.get_data(as_text=True)
+        assert not [nav for nav in host_links(app) if nav in text], text
+        assert 'class="op-nav"' not in text and "Go back" not in text
+
+
+def test_the_accept_page_says_the_deadline_as_people_write_it(app: Flask, offered: tuple[str, MailLink]):
+    uid, _link = offered
+    deadline = datetime(2027, 1, 8, 18, 0, tzinfo=timezone.utc)
+    page = app.test_client().get(url(app, MailLink(uid, LinkAction.ACCEPT, deadline)))
+    assert page.status_code == 200
+    assert "<dt>Answer by</dt><dd>Fri 8 Jan 2027, 18:00 UTC</dd>" in page.get_data(as_text=True)

@@ -14,13 +14,37 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+T = TypeVar("T")
 
 
 class ServerUnavailable(RuntimeError):
     """A partner system could not be installed or started; the message says what is missing."""
+
+
+def started(start: Callable[[Path], T], folder: Path, what: str) -> T:
+    """The started server, or a failed test naming what is missing (never a skip)."""
+    problem = ""
+    try:
+        return start(folder)
+    except ServerUnavailable as err:
+        problem = str(err)
+    pytest.fail(f"the {what} test server is unavailable: {problem}", pytrace=False)
+
+
+def running(start: Callable[[Path], T], stop: Callable[[T], None], folder: Path, what: str) -> Iterator[T]:
+    """A server fixture's body: started (or a failed test), yielded, stopped."""
+    server = started(start, folder, what)
+    try:
+        yield server
+    finally:
+        stop(server)
 
 
 def free_port() -> int:
