@@ -118,6 +118,7 @@ def on_host_changes(state: OutsourceState, changes: HostChanges) -> None:
     with outbox.numbered_together(state.session):
         for change in ours:
             capture_entry(state, change, engagements.get(change.ticket_id), links)
+    links.insert_new(state.session)  # after the numbering: each link is inserted with its first message's number
     for ticket_id in changes.reassigned:
         engagement = _locked(state, current_engagement(state.session, ticket_id))
         if engagement is not None:
@@ -137,7 +138,6 @@ def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engage
 
     ``links``: the flush's live links, read once (``flush_reads.LiveLinks``).
     """
-    session = state.session
     if engagement is None:
         return
     sync = sync_state(engagement.status)
@@ -159,8 +159,7 @@ def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engage
             owner=side,
             in_suspension=sync is SyncState.SUSPENDED,
         )
-        session.add(link)
-        links.put(link)
+        links.add(link)
         if sync is SyncState.ACTIVE:
             _send(state, engagement, link, change)
             if side is Side.SERVICE and change.kind in WORK_KINDS:

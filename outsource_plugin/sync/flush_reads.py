@@ -10,13 +10,14 @@ inserted together at the end.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from outsource_plugin.db import outbox
-from outsource_plugin.db.models import Engagement, EntryLink
+from outsource_plugin.db.models import Engagement, EntryLink, utcnow
 from outsource_plugin.host.entries import EntryKind
 
 if TYPE_CHECKING:
@@ -67,11 +68,15 @@ class LiveLinks:
     """The live link of each entry a flush changed, keyed by engagement, kind and local id.
 
     A link the flush makes is recorded here too, so a later change of the same
-    entry in the flush finds it.
+    entry in the flush finds it. It stays out of the ORM session (whose unit of
+    work inserted thousands of links one statement each): ``insert_new`` writes
+    the flush's new links with one executemany on the session's connection, in
+    the host's transaction, once their messages are numbered.
     """
 
     def __init__(self, found: dict[tuple[str, str, str], EntryLink]) -> None:
         self.found = found
+        self.new: list[EntryLink] = []
 
     @classmethod
     def of(cls, state: OutsourceState, wanted: Iterable[tuple[str, EntryKind, str]]) -> LiveLinks:
@@ -101,3 +106,33 @@ class LiveLinks:
 
     def put(self, link: EntryLink) -> None:
         self.found[(link.engagement_uid, link.kind, link.local_id or "")] = link
+
+    def add(self, link: EntryLink) -> None:
+        """A link the flush made: found by later changes of the flush, inserted by ``insert_new``."""
+        self.put(link)
+        self.new.append(link)
+
+    def insert_new(self, session: Session) -> None:
+        """Insert the links the flush made, as they stand, with one statement."""
+        if not self.new:
+            return
+        now = utcnow()
+        rows = [
+            {
+                "engagement_uid": link.engagement_uid,
+                "entry_key": link.entry_key,
+                "kind": link.kind,
+                "local_id": link.local_id,
+                "owner": link.owner,
+                "in_suspension": bool(link.in_suspension),
+                "first_seq": link.first_seq,
+                "sent": bool(link.sent),
+                "deleted": bool(link.deleted),
+                "question": False,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for link in self.new
+        ]
+        self.new = []
+        session.execute(insert(cast(Table, EntryLink.__table__)), rows)
