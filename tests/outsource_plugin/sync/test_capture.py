@@ -6,34 +6,18 @@ many entries are committed in one transaction, as a host's import would.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
 from flask import Flask
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from examples.helpdesk.models import Charge, Note, TimeEntry, db
 from outsource_plugin.db.models import EntryLink, OutboxMessage
 from tests.blueprints.api_helpers import add_ticket
 from tests.conftest import Api
 from tests.outsource_plugin.engagement_helpers import accepted
-
-
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    """The SQL the app's engine runs meanwhile, one string per execute or executemany."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        seen.append(" ".join(statement.split()))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+from tests.statements import statements
 
 
 def entry_messages(uid: str) -> list[OutboxMessage]:
