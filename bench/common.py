@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine
 
 from tests.cross_host.conftest import Pair, running_pair
-from tests.cross_host.hosts import ROOT, Client
+from tests.cross_host.hosts import ROOT, Client, Host
 from tests.polling import eventually
 
 API = "/outsource/api/v1"
@@ -70,11 +70,12 @@ def database_kind(database: str) -> Iterator[None]:
 
 
 @contextmanager
-def host_pair(database: str, env: dict[str, str] | None = None) -> Iterator[Pair]:
-    """A lead and a service host on fresh databases of the named kind (``sqlite`` or a PostgreSQL URL)."""
+def host_pair(database: str, env: dict[str, str] | None = None, host_class: type[Host] = Host) -> Iterator[Pair]:
+    """A lead and a service host on fresh databases of the named kind (``sqlite`` or a PostgreSQL URL),
+    served as ``host_class`` says."""
     folders = TempFolders()
     try:
-        with database_kind(database), running_pair(folders, env) as pair:  # type: ignore[arg-type]
+        with database_kind(database), running_pair(folders, env, host_class=host_class) as pair:  # type: ignore[arg-type]
             yield pair
     finally:
         folders.cleanup()

@@ -14,6 +14,9 @@ would after any bulk load. Then, on the same database:
 - 4. the dashboard (every folder of both roles, sorted by updated and by
   created) and a ticket page with its bar, timed from the client over
   loopback (an upper bound of the server time).
+
+The hosts are served by waitress, the production WSGI server the README and
+the demo use, not by ``flask run``'s development server.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from outsource_plugin.db.models import Engagement, utcnow
 from outsource_plugin.jobs.poll import poll_all
 from outsource_plugin.workflow import FOLDER_STATUSES, Side, Status, folders_for
 from tests.cross_host.conftest import Pair
+from tests.cross_host.hosts import WaitressHost
 
 CHUNK = 10_000
 #: what the seeded engagements cycle through: each role with every status of its folders
@@ -153,7 +157,8 @@ def run(database: str, sizes: list[int], samples: int) -> list[Section]:
     poll = Section(f"3. Poll cost with idle tickets ({label})")
     memory = Section(f"5. Peak RSS of a worker (sync --once) against idle engagements ({label})")
     pages = Section(f"4. Pages at {sizes[-1]:,} engagements ({label})")
-    with host_pair(database, {"OUTSOURCE_SCHEDULER": "0"}) as pair:
+    # served by waitress, as in production: Werkzeug's development server starts a thread per request
+    with host_pair(database, {"OUTSOURCE_SCHEDULER": "0"}, WaitressHost) as pair:
         app = host_app(pair.lead)
         results = {}
         for size in sizes:

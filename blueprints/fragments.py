@@ -35,8 +35,16 @@ from outsource_plugin.sync.origins import entry_origins
 
 
 def _context(ticket: Any) -> dict[str, Any] | None:
-    state = current_outsource()
+    """What the bar and the menu show of the ticket, read once per request however many fragments ask."""
     ticket_id = str(getattr(ticket, "id", ticket))
+    read: dict[str, dict[str, Any] | None] = g.setdefault("outsource_ticket_context", {})
+    if ticket_id not in read:
+        read[ticket_id] = _read_context(ticket_id)
+    return read[ticket_id]
+
+
+def _read_context(ticket_id: str) -> dict[str, Any] | None:
+    state = current_outsource()
     info = state.host.get_ticket(ticket_id)
     if info is None:
         return None

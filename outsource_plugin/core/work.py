@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.selectable import ScalarSelect
 
-from outsource_plugin.db.models import Engagement, EntryLink
+from outsource_plugin.db.models import Engagement, EntryLink, StatusCount
 from outsource_plugin.workflow import Side, Status
 
 #: a question stays listed while the service partner is still working the ticket
@@ -44,9 +45,11 @@ def _approvals() -> Select[Engagement]:
 
 
 def _questions() -> Select[Engagement, EntryLink]:
+    # from the links: a partial index holds the question links alone, however many links there are
     return (
         select(Engagement, EntryLink)
-        .join(EntryLink, EntryLink.engagement_uid == Engagement.uid)
+        .select_from(EntryLink)
+        .join(Engagement, EntryLink.engagement_uid == Engagement.uid)
         .where(
             Engagement.role == Side.LEAD,
             Engagement.status.in_(ASKING_STATUSES),
@@ -58,14 +61,27 @@ def _questions() -> Select[Engagement, EntryLink]:
 
 
 def work_counts(session: Session) -> dict[str, int]:
-    """``{"offers", "approvals", "questions", "total"}`` in one statement: the header badge runs it on every page."""
-    queries = {"offers": _offers(), "approvals": _approvals(), "questions": _questions()}
+    """``{"offers", "approvals", "questions", "total"}`` in one statement: the header badge runs it on every page.
+
+    Offers and approvals are whole (role, status) keys, read from the maintained counts
+    (``core.status_counts``), so the badge costs the same at a million engagements as at ten;
+    questions are few, found through their own index of entry links.
+    """
     row = session.execute(
-        select(*(select(func.count()).select_from(q.subquery()).scalar_subquery() for q in queries.values()))
+        select(
+            _kept(Side.SERVICE, Status.ASSIGNED),
+            _kept(Side.LEAD, Status.WAITING_APPROVAL),
+            select(func.count()).select_from(_questions().subquery()).scalar_subquery(),
+        )
     ).one()
-    counts = {name: int(n) for name, n in zip(queries, row, strict=True)}
+    counts = {name: int(n) for name, n in zip(("offers", "approvals", "questions"), row, strict=True)}
     counts["total"] = sum(counts.values())
     return counts
+
+
+def _kept(role: Side, status: Status) -> ScalarSelect[int]:
+    where = (StatusCount.role == role, StatusCount.status == status)
+    return select(func.coalesce(func.sum(StatusCount.amount), 0)).where(*where).scalar_subquery()
 
 
 def work_items(session: Session, limit: int) -> WorkItems:

@@ -389,6 +389,13 @@ class EntryLink(Base):
     __table_args__ = (
         Index("ix_outsource_entry_link_key", "engagement_uid", "entry_key", unique=True),
         Index("ix_outsource_entry_link_local", "kind", "local_id"),
+        # the header badge counts the partner's questions on every page: these links alone, not every link
+        Index(
+            "ix_outsource_entry_link_question",
+            "engagement_uid",
+            postgresql_where=text("question"),
+            sqlite_where=text("question"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from outsource_plugin.db.models import Engagement, MailMessage, MessageState, OutboxMessage, Partner, utcnow
@@ -116,7 +116,7 @@ def number_batch(session: Session) -> None:
     by_partner: dict[int, list[_Waiting]] = {}
     for item in waiting:
         by_partner.setdefault(item.partner_id, []).append(item)
-    rows = []
+    rows, now = [], utcnow()
     # without autoflush: what waits to be told its number (a new entry link) is still to be
     # inserted, and then is inserted with it, not inserted first and updated one by one
     with session.no_autoflush:
@@ -124,9 +124,10 @@ def number_batch(session: Session) -> None:
             items = by_partner[partner_id]
             last, seen = _reserve(session, partner_id, len(items))
             for seq, item in enumerate(items, start=last - len(items) + 1):
-                rows.append(_row(partner_id, item.engagement_uid, item.message, seq, seen))
+                rows.append(_row(partner_id, item.engagement_uid, item.message, seq, seen, now))
                 item.numbered(seq)
-        session.execute(insert(OutboxMessage), rows)
+        # the table, not the mapped class: a plain executemany, without the ORM's bulk bookkeeping
+        session.execute(insert(cast(Table, OutboxMessage.__table__)), rows)
     session.info[WAKE_DELIVERY] = True
 
 
@@ -146,7 +147,9 @@ def _reserve(session: Session, partner_id: int, count: int) -> tuple[int, int | 
     return last, int(cursor or 0) if cursor is None or cursor.isdigit() else None
 
 
-def _row(partner_id: int, engagement_uid: str, message: WireMessage, seq: int, seen: int | None) -> dict[str, Any]:
+def _row(
+    partner_id: int, engagement_uid: str, message: WireMessage, seq: int, seen: int | None, now: datetime | None = None
+) -> dict[str, Any]:
     if seen is not None:
         message = replace(message, seen=seen)
     return {
@@ -156,7 +159,7 @@ def _row(partner_id: int, engagement_uid: str, message: WireMessage, seq: int, s
         "kind": message.kind,
         "payload": message.to_wire(),
         "state": MessageState.PENDING,
-        "next_attempt_at": utcnow(),
+        "next_attempt_at": now or utcnow(),
         "attempts": 0,
     }
 

@@ -78,7 +78,7 @@ from outsource_plugin.host.entries import (
 )
 from outsource_plugin.host.privacy import holds
 from outsource_plugin.host.protocol import EntryChange, EntryOp, HostChanges
-from outsource_plugin.sync.flush_reads import LiveLinks, current_engagements
+from outsource_plugin.sync.flush_reads import Link, LiveLinks, NewLink, current_engagements
 from outsource_plugin.sync.refusals import over_limit, refuse, refused_by_partner
 from outsource_plugin.wire import (
     EntryMessage,
@@ -118,6 +118,7 @@ def on_host_changes(state: OutsourceState, changes: HostChanges) -> None:
     with outbox.numbered_together(state.session):
         for change in ours:
             capture_entry(state, change, engagements.get(change.ticket_id), links)
+    links.insert_new(state.session)  # after the numbering: each link is inserted with its first message's number
     for ticket_id in changes.reassigned:
         engagement = _locked(state, current_engagement(state.session, ticket_id))
         if engagement is not None:
@@ -137,7 +138,6 @@ def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engage
 
     ``links``: the flush's live links, read once (``flush_reads.LiveLinks``).
     """
-    session = state.session
     if engagement is None:
         return
     sync = sync_state(engagement.status)
@@ -151,7 +151,7 @@ def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engage
         stale = links.get(engagement.uid, change.kind, local_id)
         if stale is not None:
             stale.deleted = True  # see ``retire_local``
-        link = EntryLink(
+        link = NewLink(
             engagement_uid=engagement.uid,
             entry_key=entry_key(side, change.kind, local_id),
             kind=change.kind.value,
@@ -159,8 +159,7 @@ def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engage
             owner=side,
             in_suspension=sync is SyncState.SUSPENDED,
         )
-        session.add(link)
-        links.put(link)
+        links.add(link)
         if sync is SyncState.ACTIVE:
             _send(state, engagement, link, change)
             if side is Side.SERVICE and change.kind in WORK_KINDS:
@@ -183,7 +182,7 @@ def retire_local(state: OutsourceState, uid: str, kind: EntryKind, local_id: str
 
 
 def _check_and_send(
-    state: OutsourceState, engagement: Engagement, link: EntryLink, change: EntryChange, sync: SyncState
+    state: OutsourceState, engagement: Engagement, link: Link, change: EntryChange, sync: SyncState
 ) -> None:
     """An edit or delete of a synced entry: refused on a read-only one, else sent if sync is on."""
     side = engagement.role
@@ -204,7 +203,7 @@ def _check_and_send(
         _send(state, engagement, link, change)
 
 
-def _send(state: OutsourceState, engagement: Engagement, link: EntryLink, change: EntryChange) -> None:
+def _send(state: OutsourceState, engagement: Engagement, link: Link, change: EntryChange) -> None:
     """Queue the entry's new state for the partner, under the privacy rules."""
     if change.op is EntryOp.DELETE:
         send_delete(state, engagement, link)
@@ -212,7 +211,7 @@ def _send(state: OutsourceState, engagement: Engagement, link: EntryLink, change
     send_values(state, engagement, link, change.kind, state.host.entry_values(change.kind, change.entry))
 
 
-def send_delete(state: OutsourceState, engagement: Engagement, link: EntryLink) -> None:
+def send_delete(state: OutsourceState, engagement: Engagement, link: Link) -> None:
     """Our entry is gone: so is the partner's copy, if it has one."""
     link.deleted = True
     if link.sent:
@@ -221,7 +220,7 @@ def send_delete(state: OutsourceState, engagement: Engagement, link: EntryLink) 
 
 
 def send_values(
-    state: OutsourceState, engagement: Engagement, link: EntryLink, kind: EntryKind, values: dict[str, Any]
+    state: OutsourceState, engagement: Engagement, link: Link, kind: EntryKind, values: dict[str, Any]
 ) -> None:
     """Queue one of our entries as it stands (``values``) for the partner, under the privacy rules.
 
@@ -270,7 +269,7 @@ def _tell_if_not_carried(state: OutsourceState, engagement: Engagement, kind: En
 
 
 def _enqueue(
-    state: OutsourceState, engagement: Engagement, link: EntryLink, kind: EntryKind, op: WireOp, values: dict[str, Any]
+    state: OutsourceState, engagement: Engagement, link: Link, kind: EntryKind, op: WireOp, values: dict[str, Any]
 ) -> None:
     user = state.host.current_user()
     origin = Origin(
@@ -287,7 +286,7 @@ def _enqueue(
     )
 
 
-def _first_message(link: EntryLink, seq: int) -> None:
+def _first_message(link: Link, seq: int) -> None:
     if link.first_seq is None:
         link.first_seq = seq
 

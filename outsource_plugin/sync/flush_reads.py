@@ -10,14 +10,17 @@ inserted together at the end.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from outsource_plugin.db import outbox
-from outsource_plugin.db.models import Engagement, EntryLink
+from outsource_plugin.db.models import Engagement, EntryLink, utcnow
 from outsource_plugin.host.entries import EntryKind
+from outsource_plugin.workflow import Side
 
 if TYPE_CHECKING:
     from outsource_plugin.state import OutsourceState
@@ -63,15 +66,42 @@ def current_engagements(state: OutsourceState, ticket_ids: Iterable[str]) -> dic
     return newest
 
 
+@dataclass
+class NewLink:
+    """A link this flush made, with the fields capture sets: a plain record, not an ORM object.
+
+    Thousands of mapped objects per bulk write cost their instrumentation and events
+    for rows that ``LiveLinks.insert_new`` writes with one statement anyway.
+    """
+
+    engagement_uid: str
+    entry_key: str
+    kind: str
+    local_id: str | None
+    owner: Side
+    in_suspension: bool = False
+    first_seq: int | None = None
+    sent: bool = False
+    deleted: bool = False
+
+
+#: a live link as capture handles it: read from the database, or made by this flush
+Link = EntryLink | NewLink
+
+
 class LiveLinks:
     """The live link of each entry a flush changed, keyed by engagement, kind and local id.
 
     A link the flush makes is recorded here too, so a later change of the same
-    entry in the flush finds it.
+    entry in the flush finds it. It stays out of the ORM session (whose unit of
+    work inserted thousands of links one statement each): ``insert_new`` writes
+    the flush's new links with one executemany on the session's connection, in
+    the host's transaction, once their messages are numbered.
     """
 
-    def __init__(self, found: dict[tuple[str, str, str], EntryLink]) -> None:
+    def __init__(self, found: dict[tuple[str, str, str], Link]) -> None:
         self.found = found
+        self.new: list[NewLink] = []
 
     @classmethod
     def of(cls, state: OutsourceState, wanted: Iterable[tuple[str, EntryKind, str]]) -> LiveLinks:
@@ -81,7 +111,7 @@ class LiveLinks:
         for uid, kind, local_id in wanted:
             by_kind.setdefault(kind, set()).add(local_id)
             uids.add(uid)
-        found: dict[tuple[str, str, str], EntryLink] = {}
+        found: dict[tuple[str, str, str], Link] = {}
         for kind, local_ids in by_kind.items():
             for chunk in _chunks(local_ids):
                 query = (
@@ -95,9 +125,39 @@ class LiveLinks:
                         found[(link.engagement_uid, link.kind, link.local_id or "")] = link
         return cls(found)
 
-    def get(self, uid: str, kind: EntryKind, local_id: str) -> EntryLink | None:
+    def get(self, uid: str, kind: EntryKind, local_id: str) -> Link | None:
         link = self.found.get((uid, kind.value, local_id))
         return link if link is not None and not link.deleted else None
 
-    def put(self, link: EntryLink) -> None:
+    def put(self, link: Link) -> None:
         self.found[(link.engagement_uid, link.kind, link.local_id or "")] = link
+
+    def add(self, link: NewLink) -> None:
+        """A link the flush made: found by later changes of the flush, inserted by ``insert_new``."""
+        self.put(link)
+        self.new.append(link)
+
+    def insert_new(self, session: Session) -> None:
+        """Insert the links the flush made, as they stand, with one statement."""
+        if not self.new:
+            return
+        now = utcnow()
+        rows = [
+            {
+                "engagement_uid": link.engagement_uid,
+                "entry_key": link.entry_key,
+                "kind": link.kind,
+                "local_id": link.local_id,
+                "owner": link.owner,
+                "in_suspension": link.in_suspension,
+                "first_seq": link.first_seq,
+                "sent": link.sent,
+                "deleted": link.deleted,
+                "question": False,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for link in self.new
+        ]
+        self.new = []
+        session.execute(insert(cast(Table, EntryLink.__table__)), rows)

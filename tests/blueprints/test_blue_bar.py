@@ -14,6 +14,7 @@ from outsource_plugin.permissions import Permission
 from outsource_plugin.workflow import Side, Status
 from tests.blueprints.api_helpers import add_engagement, add_ticket
 from tests.blueprints.page_helpers import html, page_client
+from tests.statements import statements
 
 P = "/outsource"
 #: what a raw sync error can hold: a class name, a URL with a password, a traceback
@@ -110,3 +111,16 @@ def test_a_sent_engagement_not_yet_synced_says_so(app: Flask, ticket_id: str, pa
     add_engagement(app, partner_id, status=Status.ASSIGNED, ticket_id=ticket_id)
     tech = _bar(html(page_client(app, Permission.OUTSOURCE), f"/tickets/{ticket_id}"))
     assert "Not synced yet" in tech
+
+
+def test_the_ticket_page_reads_its_engagement_once_for_the_bar_and_the_menu(app: Flask, partner_id: int) -> None:
+    """The bar and the menu both need the ticket's engagement: one read serves the page (issue 18, target 4)."""
+    ticket = add_ticket(app)
+    add_engagement(app, partner_id, status=Status.IN_PROGRESS, ticket_id=ticket)
+    client = page_client(app, Permission.PARTNER_MANAGEMENT)
+    with app.app_context(), statements() as ran:
+        page = html(client, f"/tickets/{ticket}")
+    assert "outsource-bar" in page and "Outsource" in page
+    engagement_reads = [s for s in ran if s.startswith("SELECT outsource_engagement.id, outsource_engagement.uid")]
+    assert len(engagement_reads) == 1, engagement_reads
+    assert len([s for s in ran if s.startswith("SELECT")]) <= 12, ran

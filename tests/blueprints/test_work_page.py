@@ -6,9 +6,11 @@ import re
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import insert
 
 from examples.helpdesk.models import db
 from outsource_plugin import signals
+from outsource_plugin.core.status_counts import check
 from outsource_plugin.db.models import Engagement, EntryLink, new_id
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.permissions import Permission
@@ -17,6 +19,7 @@ from tests.blueprints.api_helpers import add_engagement, add_ticket
 from tests.blueprints.page_helpers import html, page_client
 from tests.conftest import Api, memory_partner
 from tests.outsource_plugin.engagement_helpers import accepted, sync
+from tests.statements import statements
 
 P = "/outsource"
 MONEY = {"acceptance_hours": 24, "rate_type": "hourly", "outsource_rate": "87.00", "total_authorised": "4321.00"}
@@ -154,3 +157,40 @@ def test_a_partners_question_reaches_the_leads_outsourced_work(
     page = html(page_client(app, Permission.OUTSOURCE), f"{P}/work")
     questions = section(page, "questions")
     assert 'data-count="1"' in questions and f'href="/tickets/{ticket_id}"' in questions
+
+
+def test_the_header_badge_counts_offers_and_approvals_from_the_kept_counts(app: Flask, partner_id: int) -> None:
+    """The badge is on every page: counting the engagements made every page as slow as the largest
+    count (issue 18). It reads the maintained per-(role, status) counts, which reconcile checks."""
+    waiting_work(app, partner_id)
+    client = page_client(app, Permission.OUTSOURCE)
+    with app.app_context():
+        db.session.execute(
+            insert(Engagement),
+            [{"uid": new_id(), "role": Side.SERVICE, "status": Status.ASSIGNED, "terms": {}, "partner_id": partner_id}],
+        )
+        db.session.commit()
+        with statements() as ran:
+            before_repair = badge(html(client, "/"))
+        check(db.session, repair=True)
+        db.session.commit()
+    assert before_repair == 3  # a row written past the workflow is not counted until reconcile repairs the counts
+    assert badge(html(client, "/")) == 4
+    assert not [s for s in ran if "count(" in s.lower() and "FROM outsource_engagement" in s]
+
+
+def test_a_dashboard_page_takes_a_handful_of_statements_and_counts_no_engagements(app: Flask, partner_id: int) -> None:
+    waiting_work(app, partner_id)
+    client = page_client(app, Permission.PARTNER_MANAGEMENT)
+    for role, folder in (("lead", "waiting_approval"), ("service", "waiting_acceptance")):
+        for sort in ("-updated", "-created"):
+            with app.app_context(), statements() as ran:
+                html(client, f"{P}/dashboard?role={role}&folder={folder}&sort={sort}")
+            assert len(ran) <= 6, ran
+            assert not [s for s in ran if "count(" in s.lower() and "FROM outsource_engagement" in s]
+
+
+def badge(page: str) -> int:
+    nav = re.search(r'<a class="outsource-nav"[^>]*data-count="(\d+)"', page)
+    assert nav is not None
+    return int(nav.group(1))

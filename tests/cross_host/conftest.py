@@ -87,18 +87,19 @@ def running_pair(
     tmp_path_factory: pytest.TempPathFactory,
     extra_env: dict[str, str] | None = None,
     connect: Connect = by_shared_secret,
+    host_class: type[Host] = Host,
 ) -> Iterator[Pair]:
     """Start a lead and a service host made each other's peer by ``connect``; stop them on exit.
 
     ``extra_env`` is added to both hosts' environment (``OUTSOURCE_SCHEDULER=0``
-    for hosts whose jobs run in a separate worker).
+    for hosts whose jobs run in a separate worker); ``host_class`` says how they are served.
     """
     stack = ExitStack()
     lead_db = stack.enter_context(fresh_database(tmp_path_factory.mktemp("lead-db")))
     service_db = stack.enter_context(fresh_database(tmp_path_factory.mktemp("service-db")))
     env = dict(extra_env or {})
-    lead = Host("Northwind IT", "northwind.example", tmp_path_factory.mktemp("lead"), lead_db, extra_env=env)
-    service = Host(
+    lead = host_class("Northwind IT", "northwind.example", tmp_path_factory.mktemp("lead"), lead_db, extra_env=env)
+    service = host_class(
         "Contoso Field Services", "contoso.example", tmp_path_factory.mktemp("service"), service_db, extra_env=env
     )
     to_service = FaultProxy(lambda: service.base)

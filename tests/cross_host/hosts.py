@@ -115,10 +115,14 @@ class Host:
         )
         assert seeded.returncode == 0, f"seeding {self.name} failed:\n{seeded.stderr[-3000:]}"
 
+    def serve_command(self) -> list[str]:
+        """The web process: Werkzeug's server, which ``flask run`` starts for a developer."""
+        return [sys.executable, "-m", "flask", "run", "--host", "127.0.0.1", "--port", str(self.port), "--no-reload"]
+
     def start(self) -> None:
         with (self.folder / "server.log").open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "flask", "run", "--host", "127.0.0.1", "--port", str(self.port), "--no-reload"],
+                self.serve_command(),
                 env=self.env(),
                 cwd=self.folder,
                 stdout=log,
@@ -167,6 +171,15 @@ class Host:
 
     def client(self, user: str = "admin") -> Client:
         return Client(self.base, f"{user}-{self.domain}-token")
+
+
+class WaitressHost(Host):
+    """A demo help desk served by waitress (``examples.helpdesk.serve``), as the README tells a host
+    to serve it in production: what a page costs there is the figure to time, not the development
+    server's thread per request."""
+
+    def serve_command(self) -> list[str]:
+        return [sys.executable, "-m", "examples.helpdesk.serve", "--host", "127.0.0.1", "--port", str(self.port)]
 
 
 class FlaskSettingsHost(Host):

@@ -6,34 +6,18 @@ many entries are committed in one transaction, as a host's import would.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
 from flask import Flask
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from examples.helpdesk.models import Charge, Note, TimeEntry, db
 from outsource_plugin.db.models import EntryLink, OutboxMessage
 from tests.blueprints.api_helpers import add_ticket
 from tests.conftest import Api
 from tests.outsource_plugin.engagement_helpers import accepted
-
-
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    """The SQL the app's engine runs meanwhile, one string per execute or executemany."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        seen.append(" ".join(statement.split()))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+from tests.statements import statements
 
 
 def entry_messages(uid: str) -> list[OutboxMessage]:
@@ -93,20 +77,47 @@ def test_an_entry_made_and_edited_in_one_transaction_is_sent_as_it_ends(
     assert len(live) == 1 and live[0].first_seq == messages[-2].seq
 
 
+def notes_on_many_tickets(
+    app: Flask, api: Api, partner_id: int, tickets: int, per_ticket: int
+) -> tuple[list[str], list[str]]:
+    """``per_ticket`` notes on each of ``tickets`` Accepted tickets, committed together: the
+    engagements' uids and the SQL of the commit."""
+    ids = [add_ticket(app) for _ in range(tickets)]
+    uids = [accepted(app, api, ticket, partner_id) for ticket in ids]
+    with app.app_context():
+        with statements() as ran:
+            for ticket in ids:
+                for n in range(per_ticket):
+                    db.session.add(Note(ticket_id=int(ticket), author="Ann", body=f"note {n}", internal=False))
+            db.session.commit()
+    return uids, ran
+
+
 def test_a_bulk_write_over_many_tickets_reads_their_engagements_and_links_together(
     app: Flask, api: Api, partner_id: int
 ) -> None:
-    tickets = [add_ticket(app) for _ in range(5)]
-    uids = [accepted(app, api, ticket, partner_id) for ticket in tickets]
+    uids, ran = notes_on_many_tickets(app, api, partner_id, 5, 20)
     with app.app_context():
-        with statements() as ran:
-            for ticket in tickets:
-                for n in range(20):
-                    db.session.add(Note(ticket_id=int(ticket), author="Ann", body=f"note {n}", internal=False))
-            db.session.commit()
         sent = {uid: [m.payload["data"]["text"] for m in entry_messages(uid)] for uid in uids}
     engagement_reads = [s for s in ran if s.startswith("SELECT") and "FROM outsource_engagement" in s]
     link_reads = [s for s in ran if s.startswith("SELECT") and "FROM outsource_entry_link" in s]
     assert len(engagement_reads) <= 2  # the engagements, then the open ones' statuses under lock
     assert len(link_reads) == 1
     assert all(texts[-20:] == [f"note {n}" for n in range(20)] for texts in sent.values())
+
+
+def test_a_bulk_write_inserts_its_links_and_messages_with_one_statement_each(
+    app: Flask, api: Api, partner_id: int
+) -> None:
+    uids, ran = notes_on_many_tickets(app, api, partner_id, 4, 25)
+    with app.app_context():
+        links = list(db.session.scalars(select(EntryLink).where(EntryLink.engagement_uid.in_(uids))))
+        messages = {m.payload["entry_key"]: m for uid in uids for m in entry_messages(uid)}
+    link_writes = [s for s in ran if s.startswith("INSERT INTO outsource_entry_link")]
+    message_writes = [s for s in ran if s.startswith("INSERT INTO outsource_outbox")]
+    assert len(link_writes) == 1
+    assert len(message_writes) == 1
+    ours = [link for link in links if link.entry_key in messages]
+    assert len(ours) == 100
+    assert all(link.sent and not link.deleted and not link.in_suspension for link in ours)
+    assert all(link.first_seq == messages[link.entry_key].seq for link in ours)
