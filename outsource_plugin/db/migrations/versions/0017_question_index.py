@@ -1,7 +1,7 @@
 """An index of the partner's question links alone, for the header badge on every page (issue 18, target 4).
 
-Revision ID: 0016_question_index
-Revises: 0015_counters
+Revision ID: 0017_question_index
+Revises: 0016_mail_link_uses
 Create Date: 2026-12-04 19:30:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_question_index"
-down_revision = "0015_counters"
+revision = "0017_question_index"
+down_revision = "0016_mail_link_uses"
 branch_labels = None
 depends_on = None
 
