@@ -3,8 +3,8 @@ off behind a round-robin proxy, and ``flask outsource worker`` processes, all on
 database per host.
 
 The partner reaches a host through its proxy, so pushes and polls spread over
-its web processes as behind a load balancer; ``Pair.to_lead.down`` loses every
-push to the lead, as in the single-process runs.
+its web processes as behind a load balancer, on kept-alive connections;
+``Pair.to_lead.down`` loses every push to the lead, as in the single-process runs.
 """
 
 from __future__ import annotations
@@ -17,9 +17,19 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from bench.common import TempFolders, database_kind
+from outsource_plugin.config import SETTINGS
 from tests.conftest import fresh_database
 from tests.cross_host.conftest import Pair, register
 from tests.cross_host.hosts import FaultProxy, Host
+
+#: the documented defaults of what the tests' hosts run on short intervals (``Host.env``): a
+#: check for expired offers every half second in each of the four workers is load no
+#: production worker carries, and on a two-core machine it slows every other process
+PRODUCTION = {
+    setting.key: str(setting.default)
+    for setting in SETTINGS
+    if setting.key in ("OUTSOURCE_DEADLINE_INTERVAL", "OUTSOURCE_BACKOFF_CAP", "OUTSOURCE_HTTP_TIMEOUT")
+}
 
 
 def round_robin(hosts: list[Host]) -> FaultProxy:
@@ -30,7 +40,7 @@ def round_robin(hosts: list[Host]) -> FaultProxy:
         with lock:
             return next(turn).base
 
-    return FaultProxy(target)
+    return FaultProxy(target, keep_alive=True)
 
 
 @contextmanager
@@ -38,7 +48,7 @@ def production_pair(server: str, env: dict[str, str], *, webs: int = 2, workers:
     """A lead and a service host, each ``webs`` web processes and ``workers`` workers on PostgreSQL
     ``server``; the pair's ``lead`` and ``service`` are each host's first web process."""
     folders = TempFolders()
-    settings = {**env, "OUTSOURCE_SCHEDULER": "0"}
+    settings = {**PRODUCTION, **env, "OUTSOURCE_SCHEDULER": "0"}
     with ExitStack() as stack, database_kind(server):
         stack.callback(folders.cleanup)
         sides = []

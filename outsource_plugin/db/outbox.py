@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, insert, or_, select, update
+from sqlalchemy import Table, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from outsource_plugin.db.models import Engagement, MailMessage, MessageState, OutboxMessage, Partner, utcnow
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 #: ``session.info`` flag: this transaction queued messages, so its commit may nudge the delivery job
 WAKE_DELIVERY = "outsource_wake_delivery"
+#: PostgreSQL advisory lock class (with the partner's id) a claim holds until it commits its leases
+_CLAIMING = 0x0B0C
 
 
 def lock_feed(session: Session, partner_id: int) -> None:
@@ -194,9 +196,11 @@ def claim(
     two workers delivering one feed would mostly send numbers out of turn and
     be told to try again. Partners whose messages another worker holds are
     left alone until that lease is released or runs out (its worker died).
-    On PostgreSQL the chosen partner rows are locked with SKIP LOCKED, so
-    workers never wait on each other and never pick the same partner; SQLite
-    serialises writers, which is enough.
+    On PostgreSQL a claim takes each chosen partner's advisory lock with a try
+    (``_CLAIMING``), so workers woken by one NOTIFY never wait on each other and
+    never pick the same partner; SQLite serialises writers, which is enough.
+    Not the partner's row: a request capturing the next change holds it (see
+    ``lock_feed``) until it commits, and what is already due must go meanwhile.
 
     The caller commits straight after (``jobs.deliver``): until then the
     lease is invisible to other workers and the partner rows stay locked.
@@ -222,12 +226,15 @@ def claim(
         .order_by(Partner.id)
     )
     if session.get_bind().dialect.name == "postgresql":
-        free = free.with_for_update(skip_locked=True, key_share=True)  # see lock_feed
+        # tried last, on the partners left: a lock tried on one filtered out would turn another worker away
+        candidates = free.subquery()
+        free = select(candidates.c.id).where(func.pg_try_advisory_xact_lock(_CLAIMING, candidates.c.id))
     partners = list(session.scalars(free))
     rows = (
         session.execute(
             select(OutboxMessage.id, OutboxMessage.claimed_by)
-            .where(due, OutboxMessage.partner_id.in_(partners))
+            # held again: a lease committed after the partners were read (their lock then free) counts
+            .where(due, OutboxMessage.partner_id.in_(partners), OutboxMessage.partner_id.not_in(held))
             .order_by(OutboxMessage.id)
             .limit(limit)
         ).all()

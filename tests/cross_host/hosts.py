@@ -221,10 +221,16 @@ class FaultProxy:
     in the partner's place (returning ``(status, body)``), to hold it back and
     ``forward`` it later; ``tap`` sees each request with the partner's answer
     before it is relayed and returns False to drop that answer (the connection
-    is closed instead)."""
+    is closed instead).
 
-    def __init__(self, target: Callable[[], str]) -> None:
+    With ``keep_alive`` it keeps connections open on both sides, as a load balancer in
+    front of a production host does: a benchmark then times the hosts, not a TCP handshake
+    and a new session per hop. The fault tests keep the default (a connection per request),
+    so ``refuse`` cuts every caller at once."""
+
+    def __init__(self, target: Callable[[], str], *, keep_alive: bool = False) -> None:
         self.target = target
+        self._sessions = threading.local() if keep_alive else None
         self.faults: list[tuple[int, dict[str, str], str]] = []
         self.down = False
         self.hang = 0.0
@@ -290,6 +296,7 @@ class FaultProxy:
 
             do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle
 
+        Handler.protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
         self.handler = Handler
         self.port = 0
         self.refusing = False
@@ -315,12 +322,21 @@ class FaultProxy:
 
     def forward(self, request: Captured) -> requests.Response:
         """Send a request (a held-back or captured one) to the partner as it came, and note its answer."""
-        upstream = requests.request(
+        upstream = self._upstream().request(
             request.method, self.target() + request.path, data=request.body, headers=request.headers, timeout=30
         )
         with self.lock:
             self.seen.append((time.monotonic(), request.method, request.path, upstream.status_code))
         return upstream
+
+    def _upstream(self) -> Any:
+        """``requests`` itself (a connection per request), or with ``keep_alive`` the handler
+        thread's own session: one thread serves one caller's connection for its life."""
+        if self._sessions is None:
+            return requests
+        if not hasattr(self._sessions, "session"):
+            self._sessions.session = requests.Session()
+        return self._sessions.session
 
     def heal(self) -> None:
         """Back to passing everything through; requests hanging now are released."""

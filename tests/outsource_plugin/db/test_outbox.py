@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from outsource_plugin.db.outbox import claim, enqueue, enqueue_later, lock_feed,
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.wire import EntryMessage, WireOp
 from outsource_plugin.workflow import Side, Status
+from tests.polling import eventually
 
 LEASE = timedelta(seconds=30)
 
@@ -136,6 +138,19 @@ def test_a_claim_takes_a_feed_whose_partner_row_is_being_referenced(app: Flask, 
             other.rollback()
 
 
+@pytest.mark.postgresql
+def test_a_claim_takes_due_messages_while_a_request_holds_the_partners_feed(app: Flask, partner_id: int) -> None:
+    """A request capturing the next change holds the feed lock until it commits; the messages
+    already committed must go now, not after it (and only if it queues one: its NOTIFY)."""
+    queue_two(app, partner_id)
+    with app.app_context(), Session(db.engine) as request:
+        lock_feed(request, partner_id)
+        try:
+            assert len(claim(db.session, "worker-a", limit=10, lease=LEASE)) == 2
+        finally:
+            request.rollback()
+
+
 def test_a_batch_is_numbered_in_the_order_messages_were_queued(app: Flask, partner_id: int) -> None:
     with app.app_context():
         engagement = assigned(partner_id, "b" * 32)
@@ -181,3 +196,29 @@ def test_a_batch_that_fails_queues_nothing(app: Flask, partner_id: int) -> None:
         db.session.commit()
         keys = [m.payload["entry_key"] for m in db.session.scalars(select(OutboxMessage))]
     assert keys == ["lead:note:2"]
+
+
+@pytest.mark.postgresql
+def test_two_workers_claiming_at_once_never_both_take_a_message(app: Flask, partner_id: int) -> None:
+    """Both workers wake on the same NOTIFY and claim together: one gets the feed, the other nothing,
+    whether it finds the first's lease still uncommitted or committed."""
+    queue_two(app, partner_id)
+    with app.app_context(), Session(db.engine) as first, Session(db.engine) as second:
+        taken = claim(first, "worker-a", limit=10, lease=LEASE)
+        second.execute(text("SET lock_timeout = '20s'"))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            other = pool.submit(claim, second, "worker-b", limit=10, lease=LEASE)
+            eventually(lambda: other.done() or _blocks(first), what="the second claim answering or waiting")
+            first.commit()
+            also_taken = other.result(timeout=30)
+            second.commit()
+        later = claim(second, "worker-b", limit=10, lease=LEASE)
+        owners = set(first.scalars(select(OutboxMessage.claimed_by)))
+    assert len(taken) == 2 and also_taken == [] and later == [] and owners == {"worker-a"}
+
+
+def _blocks(session: Session) -> bool:
+    """Whether another backend waits on a lock this session's transaction holds."""
+    pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))")
+    return bool(session.execute(query, {"pid": pid}).scalar_one())
