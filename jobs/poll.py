@@ -13,11 +13,11 @@ from outsource_plugin.adapters.base import Capability, EngagementRef
 from outsource_plugin.db.models import Engagement, Partner, utcnow
 from outsource_plugin.db.outbox import lock_feed
 from outsource_plugin.errors import AdapterError, InvalidPartnerMessage
-from outsource_plugin.jobs.poll_backoff import back_off, due_partners, end_backoff
 from outsource_plugin.ops.logs import log_context
 from outsource_plugin.ops.metrics import record_poll
 from outsource_plugin.state import OutsourceState
 from outsource_plugin.sync.inbound import apply_change, refuse_change
+from outsource_plugin.sync.poll_backoff import back_off, due_partners, end_backoff
 from outsource_plugin.validation.schemas import MAX_FEED_WAIT
 from outsource_plugin.workflow import Side, Status
 
@@ -116,7 +116,7 @@ def poll_all(state: OutsourceState, hold: float = 0.0) -> int:
 
 def poll_due(state: OutsourceState, hold: float = 0.0, now: datetime | None = None) -> int:
     """The poll job's round: as ``poll_all``, but a partner whose polls fail only when its wait is over
-    (``jobs.poll_backoff``); ``now`` is the round's start, the job's clock."""
+    (``sync.poll_backoff``); ``now`` is the round's start, the job's clock."""
     now = now or utcnow()
     return _poll_round(state, due_partners(state, now), hold, now)
 

@@ -24,9 +24,11 @@ from outsource_plugin.errors import TransientAdapterError
 from outsource_plugin.jobs.poll import poll_all, poll_due
 from outsource_plugin.permissions import Permission
 from outsource_plugin.state import current_outsource
+from outsource_plugin.sync.poll_backoff import due_partners
 from tests.conftest import make_app, memory_partner
 from tests.examples.test_helpdesk import signed_in
 from tests.jobs.test_isolation import offer
+from tests.outsource_plugin.sync.test_inbound_validation import push
 
 START = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
 
@@ -183,3 +185,22 @@ def test_another_worker_on_the_database_keeps_to_the_backoff(
         with worker.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_a_peer_that_pushes_ahead_of_a_missing_message_is_asked_at_the_next_round(
+    app: Flask, peer_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its push proves it is up: the poll the 409 nudges is not held back by the backoff."""
+    with app.app_context():
+        peer = db.session.get(Partner, peer_id)
+        assert peer is not None
+        peer.poll_failures, peer.poll_due_at = 4, at(app, 30)
+        db.session.commit()
+    nudged: list[bool] = []
+    monkeypatch.setattr(app.extensions["outsource"], "poll_now", lambda: nudged.append(True))
+    answer = push(app, 5, "entry", "fab-1", {})
+    assert answer.status_code == 409 and answer.get_json()["error"] == "out_of_order", answer.get_json()
+    assert nudged == [True]
+    assert backoff_of(app, peer_id) == (4, None)
+    with app.app_context():
+        assert peer_id in [p.id for p in due_partners(current_outsource(), at(app, 1))]

@@ -7,7 +7,8 @@ workers are already spread. The count and the due time are in the partner's row,
 worker and web process agrees on them and a restarted worker does not start hammering again.
 
 Only the scheduled job backs off: a poll run by hand (``poll_all``, ``run_once``) asks every
-partner at once, and its success ends the backoff as any other does.
+partner at once, and its success ends the backoff as any other does; a peer that pushes us a
+message ahead of one we miss is up, and is asked at the next round (``ask_next_round``).
 """
 
 from __future__ import annotations
@@ -54,4 +55,10 @@ def back_off(state: OutsourceState, partner: Partner, attempted_at: datetime) ->
 def end_backoff(partner: Partner) -> None:
     """A good poll: the partner is asked at every round again; the caller commits."""
     partner.poll_failures = 0
+    partner.poll_due_at = None
+
+
+def ask_next_round(partner: Partner) -> None:
+    """The partner showed it is up (it pushed to us): the poll job asks it at its next round, and
+    a new failure still waits by the failures counted so far; the caller commits."""
     partner.poll_due_at = None
