@@ -30,14 +30,13 @@ def due_partners(state: OutsourceState, now: datetime) -> list[Partner]:
     """The active partners to poll in a round starting at ``now``.
 
     The rounds come every poll interval, a little late or early each: a due time within half an
-    interval counts as due, so a wait of two intervals is two rounds, not sometimes three.
+    interval counts as due, so a wait of two intervals is two rounds, not sometimes three. No wait
+    is longer than the cap: a due time further off was set by a clock that was ahead, and is due.
     """
     slack = timedelta(seconds=float(state.config["OUTSOURCE_POLL_INTERVAL"]) / 2)
-    query = (
-        select(Partner)
-        .where(Partner.active.is_(True), or_(Partner.poll_due_at.is_(None), Partner.poll_due_at <= now + slack))
-        .order_by(Partner.id)
-    )
+    cap = timedelta(seconds=float(state.config["OUTSOURCE_POLL_BACKOFF_MAX"]))
+    due = or_(Partner.poll_due_at.is_(None), Partner.poll_due_at <= now + slack, Partner.poll_due_at > now + cap)
+    query = select(Partner).where(Partner.active.is_(True), due).order_by(Partner.id)
     return list(state.session.scalars(query).all())
 
 

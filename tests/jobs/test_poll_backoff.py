@@ -204,3 +204,16 @@ def test_a_peer_that_pushes_ahead_of_a_missing_message_is_asked_at_the_next_roun
     assert backoff_of(app, peer_id) == (4, None)
     with app.app_context():
         assert peer_id in [p.id for p in due_partners(current_outsource(), at(app, 1))]
+
+
+def test_a_due_time_beyond_the_cap_is_due_at_once(
+    app: Flask, partner_id: int, backing_off: Outage, capped: float
+) -> None:
+    """Set by a clock that was ahead (a host restarted on true time after a skew): no wait is longer
+    than the cap, so a due time further off than that is not waited for."""
+    with app.app_context():
+        partner = db.session.get(Partner, partner_id)
+        assert partner is not None
+        partner.poll_due_at = at(app, 3) + timedelta(seconds=capped + interval(app))
+        db.session.commit()
+    assert run_rounds(app, backing_off, range(3, 5)) == [3]
