@@ -28,6 +28,10 @@ class PartnerHealthOut(Schema):
     healthy = fields.Boolean(required=True)
     max_lag_seconds = fields.Float(required=True)
     last_poll_error = fields.String(allow_none=True)
+    poll_failures = fields.Integer(required=True)
+    next_poll_at = fields.DateTime(
+        allow_none=True, metadata={"description": "while polls fail: when the poll job asks the partner next"}
+    )
     last_poll_at = fields.DateTime(allow_none=True)
     last_delivery_at = fields.DateTime(allow_none=True)
     pending = fields.Integer(required=True)

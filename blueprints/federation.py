@@ -35,6 +35,7 @@ from outsource_plugin.partnership.leaving import partner_left
 from outsource_plugin.state import current_outsource
 from outsource_plugin.sync.entry_facts import local_facts
 from outsource_plugin.sync.inbound import Receipt, applied_sequence, apply_change, find_engagement
+from outsource_plugin.sync.poll_backoff import ask_next_round
 from outsource_plugin.validation.schemas import FeedSchema, LeaveSchema, load
 
 federation = Blueprint("outsource_federation", __name__)
@@ -106,6 +107,9 @@ def receive() -> ResponseReturnValue:
     applied = applied_sequence(session, partner)
     if data["seq"] > applied + 1:
         # checked first: the engagement this message is about may come with an earlier one
+        if partner.poll_due_at is not None:
+            ask_next_round(partner)
+            session.commit()
         state.poll_now()
         return jsonify(
             {"error": "out_of_order", "message": "an earlier message is missing", "expected": applied + 1}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -16,6 +17,7 @@ from outsource_plugin.ops.logs import log_context
 from outsource_plugin.ops.metrics import record_poll
 from outsource_plugin.state import OutsourceState
 from outsource_plugin.sync.inbound import apply_change, refuse_change
+from outsource_plugin.sync.poll_backoff import back_off, due_partners, end_backoff
 from outsource_plugin.validation.schemas import MAX_FEED_WAIT
 from outsource_plugin.workflow import Side, Status
 
@@ -39,27 +41,28 @@ def open_engagements(state: OutsourceState, partner: Partner) -> list[Engagement
     return [EngagementRef(e.uid, e.remote_ref, e.status.value) for e in state.session.scalars(query)]
 
 
-def poll_partner(state: OutsourceState, partner: Partner, hold: float = 0.0) -> int:
+def poll_partner(state: OutsourceState, partner: Partner, hold: float = 0.0, at: datetime | None = None) -> int:
     """Apply one batch of the partner's changes; the cursor advances in the same commit.
 
     Whatever goes wrong with this partner (its system is down, answers nonsense, or one of
     its messages cannot be applied) is rolled back and recorded on the partner as its
     last poll error, and ``sync_failed`` is sent: it is this partner's failure only, and
     the round goes on to the next partner. With ``hold`` (seconds) a partner that can holds
-    the poll open until it has a change.
+    the poll open until it has a change. A failure also sets when the poll job asks the
+    partner next, counted from ``at`` (the round's start; now by default).
     """
-    started, partner_id = time.perf_counter(), partner.id
+    started, partner_id, attempted_at = time.perf_counter(), partner.id, at or utcnow()
     try:
         return _apply_batch(state, partner, started, hold)
     except AdapterError as err:
         state.session.rollback()
         log.warning("poll of partner %s failed: %s", partner_id, err.message, extra=log_context(partner=partner))
-        return _failed(state, partner, started, err.message)
+        return _failed(state, partner, started, err.message, attempted_at)
     except Exception as err:  # any bug or malformed message: isolated to this partner, logged
         state.session.rollback()
         error = f"{type(err).__name__}: {err}"
         log.exception("poll of partner %s failed: %s", partner_id, error, extra=log_context(partner=partner))
-        return _failed(state, partner, started, error)
+        return _failed(state, partner, started, error, attempted_at)
 
 
 def _apply_batch(state: OutsourceState, partner: Partner, started: float, hold: float) -> int:
@@ -84,15 +87,17 @@ def _apply_batch(state: OutsourceState, partner: Partner, started: float, hold: 
         partner.poll_cursor = batch.cursor
     partner.last_poll_at = utcnow()
     partner.last_poll_error = refused
+    end_backoff(partner)
     session.commit()
     record_poll(state, partner, started, ok=True)
     return len(batch.changes)
 
 
-def _failed(state: OutsourceState, partner: Partner, started: float, error: str) -> int:
+def _failed(state: OutsourceState, partner: Partner, started: float, error: str, attempted_at: datetime) -> int:
     """Keep the error where the pages show it; the caller has rolled back what the poll half-wrote."""
     session = state.session
     partner.last_poll_error = error
+    back_off(state, partner, attempted_at)
     session.commit()
     signals.sync_failed.send(state.app, partner_id=partner.id, error=error)
     record_poll(state, partner, started, ok=False)
@@ -100,13 +105,25 @@ def _failed(state: OutsourceState, partner: Partner, started: float, error: str)
 
 
 def poll_all(state: OutsourceState, hold: float = 0.0) -> int:
-    """Poll every active partner in turn; one partner's failure does not keep the others waiting.
+    """Poll every active partner in turn, backing off or not (a round run by hand: ``run_once``);
+    one partner's failure does not keep the others waiting.
 
     With ``hold``, the partners share it, so a round lasts at most that long.
     """
     partners = state.session.scalars(select(Partner).where(Partner.active.is_(True)).order_by(Partner.id)).all()
+    return _poll_round(state, list(partners), hold, utcnow())
+
+
+def poll_due(state: OutsourceState, hold: float = 0.0, now: datetime | None = None) -> int:
+    """The poll job's round: as ``poll_all``, but a partner whose polls fail only when its wait is over
+    (``sync.poll_backoff``); ``now`` is the round's start, the job's clock."""
+    now = now or utcnow()
+    return _poll_round(state, due_partners(state, now), hold, now)
+
+
+def _poll_round(state: OutsourceState, partners: list[Partner], hold: float, now: datetime) -> int:
     share = hold / len(partners) if partners else 0.0
-    return sum(poll_partner(state, p, share) for p in partners)
+    return sum(poll_partner(state, p, share, now) for p in partners)
 
 
 def follow_feeds(state: OutsourceState) -> int:
@@ -120,7 +137,7 @@ def follow_feeds(state: OutsourceState) -> int:
     changes = 0
     while True:
         started = time.perf_counter()
-        polled = poll_all(state, hold)
+        polled = poll_due(state, hold)
         changes += polled
         if not polled and time.perf_counter() - started < hold / 2:
             return changes

@@ -25,7 +25,7 @@ from outsource_plugin.jobs.deliver import deliver_due
 from outsource_plugin.jobs.delivery_loop import DeliveryLoop
 from outsource_plugin.jobs.leave import send_leave_notices
 from outsource_plugin.jobs.mail import send_mail_due
-from outsource_plugin.jobs.poll import follow_feeds, poll_all
+from outsource_plugin.jobs.poll import follow_feeds, poll_all, poll_due
 from outsource_plugin.jobs.reconcile import reconcile_all
 from outsource_plugin.jobs.rotate import rotate_due
 from outsource_plugin.partnership.leaving import WAKE_LEAVE
@@ -72,7 +72,7 @@ def _add_jobs(scheduler: Any, app: Flask, *, deliver: bool = True) -> None:
     """Schedule the jobs; without ``deliver`` the caller runs deliveries itself (``DeliveryLoop``)."""
     logging.getLogger("apscheduler.scheduler").addFilter(_OVERRUN_FILTER)
     cfg = app.extensions["outsource"].config
-    poll = follow_feeds if cfg["OUTSOURCE_POLL_HOLD"] else poll_all
+    poll = follow_feeds if cfg["OUTSOURCE_POLL_HOLD"] else poll_due
     jobs: list[tuple[Callable[[OutsourceState], Any], float]] = [
         *([(deliver_due, cfg["OUTSOURCE_DELIVERY_INTERVAL"])] if deliver else []),
         (send_leave_notices, cfg["OUTSOURCE_DELIVERY_INTERVAL"]),

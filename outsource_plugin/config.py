@@ -35,6 +35,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("OUTSOURCE_SCHEDULER", False, "Run the jobs in the web process (APScheduler)."),
     Setting("OUTSOURCE_POLL_INTERVAL", 5.0, "Seconds between polls of each partner's change feed."),
+    Setting(
+        "OUTSOURCE_POLL_BACKOFF_MAX",
+        300.0,
+        "Longest wait, in seconds, between the poll job's attempts at a partner whose polls fail: the wait "
+        "doubles from OUTSOURCE_POLL_INTERVAL at each failure up to this, and the first good poll ends it.",
+    ),
     Setting("OUTSOURCE_DELIVERY_INTERVAL", 1.0, "Seconds between outbox delivery rounds."),
     Setting(
         "OUTSOURCE_POLL_HOLD",

@@ -218,6 +218,26 @@ def partner_id(app: Flask) -> int:
         return db.session.query(Partner).filter_by(name="Contoso").one().id
 
 
+#: the peer partner Fabrikam's link and shared secret (``peer_id``)
+PEER_LINK, PEER_SECRET = "fabrikam-contoso", "f" * 32
+
+
+@pytest.fixture
+def peer_id(app: Flask) -> int:
+    """Fabrikam, a peer partner whose signed pushes the tests make up."""
+    with app.app_context():
+        peer = Partner(
+            name="Fabrikam",
+            adapter="peer",
+            link_id=PEER_LINK,
+            config={"base_url": "http://fabrikam.invalid", "link_id": PEER_LINK, "secret": PEER_SECRET},
+            default_terms={},
+        )
+        db.session.add(peer)
+        db.session.commit()
+        return int(peer.id)
+
+
 def memory_partner(app: Flask, partner_id: int) -> MemoryAdapter:
     with app.app_context():
         state = current_outsource()

@@ -106,6 +106,10 @@ class Partner(Base):
     poll_cursor: Mapped[str | None] = mapped_column(String(200))
     last_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_poll_error: Mapped[str | None] = mapped_column(Text)
+    #: failed polls since the last good one, and when the poll job next asks the partner while it
+    #: backs off (``sync.poll_backoff``); in the row, so every worker agrees and a restart keeps it
+    poll_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    poll_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: why the partnership ended, in the words of the side that ended it (ours or the partner's)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     #: when the partner told us it ended the partnership; unset when we ended it ourselves

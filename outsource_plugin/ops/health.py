@@ -84,6 +84,9 @@ class PartnerHealth(SyncFigures):
     active: bool = True
     last_poll_error: str | None = None
     max_lag: float = 0.0
+    #: failed polls in a row, and when the poll job asks the partner next while it backs off
+    poll_failures: int = 0
+    next_poll_at: datetime | None = None
 
     @property
     def check(self) -> str:
@@ -102,6 +105,8 @@ class PartnerHealth(SyncFigures):
             "healthy": self.healthy,
             "max_lag_seconds": self.max_lag,
             "last_poll_error": self.last_poll_error,
+            "poll_failures": self.poll_failures,
+            "next_poll_at": _iso(self.next_poll_at),
             **super().as_json(),
         }
 
@@ -178,6 +183,8 @@ def partner_health(state: OutsourceState, *, now: datetime | None = None) -> lis
             active=partner.active,
             last_poll_at=partner.last_poll_at,
             last_poll_error=partner.last_poll_error,
+            poll_failures=partner.poll_failures or 0,
+            next_poll_at=partner.poll_due_at,
             max_lag=max_lag_for(state.config, partner.name),
         )
         _fold(health, rows.get(partner.id, []), now)

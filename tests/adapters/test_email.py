@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -12,6 +13,7 @@ from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
 
 from examples.helpdesk.models import db
+from outsource_plugin import signals
 from outsource_plugin.core.partners import ConnectionTest, check_connection
 from outsource_plugin.db.models import (
     Engagement,
@@ -22,12 +24,14 @@ from outsource_plugin.db.models import (
     UnmatchedMail,
     utcnow,
 )
+from outsource_plugin.jobs.poll import poll_due
 from outsource_plugin.permissions import Permission
 from outsource_plugin.state import current_outsource
 from tests.adapters.email_partner import EmailPartner, answer, links, text_of
 from tests.adapters.lead import Lead
 from tests.adapters.servers.mail import MailServers
 from tests.conftest import Api
+from tests.outsource_plugin.test_signals import recorded
 from tests.pages.browser import CHROMIUM, LAUNCH_ARGS, shot
 
 pytestmark = pytest.mark.usefixtures("lead_url")
@@ -386,6 +390,41 @@ def test_a_reply_is_applied_once_whatever_the_polls_and_the_mailbox_do(app: Flas
     assert cursor(app, lead).split(":")[0] != before.split(":")[0], (before, cursor(app, lead))
     bodies = [n["body"] for n in lead.entries(ticket_id)["notes"]]
     assert bodies.count("Panel patched.") == 1 and bodies.count("And labelled.") == 1, bodies
+
+
+def test_an_imap_server_that_is_down_is_polled_at_growing_waits_and_the_reply_applied_once_after(
+    app: Flask, api: Api, mail_servers: MailServers
+):
+    """The scheduled poll job, run one poll interval after the other on its own clock, with Dovecot stopped."""
+    lead, partner, ticket_id, uid = accepted(app, api, mail_servers, "Ladder for the server room")
+    [offer] = partner.thread(uid)
+    interval = float(app.extensions["outsource"].config["OUTSOURCE_POLL_INTERVAL"])
+    start = utcnow()
+    reached: list[int] = []
+
+    def job_rounds(rounds: range) -> None:
+        for round_no in rounds:
+            with recorded(signals.sync_failed) as failed, app.app_context():
+                poll_due(current_outsource(), now=start + timedelta(seconds=interval * round_no))
+            reached.extend(round_no for f in failed if f["partner_id"] == lead.partner_id)
+
+    mail_servers.stop_imap()
+    try:
+        partner.reply(offer, "The ladder is in the van.")
+        job_rounds(range(16))
+        assert reached == [0, 2, 6, 14], reached
+        assert "IMAP" in str(lead.poll_error())
+        assert not [n for n in lead.entries(ticket_id)["notes"] if "ladder" in n["body"]]
+    finally:
+        mail_servers.start_imap()
+    job_rounds(range(16, 30))  # back, and not asked before its due time: 14 + 80 s / 5 s
+    assert reached == [0, 2, 6, 14] and "IMAP" in str(lead.poll_error())
+    job_rounds(range(30, 32))
+    assert reached == [0, 2, 6, 14] and lead.poll_error() is None
+    assert [n["body"] for n in lead.entries(ticket_id)["notes"]].count("The ladder is in the van.") == 1
+    lead.sync(2)
+    bodies = [n["body"] for n in lead.entries(ticket_id)["notes"]]
+    assert bodies.count("The ladder is in the van.") == 1, bodies
 
 
 def test_a_strangers_mail_is_kept_aside_with_the_reason_not_applied(app: Flask, api: Api, mail_servers: MailServers):

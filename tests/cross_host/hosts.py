@@ -101,6 +101,7 @@ class Host:
             "OUTSOURCE_DELIVERY_INTERVAL": "0.2",
             "OUTSOURCE_DEADLINE_INTERVAL": "0.5",
             "OUTSOURCE_BACKOFF_CAP": "2",
+            "OUTSOURCE_POLL_BACKOFF_MAX": "2",
             "OUTSOURCE_HTTP_TIMEOUT": "5",
             **self.extra_env,
         }

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from examples.helpdesk.models import db
 from outsource_plugin import signals
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
 from outsource_plugin.adapters.memory import MemoryAdapter
@@ -31,16 +30,6 @@ from tests.examples.test_helpdesk import outsource, signed_in, ticket_page
 from tests.outsource_plugin.test_signals import documented, recorded
 
 OFFER = {"offer": {"title": "Printer jam", "number": "L-7"}, "terms": {"authorised_hours": "2"}}
-
-
-@pytest.fixture
-def second_partner_id(app: Flask) -> int:
-    """A partner registered after Contoso: polled and delivered to after it."""
-    with app.app_context():
-        partner = Partner(name="Fabrikam", adapter="memory", config={}, default_terms={})
-        db.session.add(partner)
-        db.session.commit()
-        return int(partner.id)
 
 
 def broken(adapter: MemoryAdapter, method: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,31 +21,17 @@ from sqlalchemy import select
 
 from examples.helpdesk.models import Charge, Customer, Note, Ticket, TimeEntry, db
 from outsource_plugin import signals
-from outsource_plugin.db.models import Engagement, Partner
+from outsource_plugin.db.models import Engagement
 from outsource_plugin.federation.signing import sign
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.workflow import Side, Status
 from tests.blueprints.api_helpers import add_engagement, add_ticket, table_rows
+from tests.conftest import PEER_LINK as LINK
+from tests.conftest import PEER_SECRET as SECRET
 from tests.conftest import Api, memory_partner
 from tests.outsource_plugin.engagement_helpers import accepted, sync
 
-LINK, SECRET = "fabrikam-contoso", "f" * 32
 MESSAGES = "/outsource/federation/v1/messages"
-
-
-@pytest.fixture
-def peer_id(app: Flask) -> int:
-    with app.app_context():
-        peer = Partner(
-            name="Fabrikam",
-            adapter="peer",
-            link_id=LINK,
-            config={"base_url": "http://fabrikam.invalid", "link_id": LINK, "secret": SECRET},
-            default_terms={},
-        )
-        db.session.add(peer)
-        db.session.commit()
-        return int(peer.id)
 
 
 def push(app: Flask, seq: int, kind: str, uid: str, payload: dict[str, Any]) -> Any:
