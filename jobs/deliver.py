@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from outsource_plugin.adapters.base import DeliveryResult, Outbound
 from outsource_plugin.db.models import Engagement, MessageState, OutboxMessage, Partner, utcnow
-from outsource_plugin.db.outbox import backoff, claim, release
+from outsource_plugin.db.outbox import backoff, claim, lock_feed, release
 from outsource_plugin.errors import PermanentAdapterError, TransientAdapterError
 from outsource_plugin.ops.logs import log_context
 from outsource_plugin.ops.metrics import record_delivery
@@ -119,6 +119,10 @@ def deliver_together(state: OutsourceState, partner: Partner, messages: list[Out
     attempt back and its lease released: the round's next claim takes it again.
     """
     session = state.session
+    # the partner's row before its engagements, in each of the two transactions: a poll or a
+    # pushed batch of this partner takes it first too (``outbox.lock_feed``), and with many
+    # engagements in one transaction, the other order deadlocked against them
+    lock_feed(session, partner.id)
     uids = {m.engagement_uid for m in messages}
     engagements = {e.uid: e for e in session.scalars(select(Engagement).where(Engagement.uid.in_(uids)))}
     outcomes: list[Outcome] = []
@@ -137,6 +141,7 @@ def deliver_together(state: OutsourceState, partner: Partner, messages: list[Out
         results = state.adapter_for(partner).deliver_batch([o for _, o in ready], most)
     except Exception as err:  # noqa: BLE001  (the adapter failed as a whole: each attempt did; logged in settle)
         results = [err] * len(ready)
+    lock_feed(session, partner.id)
     # the commit expired them: read them back in two queries, not one per message
     session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))).all()
     session.scalars(select(Engagement).where(Engagement.uid.in_(uids))).all()

@@ -16,8 +16,8 @@ from marshmallow import fields, validate
 from outsource_plugin.adapters.base import RemoteChange
 from outsource_plugin.errors import InvalidPartnerMessage
 from outsource_plugin.federation.feed import change_from_message
-from outsource_plugin.federation.messages import checked, checked_change
-from outsource_plugin.validation.schemas import StrictSchema, field_names
+from outsource_plugin.federation.messages import checked_change
+from outsource_plugin.validation.schemas import StrictSchema, field_names, load
 
 #: the most messages one batch may carry, whatever the sender's ``OUTSOURCE_DELIVERY_BATCH``
 MOST_MESSAGES = 1000
@@ -39,7 +39,7 @@ class BatchSchema(StrictSchema):
 
 def batch_changes(body: Any) -> list[RemoteChange]:
     """The batch's messages as checked changes, in feed order; InvalidPartnerMessage naming each bad item."""
-    items = checked(BatchSchema(), body, "")[MESSAGES]
+    items = load(BatchSchema(), body)[MESSAGES]
     changes, bad = [], {}
     for place, item in enumerate(items):
         try:
