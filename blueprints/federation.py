@@ -24,6 +24,7 @@ from outsource_plugin.db.models import (
     SeenRequest,
     utcnow,
 )
+from outsource_plugin.db.outbox import lock_feed
 from outsource_plugin.errors import NotAuthenticated, NotFound
 from outsource_plugin.federation.batch import OUT_OF_ORDER, batch_changes
 from outsource_plugin.federation.feed import MessageSchema, change_from_message, message_json
@@ -131,6 +132,9 @@ def receive_many() -> ResponseReturnValue:
     session = state.session
     partner: Partner = g.outsource_partner
     changes = batch_changes(request.get_json(silent=True))
+    # the partner's row first, as a poll takes it (``outbox.lock_feed``): the cursor read next
+    # then stays put, and the batch's one compare-and-set does not lose a race with the poller
+    lock_feed(session, partner.id)
     applied = applied_sequence(session, partner)
     if (changes[0].sequence or 0) > applied + 1:
         return _out_of_order(applied)
