@@ -76,6 +76,10 @@ class DeliveryResult:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+#: what became of one message of a batch (``PartnerAdapter.deliver_batch``)
+Delivered = DeliveryResult | Exception | None
+
+
 @dataclass(frozen=True)
 class RemoteChange:
     """Something the partner did, in neutral terms.
@@ -184,6 +188,8 @@ class PartnerAdapter:
     announces_leave: ClassVar[bool] = False
     #: the partner holds a poll of its feed open until a change comes: ``hold_changes`` works
     holds_feed: ClassVar[bool] = False
+    #: ``deliver_batch`` hands the partner many messages in one call
+    delivers_batches: ClassVar[bool] = False
 
     def __init__(self, partner_id: int, config: Mapping[str, Any], *, timeout: float = 10.0) -> None:
         self.partner_id = partner_id
@@ -224,6 +230,7 @@ class PartnerAdapter:
             raise PermanentAdapterError(
                 f"{method} {_safe(url)} answered {response.status_code}: {_reason(response)}",
                 http_status=response.status_code,
+                answer=_json_object(response),
             )
         return response
 
@@ -234,6 +241,16 @@ class PartnerAdapter:
 
     def deliver(self, message: Outbound) -> DeliveryResult:
         """Hand one outbox message to the partner; raise an AdapterError subclass on failure."""
+        raise NotImplementedError
+
+    def deliver_batch(self, messages: Sequence[Outbound], max_bytes: int) -> list[Delivered]:
+        """Hand the partner ``messages`` (one partner's, in feed order) in as few calls as
+        ``max_bytes`` a request allows; called only when ``delivers_batches`` says it can.
+
+        One outcome per message, in order: its result, the AdapterError (or any other
+        error) that ended its delivery, or None when it was not tried (another message
+        spoiled the call) and is due again at once.
+        """
         raise NotImplementedError
 
     def fetch_changes(self, cursor: str | None, engagements: Sequence[EngagementRef] = ()) -> ChangeBatch:
@@ -292,6 +309,14 @@ def _safe(url: str) -> str:
     """The URL without user info or query string, fit for a log line."""
     split = urlsplit(url)
     return f"{split.scheme}://{split.hostname}{f':{split.port}' if split.port else ''}{split.path}"
+
+
+def _json_object(response: requests.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _retry_after(value: str | None) -> float | None:

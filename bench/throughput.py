@@ -3,14 +3,19 @@
 Engagements in progress between two real hosts; on the service side a burst of
 entries (notes, time, charges, small attachments) is committed in one
 transaction; the clock runs from that commit until every entry is on the
-lead. The floor is the same number of entries posted one by one into the lead
-host's own API, on tickets that are not outsourced: the HTTP and database work
-of an entry without the plugin's logic.
+lead (issue 18, target 2).
+
+The floor is physical: the lead host's own app, in this process, committing
+the same entries (the same mix, the same rows) in one transaction on plain
+tickets that are not outsourced. The plugin stays installed there, but with no
+engagement on those tickets its capture finds nothing to relay, so what is
+timed is the database writes any sync has to make on the lead anyway. The
+ratio sync/floor is then what the plugin's delivery costs on top of them:
+HTTP, signing, validation, the outbox and the order guarantee.
 """
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,14 +29,16 @@ from sqlalchemy import func, select
 from bench.common import Section, database_label, engine_for, host_pair, open_in_progress, peak_rss_mb
 from examples.helpdesk import create_app
 from examples.helpdesk.app import settings_from_env
-from examples.helpdesk.models import Attachment, Charge, Note, TimeEntry, db
-from tests.cross_host.hosts import Client, Host
+from examples.helpdesk.models import Attachment, Charge, Note, Ticket, TimeEntry, db
+from tests.cross_host.hosts import Host
 from tests.polling import eventually
 
 #: of every 10 entries: 4 notes, 3 time entries, 2 charges, 1 attachment
 MIX = ("note", "time", "note", "charge", "time", "note", "attachment", "time", "note", "charge")
 ATTACHMENT = bytes(range(256)) * 4  # 1 KiB
 ENTRY_MODELS = (Note, TimeEntry, Charge, Attachment)
+#: the sync may take at most this many times the floor
+TARGET = 5.0
 
 
 def host_app(host: Host) -> Flask:
@@ -71,20 +78,13 @@ def _entry(kind: str, ticket: int, n: int) -> Any:
     )
 
 
-def post_floor(api: Client, tickets: list[str], per_ticket: int) -> int:
-    """The same entries, one HTTP request each, into the lead's own API."""
-    for ticket in tickets:
-        for n in range(per_ticket):
-            kind = MIX[n % len(MIX)]
-            if kind == "note":
-                api.post(f"/api/tickets/{ticket}/notes", {"body": f"Progress note {n}"})
-            elif kind == "time":
-                api.post(f"/api/tickets/{ticket}/time", {"work_date": date.today().isoformat(), "hours": "0.25"})
-            elif kind == "charge":
-                api.post(f"/api/tickets/{ticket}/charges", {"name": f"Part {n}", "unit_price": "4.50"})
-            else:
-                api.post(f"/api/tickets/{ticket}/attachments", files={"file": (f"log-{n}.bin", io.BytesIO(ATTACHMENT))})
-    return len(tickets) * per_ticket
+def plain_tickets(app: Flask, count: int) -> list[str]:
+    """``count`` new tickets with no engagement, from the host's own models."""
+    with app.app_context():
+        tickets = [Ticket(title=f"Floor ticket {n}") for n in range(count)]
+        db.session.add_all(tickets)
+        db.session.commit()
+        return [str(t.id) for t in tickets]
 
 
 @contextmanager
@@ -97,6 +97,21 @@ def workers(*hosts: Host) -> Iterator[list[int]]:
         for process in started:
             process.terminate()
             process.wait(timeout=30)
+
+
+def floor(lead: Host, tickets: int, per_ticket: int) -> float:
+    """Seconds for the lead's own app to commit ``tickets`` x ``per_ticket`` entries in one transaction,
+    on plain tickets; a warm-up entry first, as the sync's burst finds its app warm."""
+    app = host_app(lead)
+    try:
+        plain = plain_tickets(app, tickets + 1)
+        burst(app, plain[:1], 1)
+        started = time.monotonic()
+        burst(app, plain[1:], per_ticket)
+        return time.monotonic() - started
+    finally:
+        with app.app_context():
+            db.engine.dispose()
 
 
 def run(database: str, engagements: int, per_ticket: int) -> Section:
@@ -117,14 +132,9 @@ def run(database: str, engagements: int, per_ticket: int) -> Section:
         rss = {"lead worker (polls)": peak_rss_mb(pids[0]), "service worker (delivers)": peak_rss_mb(pids[1])}
         with app.app_context():
             db.engine.dispose()
-        floor_tickets = [
-            str(pair.lead_api.post("/api/tickets", {"title": f"Floor {n}"})["id"]) for n in range(engagements)
-        ]
-        f0 = time.monotonic()
-        post_floor(pair.lead_api, floor_tickets, per_ticket)
-        floor_seconds = time.monotonic() - f0
+        floor_seconds = floor(pair.lead, engagements, per_ticket)
     sync_rate, floor_rate = total / sync_seconds, total / floor_seconds
-    ratio = sync_rate / floor_rate
+    ratio = sync_seconds / floor_seconds
     section.add(
         f"{engagements} engagements in progress x {per_ticket} entries = {total} entries "
         f"(burst committed in {committed - t0:.1f} s)"
@@ -132,8 +142,11 @@ def run(database: str, engagements: int, per_ticket: int) -> Section:
     section.add(
         f"sync: {sync_seconds:.1f} s from the burst's commit to the last entry on the lead = {sync_rate:.0f} entries/s"
     )
-    section.add(f"floor: {floor_seconds:.1f} s posting them into the lead's own API = {floor_rate:.0f} entries/s")
-    section.add(f"ratio sync/floor: {ratio:.2f} (target >= 0.5: {'met' if ratio >= 0.5 else 'MISSED'})")
+    section.add(
+        f"floor: {floor_seconds:.2f} s for the lead committing them in one transaction on plain tickets "
+        f"= {floor_rate:.0f} entries/s"
+    )
+    section.add(f"ratio sync/floor: {ratio:.2f} (target <= {TARGET}: {'met' if ratio <= TARGET else 'MISSED'})")
     section.add("peak RSS: " + ", ".join(f"{name} {mb:.0f} MiB" for name, mb in rss.items()))
     section.figures = {"ratio": ratio, "sync_rate": sync_rate, "floor_rate": floor_rate, **rss}
     return section

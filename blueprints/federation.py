@@ -17,7 +17,6 @@ from outsource_plugin.adapters.registry import adapter_class
 from outsource_plugin.blueprints.errors import answer_in_json
 from outsource_plugin.blueprints.limits import limit_body, partner_limit
 from outsource_plugin.db.models import (
-    Engagement,
     MessageKind,
     MessageState,
     OutboxMessage,
@@ -25,7 +24,9 @@ from outsource_plugin.db.models import (
     SeenRequest,
     utcnow,
 )
+from outsource_plugin.db.outbox import lock_feed
 from outsource_plugin.errors import NotAuthenticated, NotFound
+from outsource_plugin.federation.batch import OUT_OF_ORDER, batch_changes
 from outsource_plugin.federation.feed import MessageSchema, change_from_message, message_json
 from outsource_plugin.federation.long_poll import held_feed
 from outsource_plugin.federation.rekey import ConfirmSchema, RotateSchema
@@ -34,8 +35,9 @@ from outsource_plugin.partnership import rotation
 from outsource_plugin.partnership.leaving import partner_left
 from outsource_plugin.state import current_outsource
 from outsource_plugin.sync.entry_facts import local_facts
-from outsource_plugin.sync.inbound import Receipt, applied_sequence, apply_change, find_engagement
+from outsource_plugin.sync.inbound import Receipt, applied_sequence, apply_change, check_party, find_engagement
 from outsource_plugin.sync.poll_backoff import ask_next_round
+from outsource_plugin.sync.pushed import receive_batch
 from outsource_plugin.validation.schemas import FeedSchema, LeaveSchema, load
 
 federation = Blueprint("outsource_federation", __name__)
@@ -107,14 +109,8 @@ def receive() -> ResponseReturnValue:
     applied = applied_sequence(session, partner)
     if data["seq"] > applied + 1:
         # checked first: the engagement this message is about may come with an earlier one
-        if partner.poll_due_at is not None:
-            ask_next_round(partner)
-            session.commit()
-        state.poll_now()
-        return jsonify(
-            {"error": "out_of_order", "message": "an earlier message is missing", "expected": applied + 1}
-        ), 409
-    _check_party(partner, data["engagement_uid"], data["kind"])
+        return _out_of_order(partner, applied)
+    check_party(state, partner, data["engagement_uid"], offer=data["kind"] == MessageKind.OFFER.value)
     if data["seq"] <= applied:
         _remember_request()
         session.commit()
@@ -127,16 +123,43 @@ def receive() -> ResponseReturnValue:
     return jsonify({"status": receipt.value, "applied": data["seq"]})
 
 
-def _check_party(partner: Partner, uid: str, kind: str) -> None:
-    """A partner touches only its own engagements: another's is 404, nothing written."""
+@federation.post("/messages/batch")
+def receive_many() -> ResponseReturnValue:
+    """Apply a batch of pushed messages in one transaction, answering each as ``/messages`` would.
+
+    A bad item fails the whole batch (400, naming it) before anything is applied;
+    a batch whose first message is not next is a 409, as a single push would be."""
     state = current_outsource()
-    if find_engagement(state, partner, uid) is not None:
-        return
-    # Only another partner's engagement is out of bounds: this partner's offer may have been
-    # committed by our poller a moment ago, between the look-up above and this one.
-    others = select(Engagement.id).where(Engagement.uid == uid, Engagement.partner_id != partner.id)
-    if kind != MessageKind.OFFER.value or state.session.scalar(others) is not None:
-        raise NotFound(f"no engagement {uid} with this partner")
+    session = state.session
+    partner: Partner = g.outsource_partner
+    changes = batch_changes(request.get_json(silent=True))
+    # the partner's row first, as a poll takes it (``outbox.lock_feed``): the cursor read next
+    # then stays put, and the batch's one compare-and-set does not lose a race with the poller
+    lock_feed(session, partner.id)
+    applied = applied_sequence(session, partner)
+    if (changes[0].sequence or 0) > applied + 1:
+        return _out_of_order(partner, applied)
+    _remember_request()
+    results = receive_batch(state, partner, changes, applied)
+    session.commit()
+    if any(r.get("error") == OUT_OF_ORDER for r in results):
+        _poll_now(partner)
+    return jsonify({"results": results})
+
+
+def _out_of_order(partner: Partner, applied: int) -> ResponseReturnValue:
+    """An earlier message is missing: nothing is written, and a poll may bring it now."""
+    _poll_now(partner)
+    return jsonify({"error": OUT_OF_ORDER, "message": "an earlier message is missing", "expected": applied + 1}), 409
+
+
+def _poll_now(partner: Partner) -> None:
+    """A partner we are backing off from has just shown it is up, so the poll is not held back."""
+    state = current_outsource()
+    if partner.poll_due_at is not None:
+        ask_next_round(partner)
+        state.session.commit()
+    state.poll_now()
 
 
 @federation.get("/changes")

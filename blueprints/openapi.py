@@ -27,6 +27,7 @@ from outsource_plugin.blueprints.api_admin import RotateRequestSchema
 from outsource_plugin.blueprints.api_common import ID, MAX_ROW_ID, api
 from outsource_plugin.blueprints.api_health import HealthOut
 from outsource_plugin.blueprints.api_invitations import JoinRequestSchema
+from outsource_plugin.federation.batch import BatchSchema
 from outsource_plugin.federation.feed import MessageSchema
 from outsource_plugin.federation.rekey import ConfirmSchema, RotateAnswerSchema, RotateSchema
 from outsource_plugin.federation.signing import LINK, REQUEST_ID, SIGNATURE, TIMESTAMP
@@ -243,6 +244,14 @@ OPERATIONS: dict[str, Operation] = {
         out.ReceivedOut,
         body=MessageSchema,
         errors=(400, 401, 404, 409, 413),
+    ),
+    "outsource_federation.receive_many": Operation(
+        "Push many numbered messages in one request, applied in one transaction in feed order and each "
+        "answered as POST /messages would answer it; a bad item is a 400 naming it (messages.<n>) and "
+        "nothing is applied, a batch whose first message is not next a 409.",
+        out.BatchReceivedOut,
+        body=BatchSchema,
+        errors=(400, 401, 409, 413),
     ),
     "outsource_federation.engagement_state": Operation(
         "What we hold of one engagement with the calling partner: status and entry digests.",

@@ -277,6 +277,26 @@ class ChangeOut(Schema):
     payload = fields.Dict(required=True)
 
 
+class BatchResultOut(Schema):
+    id = fields.String(required=True, metadata={"description": "The message's id."})
+    status = fields.String(
+        validate=validate.OneOf(["applied", "duplicate", "superseded"]),
+        metadata={"description": "Set when the message is done, as POST /messages answers it."},
+    )
+    error = fields.String(
+        metadata={
+            "description": "Set when it is not: out_of_order (an earlier message is missing; push it again "
+            "later) or not_found (no engagement with the calling partner)."
+        }
+    )
+    expected = fields.Integer(metadata={"description": "With out_of_order: the number we expect next."})
+    message = fields.String(metadata={"description": "With another error: what is wrong."})
+
+
+class BatchReceivedOut(Schema):
+    results = fields.List(fields.Nested(BatchResultOut), required=True)
+
+
 class ChangesOut(Schema):
     changes = fields.List(fields.Nested(ChangeOut), required=True)
 

@@ -1,17 +1,20 @@
-"""Deliver the outbox: claim with a lease, call the adapter, record the outcome."""
+"""Deliver the outbox: claim with a lease, call the adapter (a batch per partner where it takes
+one), record each outcome."""
 
 from __future__ import annotations
 
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from enum import Enum
 
-from outsource_plugin.adapters.base import Outbound
+from sqlalchemy import select
+
+from outsource_plugin.adapters.base import DeliveryResult, Outbound
 from outsource_plugin.db.models import Engagement, MessageState, OutboxMessage, Partner, utcnow
-from outsource_plugin.db.outbox import backoff, claim, release
+from outsource_plugin.db.outbox import backoff, claim, lock_feed, release
 from outsource_plugin.errors import PermanentAdapterError, TransientAdapterError
 from outsource_plugin.ops.logs import log_context
 from outsource_plugin.ops.metrics import record_delivery
@@ -32,26 +35,44 @@ def worker_name() -> str:
 
 
 def deliver_due(state: OutsourceState, *, worker: str | None = None) -> dict[Outcome, int]:
-    """One delivery round: every due message, each in its own transaction.
+    """One delivery round: every due message.
 
     The round claims again until nothing is due, so a message committed while
     it runs (its nudge skipped, the job being busy) goes now, not an interval later.
     A message already attempted goes only if it was due when the round began:
     the round never retries what it failed itself, however short its backoff.
     """
-    session = state.session
     counts = dict.fromkeys(Outcome, 0)
     started = utcnow()
     while ids := claim_round(state, claim, worker or worker_name(), started):
-        for message_id in ids:
-            message = session.get(OutboxMessage, message_id)
-            if message is None or message.state is not MessageState.PENDING:
-                continue
-            outcome = deliver_one(state, message)
-            session.commit()
+        for outcome in deliver_claimed(state, ids):
             counts[outcome] += 1
             record_delivery(state, outcome.value)
     return counts
+
+
+def deliver_claimed(state: OutsourceState, ids: list[int]) -> Iterator[Outcome]:
+    """The claimed messages, partner by partner: all of a partner's in one batch when its adapter
+    takes batches (``deliver_together``), else each in its own transaction; an outcome as each commits."""
+    session = state.session
+    pending = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.state == MessageState.PENDING)
+        .order_by(OutboxMessage.id)
+    )
+    by_partner: dict[int, list[OutboxMessage]] = {}
+    for message in pending:
+        by_partner.setdefault(message.partner_id, []).append(message)
+    for partner_id, messages in by_partner.items():
+        partner = session.get(Partner, partner_id)
+        assert partner is not None
+        if state.adapter_for(partner).delivers_batches:
+            yield from deliver_together(state, partner, sorted(messages, key=lambda m: m.seq))
+            continue
+        for message in messages:
+            outcome = deliver_one(state, message)
+            session.commit()
+            yield outcome
 
 
 def claim_round(
@@ -76,38 +97,102 @@ def deliver_one(state: OutsourceState, message: OutboxMessage) -> Outcome:
     partner = session.get(Partner, message.partner_id)
     engagement = session.query(Engagement).filter_by(uid=message.engagement_uid).first()
     assert partner is not None
-    adapter = state.adapter_for(partner)
     message.attempts += 1
+    outbound = _outbound(message, engagement)
+    if isinstance(outbound, Outcome):
+        return outbound
+    # No transaction is held across the network call (the message stays leased meanwhile):
+    # on SQLite it holds the write lock, and two peers pushing to each other would deadlock.
+    session.commit()
+    try:
+        result: DeliveryResult | Exception = state.adapter_for(partner).deliver(outbound)
+    except Exception as err:  # noqa: BLE001  (settled and logged below, as every failure is)
+        result = err
+    return settle(state, message, partner, engagement, result)
+
+
+def deliver_together(state: OutsourceState, partner: Partner, messages: list[OutboxMessage]) -> list[Outcome]:
+    """A partner's messages (in feed order) in as few requests as ``OUTSOURCE_DELIVERY_BATCH_BYTES``
+    allows, each settled as ``deliver_one`` settles it; the outcomes are committed together.
+
+    A message the adapter did not try (another one spoiled the request) gets its
+    attempt back and its lease released: the round's next claim takes it again.
+    """
+    session = state.session
+    # the partner's row before its engagements, in each of the two transactions: a poll or a
+    # pushed batch of this partner takes it first too (``outbox.lock_feed``), and with many
+    # engagements in one transaction, the other order deadlocked against them
+    lock_feed(session, partner.id)
+    uids = {m.engagement_uid for m in messages}
+    engagements = {e.uid: e for e in session.scalars(select(Engagement).where(Engagement.uid.in_(uids)))}
+    outcomes: list[Outcome] = []
+    ready: list[tuple[OutboxMessage, Outbound]] = []
+    for message in messages:
+        message.attempts += 1
+        outbound = _outbound(message, engagements.get(message.engagement_uid))
+        if isinstance(outbound, Outcome):
+            outcomes.append(outbound)
+        else:
+            ready.append((message, outbound))
+    ids = [m.id for m, _ in ready]
+    session.commit()  # no transaction across the network call: see ``deliver_one``
+    most = int(state.config["OUTSOURCE_DELIVERY_BATCH_BYTES"])
+    try:
+        results = state.adapter_for(partner).deliver_batch([o for _, o in ready], most)
+    except Exception as err:  # noqa: BLE001  (the adapter failed as a whole: each attempt did; logged in settle)
+        results = [err] * len(ready)
+    lock_feed(session, partner.id)
+    # the commit expired them: read them back in two queries, not one per message
+    session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))).all()
+    session.scalars(select(Engagement).where(Engagement.uid.in_(uids))).all()
+    for (message, _), result in zip(ready, results, strict=True):
+        if result is None:
+            message.attempts -= 1
+            release(message)
+            continue
+        outcomes.append(settle(state, message, partner, engagements.get(message.engagement_uid), result))
+    session.commit()
+    return outcomes
+
+
+def _outbound(message: OutboxMessage, engagement: Engagement | None) -> Outbound | Outcome:
+    """The message as an adapter takes it; a row it cannot read is dead at once (its Outcome)."""
     try:
         typed = message_from_wire(message.kind, message.payload)
     except (AttributeError, KeyError, TypeError, ValueError) as err:
         # a row no version of the plugin wrote (edited by hand, say): no retry can send it
         release(message)
         return _dead(message, engagement, f"the stored message cannot be read: {type(err).__name__}: {err}")
-    outbound = Outbound(
+    return Outbound(
         message_id=message.message_id,
         engagement_uid=message.engagement_uid,
         remote_ref=engagement.remote_ref if engagement else None,
         message=typed,
         seq=message.seq,
     )
-    # No transaction is held across the network call (the message stays leased meanwhile):
-    # on SQLite it holds the write lock, and two peers pushing to each other would deadlock.
-    session.commit()
-    try:
-        result = adapter.deliver(outbound)
-    except TransientAdapterError as err:
-        return failed_attempt(state, message, partner, engagement, err.message, err.retry_after)
-    except PermanentAdapterError as err:
+
+
+def settle(
+    state: OutsourceState,
+    message: OutboxMessage,
+    partner: Partner,
+    engagement: Engagement | None,
+    result: DeliveryResult | Exception,
+) -> Outcome:
+    """Record one delivery attempt's result: delivered, retried with backoff, or dead-lettered."""
+    if isinstance(result, TransientAdapterError):
+        return failed_attempt(state, message, partner, engagement, result.message, result.retry_after)
+    if isinstance(result, PermanentAdapterError):
         release(message)
-        return _dead(message, engagement, err.message)
-    except Exception as err:  # an adapter bug or a partner's nonsense: a counted failure, logged
-        error = f"{type(err).__name__}: {err}"
-        log.exception(
+        return _dead(message, engagement, result.message)
+    if isinstance(result, Exception):  # an adapter bug or a partner's nonsense: a counted failure, logged
+        error = f"{type(result).__name__}: {result}"
+        log.error(
             "delivery %s to partner %s failed: %s",
             message.message_id,
             partner.id,
             error,
+            exc_info=result,
             extra=log_context(partner=partner, engagement=engagement, message=message),
         )
         return failed_attempt(state, message, partner, engagement, error, None)

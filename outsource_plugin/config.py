@@ -66,7 +66,18 @@ SETTINGS: tuple[Setting, ...] = (
         86400.0,
         "Seconds between reconciliation runs, which compare and repair both sides of syncing engagements.",
     ),
-    Setting("OUTSOURCE_DELIVERY_BATCH", 100, "Outbox messages one worker claims per round."),
+    Setting(
+        "OUTSOURCE_DELIVERY_BATCH",
+        100,
+        "Outbox messages one worker claims per round; a peer partner gets all of its claimed messages in one "
+        "signed request (POST /messages/batch), within OUTSOURCE_DELIVERY_BATCH_BYTES.",
+    ),
+    Setting(
+        "OUTSOURCE_DELIVERY_BATCH_BYTES",
+        1024 * 1024,
+        "Largest body of one batch request to a peer partner; more messages go in further requests, and a "
+        "message larger than this alone goes in a request of its own.",
+    ),
     Setting("OUTSOURCE_DELIVERY_LEASE", 60.0, "Seconds a claimed message stays with its worker."),
     Setting(
         "OUTSOURCE_EMAIL_WORK_LINK_DAYS",

@@ -137,14 +137,19 @@ class AdapterError(OutsourceError):
 
     ``http_status`` is the partner's HTTP status when it answered at all, so a
     connection test can say what came back without repeating the answer's body.
+    ``answer`` is that body when it was a JSON object: for the adapter to read
+    (a batch's 400 names its bad item), never to show or log, as it is the partner's text.
     """
 
     status_code = 502
     code = "adapter_error"
 
-    def __init__(self, message: str, *, http_status: int | None = None, **kw: Any) -> None:
+    def __init__(
+        self, message: str, *, http_status: int | None = None, answer: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
         super().__init__(message, **kw)
         self.http_status = http_status
+        self.answer = answer
 
 
 class TransientAdapterError(AdapterError):

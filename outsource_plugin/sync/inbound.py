@@ -17,7 +17,7 @@ from outsource_plugin import signals
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
 from outsource_plugin.core.engagements import Actor, perform, record_transition
 from outsource_plugin.db.models import Engagement, Partner, utcnow
-from outsource_plugin.errors import InvalidPartnerMessage, TransitionRefused
+from outsource_plugin.errors import InvalidPartnerMessage, NotFound, TransitionRefused
 from outsource_plugin.federation.messages import checked_change
 from outsource_plugin.ops.logs import log_context
 from outsource_plugin.sync.capture import apply_entry, hold_concurrent_entries
@@ -47,10 +47,21 @@ def apply_change(state: OutsourceState, partner: Partner, change: RemoteChange) 
     change = checked_change(change)
     if change.sequence is not None and not claim_sequence(state.session, partner, change.sequence):
         return Receipt.DUPLICATE
+    engagement = None if change.kind is ChangeKind.OFFER else find_engagement(state, partner, change.engagement_uid)
+    return apply_claimed(state, partner, change, engagement)
+
+
+def apply_claimed(
+    state: OutsourceState, partner: Partner, change: RemoteChange, engagement: Engagement | None, *, touch: bool = True
+) -> Receipt:
+    """Apply a checked change whose number (if any) this transaction has claimed; ``engagement`` is
+    ours that it is about (None for an offer, which makes it, or when we hold none).
+
+    ``touch=False`` leaves the engagement's ``last_sync_at`` to the caller: a batch sets it once,
+    not once per change (each would be an UPDATE of its own)."""
     if change.kind is ChangeKind.OFFER:
         receive_offer(state, partner, change)
         return Receipt.APPLIED
-    engagement = find_engagement(state, partner, change.engagement_uid)
     receipt = Receipt.APPLIED
     if change.kind is ChangeKind.ENTRY:
         # after a superseded act, the partner's entries come from its losing branch: they stay there
@@ -60,7 +71,7 @@ def apply_change(state: OutsourceState, partner: Partner, change: RemoteChange) 
         receipt = receive_action(state, partner, engagement, change)
         if engagement is not None and receipt is Receipt.APPLIED:
             hold_concurrent_entries(state, engagement, change)
-    if engagement is not None:
+    if engagement is not None and touch:
         engagement.last_sync_at = utcnow()  # a change from the partner arrived: the link works
     return receipt
 
@@ -88,11 +99,13 @@ def applied_sequence(session: Session, partner: Partner) -> int:
     return int(value or 0)
 
 
-def claim_sequence(session: Session, partner: Partner, seq: int) -> bool:
-    """Move the partner's cursor from ``seq - 1`` to ``seq``, or report that it is elsewhere.
+def claim_sequence(session: Session, partner: Partner, seq: int, last: int | None = None) -> bool:
+    """Move the partner's cursor from ``seq - 1`` to ``last`` (``seq`` when None), or report that it
+    is elsewhere; the numbers ``seq`` to ``last`` are then this transaction's to apply.
 
     A compare-and-set in one UPDATE: of two workers applying the same change
-    (a push and a poll), the second finds the cursor moved and skips it.
+    (a push and a poll), the second finds the cursor moved and skips it. A
+    pushed batch claims its whole run of numbers at once.
     """
     previous = Partner.poll_cursor == str(seq - 1)
     if seq == 1:
@@ -100,7 +113,7 @@ def claim_sequence(session: Session, partner: Partner, seq: int) -> bool:
     result = session.execute(
         update(Partner)
         .where(Partner.id == partner.id, previous)
-        .values(poll_cursor=str(seq))
+        .values(poll_cursor=str(last if last is not None else seq))
         .execution_options(synchronize_session=False)
     )
     session.expire(partner, ["poll_cursor"])
@@ -217,6 +230,17 @@ def _overtaken(status: Status, action: Action) -> bool:
     """Work started matters only while Accepted; once this side has moved on
     (submitted, completed) the partner's late news changes nothing."""
     return action is Action.START_WORK and status is not Status.ACCEPTED
+
+
+def check_party(state: OutsourceState, partner: Partner, uid: str, *, offer: bool) -> None:
+    """A partner touches only its own engagements: another's is NotFound, nothing written."""
+    if find_engagement(state, partner, uid) is not None:
+        return
+    # Only another partner's engagement is out of bounds: this partner's offer may have been
+    # committed by our poller a moment ago, between the look-up above and this one.
+    others = select(Engagement.id).where(Engagement.uid == uid, Engagement.partner_id != partner.id)
+    if not offer or state.session.scalar(others) is not None:
+        raise NotFound(f"no engagement {uid} with this partner")
 
 
 def find_engagement(state: OutsourceState, partner: Partner, uid: str) -> Engagement | None:

@@ -54,6 +54,11 @@ BASE_BODIES: dict[str, dict[str, Any]] = {
         "engagement_uid": "{uid}",
         "payload": {"action": "accept"},
     },
+    "outsource_federation.receive_many": {
+        "messages": [
+            {"id": "m-1", "seq": 1, "kind": "action", "engagement_uid": "{uid}", "payload": {"action": "accept"}}
+        ]
+    },
     "outsource_api.partners_rotate": {},
     "outsource_federation.rotate": {"rotation_id": "0" * 32, "public_key": ROTATION_KEY},
     "outsource_federation.rotate_confirm": {"rotation_id": "0" * 32},

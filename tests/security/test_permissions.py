@@ -164,6 +164,7 @@ ENDPOINTS = [
     E("GET", f"{FED}/ping", PARTNER, 200),
     E("GET", f"{FED}/changes", PARTNER, 200),
     E("POST", f"{FED}/messages", PARTNER, 200),
+    E("POST", f"{FED}/messages/batch", PARTNER, 200, {"messages": [offer_message(1, "permission-batch")]}),
     E("POST", f"{FED}/leave", PARTNER, 200),
     E("GET", f"{FED}/engagements/<uid>", PARTNER, 200),
     E("POST", f"{FED}/rotate", PARTNER, 200, {"rotation_id": ROTATION_ID, "public_key": PUBLIC_KEY}),

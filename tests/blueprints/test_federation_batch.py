@@ -1,0 +1,161 @@
+"""A batch of pushed messages (issue 18, target 2): ``POST /messages/batch``.
+
+The receiver validates the whole batch first (a bad item is a 400 naming it,
+nothing written), applies what is next in the feed in one transaction, and
+answers each message on its own so that the sender settles each one as it
+settled a single push: applied, duplicate, out of order (retried), or refused.
+Requests are signed and sent through the Flask test client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.test import TestResponse
+
+from examples.helpdesk.models import Note, db
+from outsource_plugin.db.models import Engagement, Partner
+from outsource_plugin.federation.batch import batch_changes
+from outsource_plugin.state import current_outsource
+from outsource_plugin.sync.pushed import receive_batch
+from outsource_plugin.workflow import Status
+from tests.blueprints.api_helpers import add_engagement, add_ticket, table_rows
+from tests.security.helpers import PEER_LINK, PEER_SECRET, add_peer, message, signed
+
+
+@pytest.fixture
+def peer(app: Flask) -> int:
+    return add_peer(app, "Northwind IT", PEER_LINK, PEER_SECRET)
+
+
+@pytest.fixture
+def uid(app: Flask, peer: int) -> str:
+    """An Accepted engagement with the peer, on a ticket of its own: its entries land."""
+    engagement_id = add_engagement(app, peer, status=Status.ACCEPTED, ticket_id=add_ticket(app, "VPN down"))
+    with app.app_context():
+        return str(db.session.get(Engagement, engagement_id).uid)
+
+
+def note(seq: int, uid: str, text: str) -> dict[str, Any]:
+    entry = {
+        "entry_key": f"service:note:{seq}",
+        "op": "upsert",
+        "kind": "note",
+        "data": {"text": text, "internal": False},
+        "origin": {"side": "service", "org": "Northwind IT", "user": "Sam", "at": "2026-12-01T10:00:00+00:00"},
+    }
+    return message(seq, "entry", uid, entry)
+
+
+def push(app: Flask, messages: list[dict[str, Any]]) -> TestResponse:
+    return signed(
+        app.test_client(), "POST", "/messages/batch", link=PEER_LINK, secret=PEER_SECRET, payload={"messages": messages}
+    )
+
+
+def results(response: TestResponse) -> list[tuple[str, str]]:
+    assert response.status_code == 200, response.get_json()
+    return [(r["id"], r.get("status") or r["error"]) for r in response.get_json()["results"]]
+
+
+def notes(app: Flask) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(select(Note.body).where(Note.author.is_not(None)).order_by(Note.id)))
+
+
+def cursor(app: Flask, peer: int) -> str | None:
+    with app.app_context():
+        return db.session.scalar(select(Partner.poll_cursor).where(Partner.id == peer))
+
+
+def test_a_batch_is_applied_in_order_and_each_message_answered(app: Flask, peer: int, uid: str) -> None:
+    batch = [note(n, uid, f"step {n}") for n in (1, 2, 3)]
+    before = notes(app)
+    assert results(push(app, batch)) == [(m["id"], "applied") for m in batch]
+    assert notes(app) == [*before, "step 1", "step 2", "step 3"]
+    assert cursor(app, peer) == "3"
+
+
+def test_a_replayed_batch_applies_nothing_twice(app: Flask, peer: int, uid: str) -> None:
+    batch = [note(n, uid, f"once {n}") for n in (1, 2)]
+    push(app, batch)
+    rows = table_rows(app)
+    replay = push(app, [*batch, note(3, uid, "new")])  # a fresh request id, the same messages and one more
+    assert results(replay) == [
+        (batch[0]["id"], "duplicate"),
+        (batch[1]["id"], "duplicate"),
+        (replay.get_json()["results"][2]["id"], "applied"),
+    ]
+    assert notes(app).count("once 1") == notes(app).count("once 2") == 1
+    assert len(table_rows(app)[Note.__tablename__]) == len(rows[Note.__tablename__]) + 1
+
+
+def test_a_gap_inside_a_batch_holds_back_what_follows_it(app: Flask, peer: int, uid: str) -> None:
+    first, second, fourth = note(1, uid, "one"), note(2, uid, "two"), note(4, uid, "four")
+    answer = results(push(app, [fourth, second, first]))  # the receiver keeps the feed's order
+    assert answer == [(first["id"], "applied"), (second["id"], "applied"), (fourth["id"], "out_of_order")]
+    third = note(3, uid, "three")
+    assert results(push(app, [third, fourth])) == [(third["id"], "applied"), (fourth["id"], "applied")]
+    assert notes(app)[-4:] == ["one", "two", "three", "four"]
+
+
+def test_a_batch_that_starts_past_the_next_number_is_a_409(app: Flask, peer: int, uid: str) -> None:
+    rows = table_rows(app)
+    answer = push(app, [note(2, uid, "two"), note(3, uid, "three")])
+    assert answer.status_code == 409, answer.get_json()
+    assert answer.get_json()["error"] == "out_of_order" and answer.get_json()["expected"] == 1
+    assert table_rows(app) == rows
+
+
+def test_a_bad_item_is_a_400_naming_it_and_nothing_is_written(app: Flask, peer: int, uid: str) -> None:
+    bad = note(2, uid, "two")
+    bad["payload"]["data"]["text"] = ""
+    rows = table_rows(app)
+    answer = push(app, [note(1, uid, "one"), bad, note(3, uid, "three")])
+    body = answer.get_json()
+    assert answer.status_code == 400, body
+    assert body["error"] == "validation_failed" and "messages.1.payload.data.text" in body["message"], body
+    assert list(body["details"]["messages"]) == ["1"]
+    assert table_rows(app) == rows
+
+
+def test_a_bad_envelope_is_a_400_naming_its_item(app: Flask, peer: int, uid: str) -> None:
+    bad = note(2, uid, "two")
+    bad["seq"] = "two"
+    answer = push(app, [note(1, uid, "one"), bad])
+    assert answer.status_code == 400 and "messages.1.seq" in answer.get_json()["message"], answer.get_json()
+
+
+def test_another_partners_engagement_is_refused_in_its_item_and_holds_back_the_rest(
+    app: Flask, peer: int, uid: str, partner_id: int
+) -> None:
+    other = add_engagement(app, partner_id, status=Status.ACCEPTED, ticket_id=add_ticket(app, "Not yours"))
+    with app.app_context():
+        foreign = str(db.session.get(Engagement, other).uid)
+    batch = [note(1, uid, "mine"), note(2, foreign, "not mine"), note(3, uid, "after")]
+    answer = push(app, batch)
+    assert results(answer) == [
+        (batch[0]["id"], "applied"),
+        (batch[1]["id"], "not_found"),
+        (batch[2]["id"], "out_of_order"),
+    ]
+    assert "not mine" not in notes(app) and cursor(app, peer) == "1"
+
+
+def test_numbers_a_poll_took_after_the_batch_read_the_cursor_are_answered_as_duplicates(
+    app: Flask, peer: int, uid: str
+) -> None:
+    """The run's compare-and-set fails when the cursor moved since it was read: each message then
+    claims its own number, and only what nobody applied is applied."""
+    batch = [note(n, uid, f"raced {n}") for n in (1, 2, 3)]
+    push(app, batch[:2])
+    with app.test_request_context():
+        partner = db.session.get(Partner, peer)
+        answers = receive_batch(current_outsource(), partner, batch_changes({"messages": batch}), applied=0)
+        db.session.commit()
+    assert [a["status"] for a in answers] == ["duplicate", "duplicate", "applied"]
+    assert [notes(app).count(f"raced {n}") for n in (1, 2, 3)] == [1, 1, 1]
+    assert cursor(app, peer) == "3"
