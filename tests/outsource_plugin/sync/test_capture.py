@@ -6,14 +6,19 @@ many entries are committed in one transaction, as a host's import would.
 
 from __future__ import annotations
 
+import gc
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
 from examples.helpdesk.models import Charge, Note, TimeEntry, db
 from outsource_plugin.db.models import EntryLink, OutboxMessage
+from outsource_plugin.host.entries import EntryKind
+from outsource_plugin.state import current_outsource
 from tests.blueprints.api_helpers import add_ticket
 from tests.conftest import Api
 from tests.outsource_plugin.engagement_helpers import accepted
@@ -136,3 +141,37 @@ def test_a_bulk_write_looks_its_links_up_with_one_array_on_postgresql(app: Flask
         assert len(link_reads) == 1 and "= ANY (" in link_reads[0], link_reads
     else:
         assert len(link_reads) == 2 and all(" IN (" in s for s in link_reads), link_reads
+
+
+class _Boom(Exception):
+    pass
+
+
+def test_capture_pauses_the_garbage_collector_and_always_restores_it(
+    app: Flask, api: Api, ticket_id: str, partner_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A collection every few hundred of capture's objects walked the host's whole bulk write again:
+    a third of capture's time on SQLite (issue 18, target 1). Paused for capture, it runs again after,
+    when capture fails too."""
+    accepted(app, api, ticket_id, partner_id)
+    seen: list[bool] = []
+    with app.app_context():
+        host = current_outsource().host
+        values = host.entry_values
+
+        def watched(kind: EntryKind, entry: Any) -> dict[str, Any]:
+            seen.append(gc.isenabled())
+            if entry.body == "fails":
+                raise _Boom
+            return values(kind, entry)
+
+        monkeypatch.setattr(host, "entry_values", watched)
+        for n in range(3):
+            db.session.add(Note(ticket_id=int(ticket_id), author="Ann", body=f"note {n}", internal=False))
+        db.session.commit()
+        assert seen == [False] * 3 and gc.isenabled()
+        db.session.add(Note(ticket_id=int(ticket_id), author="Ann", body="fails", internal=False))
+        with pytest.raises(_Boom):
+            db.session.commit()
+        db.session.rollback()
+    assert seen[-1] is False and gc.isenabled()
