@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from outsource_plugin.db.models import Engagement, EntryLink
@@ -32,14 +32,18 @@ class TicketRead:
         return [link for link, owner in self.links if owner is engagement]
 
 
+#: built once, as it runs on every ticket page: building it was a fifth of its time in a py-spy profile
+_READ = (
+    select(Engagement, EntryLink)
+    .outerjoin(EntryLink, EntryLink.engagement_uid == Engagement.uid)
+    .where(Engagement.ticket_id == bindparam("ticket_id"))
+    .order_by(Engagement.id.desc(), EntryLink.id)
+)
+
+
 def read_ticket(session: Session, ticket_id: str) -> TicketRead:
     """Every engagement of the ticket with each of its links (an engagement without any, once)."""
-    rows = session.execute(
-        select(Engagement, EntryLink)
-        .outerjoin(EntryLink, EntryLink.engagement_uid == Engagement.uid)
-        .where(Engagement.ticket_id == ticket_id)
-        .order_by(Engagement.id.desc(), EntryLink.id)
-    ).all()
+    rows = session.execute(_READ, {"ticket_id": ticket_id}).all()
     read = TicketRead()
     for engagement, link in rows:
         if not read.engagements or read.engagements[-1] is not engagement:
