@@ -19,11 +19,11 @@ from outsource_plugin.blueprints.frame import outsource_frame
 from outsource_plugin.blueprints.nav import outsource_home_url, outsource_nav
 from outsource_plugin.blueprints.sync_words import sync_line
 from outsource_plugin.core.costs import cost_hidden
-from outsource_plugin.core.engagements import current_engagement
-from outsource_plugin.core.live import live_version
-from outsource_plugin.core.partner_entries import partner_entries
+from outsource_plugin.core.live import read_version
+from outsource_plugin.core.partner_entries import held_entries
 from outsource_plugin.core.present import engagement_json, user_actions
 from outsource_plugin.core.questions import can_ask
+from outsource_plugin.core.ticket_read import TicketRead, read_ticket
 from outsource_plugin.core.times import human_time
 from outsource_plugin.db.models import Engagement, utcnow
 from outsource_plugin.host.entries import EntryKind
@@ -31,12 +31,24 @@ from outsource_plugin.ops.health import engagement_health
 from outsource_plugin.permissions import Permission
 from outsource_plugin.state import current_outsource
 from outsource_plugin.sync.locks import entry_lock
-from outsource_plugin.sync.origins import entry_origins
+from outsource_plugin.sync.origins import TicketOrigins, read_origins
+
+
+def _ticket_id(ticket: Any) -> str:
+    return str(getattr(ticket, "id", ticket))
+
+
+def _read(ticket_id: str) -> TicketRead:
+    """The ticket's engagements and links, read once per request for the origins, the bar and its version."""
+    reads: dict[str, TicketRead] = g.setdefault("outsource_ticket_reads", {})
+    if ticket_id not in reads:
+        reads[ticket_id] = read_ticket(current_outsource().session, ticket_id)
+    return reads[ticket_id]
 
 
 def _context(ticket: Any) -> dict[str, Any] | None:
     """What the bar and the menu show of the ticket, read once per request however many fragments ask."""
-    ticket_id = str(getattr(ticket, "id", ticket))
+    ticket_id = _ticket_id(ticket)
     read: dict[str, dict[str, Any] | None] = g.setdefault("outsource_ticket_context", {})
     if ticket_id not in read:
         read[ticket_id] = _read_context(ticket_id)
@@ -50,7 +62,7 @@ def _read_context(ticket_id: str) -> dict[str, Any] | None:
         return None
     user = state.host.current_user()
     level = user.permission if user else Permission.NONE
-    engagement = current_engagement(state.session, ticket_id)
+    engagement = _read(ticket_id).current
     return {
         "ticket": info,
         "engagement_obj": engagement,
@@ -86,7 +98,8 @@ def outsource_bar(ticket: Any) -> Markup:
     show; Allow Partner Management and up also the operator figures (last poll and
     delivery, pending, dead letters, lag) and the recorded errors.
     """
-    ctx = _context(ticket)
+    ticket_id = _ticket_id(ticket)
+    ctx = _context(ticket_id)
     if ctx is None or ctx["engagement"] is None:
         return Markup("")
     health = line = None
@@ -95,7 +108,8 @@ def outsource_bar(ticket: Any) -> Markup:
         state = current_outsource()
         health = engagement_health(state, ctx["engagement_obj"])
         line = sync_line(ctx["engagement_obj"], health, utcnow())
-        held = [entry for entry in partner_entries(state, ctx["engagement_obj"]) if entry["held"]]
+        engagement = ctx["engagement_obj"]
+        held = held_entries(state, engagement, _read(ticket_id).links_of(engagement))
     live = _live(ctx["ticket"].id)
     return Markup(  # noqa: S704
         render_template("outsource/bar.html", health=health, sync_line=line, held=held, live=live, **ctx)
@@ -111,7 +125,7 @@ def _live(ticket_id: str) -> dict[str, Any] | None:
     return {
         "url": url_for("outsource_pages.ticket_live", ticket_id=ticket_id),
         "interval": interval,
-        "version": live_version(state.session, ticket_id),
+        "version": read_version(_read(ticket_id)),
         "script": url_for("outsource_pages.static", filename="outsource/live.js"),
     }
 
@@ -133,6 +147,11 @@ def outsource_menu(ticket: Any) -> Markup:
         )
     items = menu_items(ctx["ticket"].id, engagement, ctx["actions"])
     return Markup(render_template("outsource/menu.html", items=items, extra=extra, **ctx))  # noqa: S704
+
+
+def outsource_entry_origins(ticket: Any) -> TicketOrigins:
+    """``entry_origins`` for the host's ticket page, from the read the bar shares."""
+    return read_origins(current_outsource(), _read(_ticket_id(ticket)))
 
 
 def outsource_entry_lock(kind: EntryKind | str, entry: Any) -> str | None:
@@ -173,7 +192,7 @@ def register_fragments(app: Flask) -> None:
         outsource_nav=outsource_nav,
         outsource_home_url=outsource_home_url,
         outsource_entry_lock=outsource_entry_lock,
-        outsource_entry_origins=entry_origins,
+        outsource_entry_origins=outsource_entry_origins,
         outsource_cost_hidden=outsource_cost_hidden,
         outsource_stylesheet=outsource_stylesheet,
         outsource_csrf_field=csrf_field,

@@ -10,10 +10,12 @@ change whenever the bar or the ticket's synced entries do, and not on an idle ro
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from outsource_plugin.core.ticket_read import TicketRead
 from outsource_plugin.db.models import Engagement, EntryLink
 
 
@@ -27,4 +29,17 @@ def live_version(session: Session, ticket_id: str) -> str:
         .group_by(Engagement.id, Engagement.updated_at)
     )
     row = session.execute(query).one_or_none()
-    return hashlib.sha256(repr(tuple(row) if row else None).encode()).hexdigest()[:20]
+    return _token(tuple(row) if row else None)
+
+
+def read_version(read: TicketRead) -> str:
+    """``live_version`` of a ticket page's read (the same token, from the rows the page has)."""
+    engagement = read.current
+    if engagement is None:
+        return _token(None)
+    stamps = [link.updated_at for link in read.links_of(engagement)]
+    return _token((engagement.id, engagement.updated_at, len(stamps), max(stamps, default=None)))
+
+
+def _token(facts: tuple[Any, ...] | None) -> str:
+    return hashlib.sha256(repr(facts).encode()).hexdigest()[:20]

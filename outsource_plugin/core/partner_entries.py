@@ -8,6 +8,7 @@ stays on the entry link, and the plugin's panel and entries JSON show it as "Nam
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -37,6 +38,18 @@ def partner_entries(state: OutsourceState, engagement: Engagement) -> list[dict[
         )
         .order_by(EntryLink.id)
     )
+    return _shown(state, engagement, links)
+
+
+def held_entries(state: OutsourceState, engagement: Engagement, links: Iterable[EntryLink]) -> list[dict[str, Any]]:
+    """The partner's live entries held on our side, from the engagement's ``links`` (oldest first):
+    what the bar lists, without a query, and without listing the host's entries."""
+    other = engagement.role.other
+    held = [link for link in links if link.owner == other and not link.deleted and link.held is not None]
+    return _shown(state, engagement, held)
+
+
+def _shown(state: OutsourceState, engagement: Engagement, links: Iterable[EntryLink]) -> list[dict[str, Any]]:
     out = []
     for link, values in link_values(state, engagement, links):
         if values is None:

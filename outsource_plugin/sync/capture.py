@@ -78,6 +78,7 @@ from outsource_plugin.host.entries import (
 )
 from outsource_plugin.host.privacy import holds
 from outsource_plugin.host.protocol import EntryChange, EntryOp, HostChanges
+from outsource_plugin.sync.collector import collector_paused
 from outsource_plugin.sync.flush_reads import Link, LiveLinks, NewLink, current_engagements
 from outsource_plugin.sync.refusals import over_limit, refuse, refused_by_partner
 from outsource_plugin.wire import (
@@ -97,6 +98,11 @@ if TYPE_CHECKING:
 
 def on_host_changes(state: OutsourceState, changes: HostChanges) -> None:
     """Called inside the host's flush with what it changed."""
+    with collector_paused():
+        _capture(state, changes)
+
+
+def _capture(state: OutsourceState, changes: HostChanges) -> None:
     # deletes first: a refused one stops the commit before anything is queued, and an allowed one
     # detaches its engagements, so the deleted ticket's entries and a new ticket on its id find none
     for ticket_id in changes.deleted:

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Table, any_, bindparam, insert, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from outsource_plugin.db import outbox
@@ -29,10 +30,23 @@ if TYPE_CHECKING:
 _IN_CHUNK = 500
 
 
-def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
+def _among(
+    session: Session, column: InstrumentedAttribute[Any], values: Iterable[Any]
+) -> Iterator[ColumnElement[bool]]:
+    """Conditions that ``column`` is one of ``values``, one per query to run, in value order.
+
+    PostgreSQL takes them all as one array parameter (``= ANY``): psycopg parsed a long
+    IN list of bound values again for every query, a fifth of capture's time there.
+    SQLite has no arrays: IN lists of at most ``_IN_CHUNK``, under its parameter limit.
+    """
     ordered = sorted(set(values))
+    if not ordered:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        yield column == any_(bindparam(None, ordered, type_=postgresql.ARRAY(column.type)))
+        return
     for first in range(0, len(ordered), _IN_CHUNK):
-        yield ordered[first : first + _IN_CHUNK]
+        yield column.in_(ordered[first : first + _IN_CHUNK])
 
 
 def current_engagements(state: OutsourceState, ticket_ids: Iterable[str]) -> dict[str, Engagement]:
@@ -45,21 +59,16 @@ def current_engagements(state: OutsourceState, ticket_ids: Iterable[str]) -> dic
     """
     session = state.session
     newest: dict[str, Engagement] = {}
-    for chunk in _chunks(ticket_ids):
-        for engagement in session.scalars(
-            select(Engagement).where(Engagement.ticket_id.in_(chunk)).order_by(Engagement.id)
-        ):
+    for among in _among(session, Engagement.ticket_id, ticket_ids):
+        for engagement in session.scalars(select(Engagement).where(among).order_by(Engagement.id)):
             newest[str(engagement.ticket_id)] = engagement
     open_ones = {e.id: e for e in newest.values() if e.is_open}  # a closed one never opens again
     for partner_id in sorted({e.partner_id for e in open_ones.values()}):
         outbox.lock_feed(session, partner_id)
     session.flush()
-    for chunk in _chunks(open_ones):
+    for among in _among(session, Engagement.id, open_ones):
         locked = session.execute(
-            select(Engagement.id, Engagement.status)
-            .where(Engagement.id.in_(chunk))
-            .order_by(Engagement.id)
-            .with_for_update()
+            select(Engagement.id, Engagement.status).where(among).order_by(Engagement.id).with_for_update()
         )
         for engagement_id, status in locked:
             set_committed_value(open_ones[engagement_id], "status", status)
@@ -113,10 +122,10 @@ class LiveLinks:
             uids.add(uid)
         found: dict[tuple[str, str, str], Link] = {}
         for kind, local_ids in by_kind.items():
-            for chunk in _chunks(local_ids):
+            for among in _among(state.session, EntryLink.local_id, local_ids):
                 query = (
                     select(EntryLink)
-                    .where(EntryLink.kind == kind.value, EntryLink.local_id.in_(chunk), EntryLink.deleted.is_(False))
+                    .where(EntryLink.kind == kind.value, among, EntryLink.deleted.is_(False))
                     .order_by(EntryLink.id)
                 )
                 # the newest live link of an id wins, as in ``capture._link_by_local``

@@ -11,10 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-
 from outsource_plugin.core.partner_entries import partner_author
-from outsource_plugin.db.models import Engagement, EntryLink
+from outsource_plugin.core.ticket_read import TicketRead, read_ticket
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.state import current_outsource
 from outsource_plugin.sync.locks import EntryStanding, link_standing
@@ -66,19 +64,19 @@ class TicketOrigins:
 
 
 def ticket_origins(state: OutsourceState, ticket_id: str) -> TicketOrigins:
-    """Every linked entry of the ticket with its engagement (its partner joined) and the ticket's newest
-    engagement's id, in one statement: only the newest engagement's rules lock an entry. A reused id's
+    """Every linked entry of the ticket with its engagement, in one statement (``core.ticket_read``):
+    only the newest engagement's rules lock an entry."""
+    return read_origins(state, read_ticket(state.session, ticket_id))
+
+
+def read_origins(state: OutsourceState, read: TicketRead) -> TicketOrigins:
+    """The origins from a read of the ticket's engagements and links, without a query. A reused id's
     newest link wins, as in ``locks.entry_standing``."""
-    newest = select(func.max(Engagement.id)).where(Engagement.ticket_id == ticket_id).scalar_subquery()
-    rows = state.session.execute(
-        select(EntryLink, Engagement, newest)
-        .join(Engagement, Engagement.uid == EntryLink.engagement_uid)
-        .where(Engagement.ticket_id == ticket_id, EntryLink.deleted.is_(False), EntryLink.local_id.is_not(None))
-        .order_by(EntryLink.id)
-    )
+    current = read.current
     found = {
-        (EntryKind(link.kind), str(link.local_id)): link_standing(link, engagement, current=engagement.id == current_id)
-        for link, engagement, current_id in rows
+        (EntryKind(link.kind), str(link.local_id)): link_standing(link, engagement, current=engagement is current)
+        for link, engagement in read.links
+        if not link.deleted and link.local_id is not None
     }
     return TicketOrigins(state, found)
 

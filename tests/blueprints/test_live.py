@@ -3,6 +3,8 @@ when it changed, and nothing for a caller who cannot see the ticket."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -78,3 +80,25 @@ def test_the_bar_names_its_live_answer_and_interval_unless_live_updates_are_off(
         monkeypatch.setitem(current_outsource().config, "OUTSOURCE_LIVE_INTERVAL", 0)
     page = client.get(f"/tickets/{ticket_id}").get_data(as_text=True)
     assert "data-live-url" not in page and "live.js" not in page
+
+
+def _page_version(client: FlaskClient, ticket_id: str) -> str:
+    page = client.get(f"/tickets/{ticket_id}").get_data(as_text=True)
+    found = re.search(r'data-live-version="(\w+)"', page)
+    assert found is not None, page
+    return found.group(1)
+
+
+def test_the_page_holds_the_version_its_live_answer_gives_until_the_ticket_changes(
+    app: Flask, api: Api, ticket_id: str, partner_id: int
+) -> None:
+    """The page reads its version from the rows its bar shares, the live answer with one small query:
+    the same token, or every open page would redraw on its first poll."""
+    uid = accepted(app, api, ticket_id, partner_id)
+    client = page_client(app, Permission.OUTSOURCE)
+    assert _page_version(client, ticket_id) == _live(client, ticket_id)[0]
+    memory_partner(app, partner_id).add_entry(uid, EntryKind.NOTE, {"text": "on site now", "internal": False})
+    before = _page_version(client, ticket_id)
+    sync(app)
+    after = _page_version(client, ticket_id)
+    assert after != before and after == _live(client, ticket_id)[0]
