@@ -9,6 +9,7 @@ Requests are signed and sent through the Flask test client.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -108,6 +109,28 @@ def test_a_batch_that_starts_past_the_next_number_is_a_409(app: Flask, peer: int
     assert answer.status_code == 409, answer.get_json()
     assert answer.get_json()["error"] == "out_of_order" and answer.get_json()["expected"] == 1
     assert table_rows(app) == rows
+
+
+@pytest.mark.parametrize("seqs", [(2, 3), (1, 3)], ids=["starts-ahead", "gap-inside"])
+def test_a_backing_off_peer_whose_batch_is_ahead_is_asked_at_the_next_round(
+    app: Flask, peer: int, uid: str, seqs: tuple[int, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its push proves it is up, whether the whole batch is early (409) or an item inside it is:
+    the poll the answer nudges is not held back by the backoff, and its failures stay counted."""
+    with app.app_context():
+        partner = db.session.get(Partner, peer)
+        assert partner is not None
+        partner.poll_failures, partner.poll_due_at = 3, datetime(2099, 1, 1) + timedelta(minutes=5)
+        db.session.commit()
+    nudged: list[bool] = []
+    monkeypatch.setattr(app.extensions["outsource"], "poll_now", lambda: nudged.append(True))
+    answer = push(app, [note(n, uid, f"step {n}") for n in seqs])
+    assert "out_of_order" in str(answer.get_json()), answer.get_json()
+    assert nudged == [True]
+    with app.app_context():
+        partner = db.session.get(Partner, peer)
+        assert partner is not None
+        assert (partner.poll_failures, partner.poll_due_at) == (3, None)
 
 
 def test_a_bad_item_is_a_400_naming_it_and_nothing_is_written(app: Flask, peer: int, uid: str) -> None:
