@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from tests.cross_host.conftest import Scenario
 from tests.cross_host.hosts import Captured, Client
 from tests.polling import eventually
@@ -169,6 +171,18 @@ def _pairs(lead: Counter[str], service: Counter[str], w: Written) -> list[tuple[
 
 def is_push(request: Captured) -> bool:
     return request.method == "POST" and request.path.endswith("/messages")
+
+
+def push_answers(request: Captured, upstream: requests.Response) -> list[str]:
+    """What the partner answered each pushed message: a single push, or each item of a batch (a
+    worker takes every due message of a partner at once, so under load a retry can go in one)."""
+    if request.method != "POST":
+        return []
+    if request.path.endswith("/messages"):
+        return [str(upstream.json().get("status"))]
+    if request.path.endswith("/messages/batch"):
+        return [str(r.get("status") or r.get("error")) for r in upstream.json().get("results", [])]
+    return []
 
 
 def dead_letters_of(api: Client, uid: str | None) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from tests.faults.ledger import (
     no_dead_letters,
     partner_poll_error,
     polls_again,
+    push_answers,
 )
 from tests.polling import eventually
 
@@ -99,8 +100,7 @@ def test_answers_slower_than_the_http_timeout_are_retried_once_applied(
     answers: list[str] = []
 
     def record(request: Captured, upstream: requests.Response) -> bool:
-        if is_push(request):
-            answers.append(str(upstream.json().get("status")))
+        answers.extend(push_answers(request, upstream))
         return True
 
     pair.to_lead.down = True
@@ -112,8 +112,10 @@ def test_answers_slower_than_the_http_timeout_are_retried_once_applied(
     pair.to_service.hang = 0.0
     hung = pair.to_service.hung
     # ... so the lead's retry is answered as a duplicate, and nothing doubles.
+    # (the two answers may be relayed in either order: the first push's answer and the retry's
+    # both wait on the partner, and on a loaded machine either thread of the proxy may finish first)
     eventually(lambda: "duplicate" in answers, timeout=20)
-    assert answers[0] == "applied"
+    assert answers.count("applied") == 1, answers
     ledger.note(LEAD, "after the slow partner")
     pair.to_lead.heal()
     ledger.note(SERVICE, "reply")
