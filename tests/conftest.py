@@ -18,6 +18,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 from werkzeug.security import generate_password_hash
 
 from examples.helpdesk import create_app
@@ -79,7 +80,14 @@ def fresh_database(folder: Path) -> Iterator[str]:
         yield f"sqlite:///{folder / 'helpdesk.db'}"
         return
     name = f"outsource_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(f"{server.rstrip('/')}/postgres", isolation_level="AUTOCOMMIT")
+    # no pool: an idle admin connection per database fixture, held for the whole run, would
+    # take slots that the topology tests' processes need (tests/test_fresh_database.py)
+    admin = create_engine(
+        f"{server.rstrip('/')}/postgres",
+        isolation_level="AUTOCOMMIT",
+        poolclass=NullPool,
+        connect_args={"application_name": admin_name()},
+    )
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -88,6 +96,11 @@ def fresh_database(folder: Path) -> Iterator[str]:
             conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+def admin_name() -> str:
+    """The application name of this process's connections that create and drop test databases."""
+    return f"outsource-tests-admin-{os.getpid()}"
 
 
 def make_app(database_url: str, instance: Path, **overrides: Any) -> Flask:

@@ -124,13 +124,15 @@ def joined_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         yield started
 
 
-@pytest.fixture(scope="session")
+# Package-scoped, not session-scoped: each pair's processes hold a dozen database connections, and
+# the topology tests that come later in a run (tests/jobs) need the server's slots.
+@pytest.fixture(scope="package")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     with running_pair(tmp_path_factory) as started:
         yield started
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def jobless_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     """A second pair whose web processes run no jobs: a worker or ``sync --once`` must.
 

@@ -12,7 +12,7 @@ import pytest
 from tests.cross_host.conftest import Pair, Scenario, jobless_pair, pair, scenario
 from tests.faults.ledger import API, LEAD, SERVICE, FaultReport
 
-__all__ = ["jobless_pair", "pair", "scenario"]  # shared with tests/cross_host: one running pair per session
+__all__ = ["jobless_pair", "pair", "scenario"]  # defined in tests/cross_host; this package runs its own pairs
 
 
 #: the session's report, for the terminal summary (docs/RELIABILITY.md quotes these lines)

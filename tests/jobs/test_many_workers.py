@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import Engine, bindparam, create_engine, text
+from sqlalchemy.pool import NullPool
 
 from tests.conftest import fresh_database
 from tests.cross_host.conftest import register
@@ -140,11 +141,38 @@ def organisation(name: str, domain: str, folder: Path, database_url: str) -> Ite
         org.engine.dispose()
 
 
+#: connections the topology holds at its peak, measured (67): its processes' pools and the test's own
+FREE_CONNECTIONS_NEEDED = 75
+
+
+def check_free_connections(url: str) -> None:
+    """Fail up front, naming what holds the server's slots, rather than with "too many clients"
+    from whichever of a dozen processes connects last."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            limit = int(conn.execute(text("SHOW max_connections")).scalar_one())
+            holders = conn.execute(
+                text(
+                    "SELECT coalesce(datname, '-') AS db, coalesce(application_name, '') AS app, count(*) AS n "
+                    "FROM pg_stat_activity GROUP BY 1, 2 ORDER BY 3 DESC"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    free = limit - sum(row.n for row in holders)
+    assert free >= FREE_CONNECTIONS_NEEDED, (
+        f"only {free} of the server's {limit} connections are free, this topology needs "
+        f"{FREE_CONNECTIONS_NEEDED}; held now: " + ", ".join(f"{row.db} {row.app!r}: {row.n}" for row in holders)
+    )
+
+
 @pytest.fixture(scope="module")
 def orgs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Organisation, Organisation]]:
     with ExitStack() as stack:
         urls = [stack.enter_context(fresh_database(tmp_path_factory.mktemp(f"db{i}"))) for i in range(2)]
         assert all(url.startswith("postgresql") for url in urls), "this topology runs on PostgreSQL"
+        check_free_connections(urls[0])
         lead = stack.enter_context(
             organisation("Northwind IT", "northwind.example", tmp_path_factory.mktemp("n"), urls[0])
         )
