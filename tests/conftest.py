@@ -51,7 +51,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if os.environ.get("OUTSOURCE_TEST_DATABASE_URL"):
         # The SQLite pass runs tests/adapters first (collection order) and the PostgreSQL pass runs it
         # last, so side by side they hold the machine-wide Request Tracker server at different times.
-        items.sort(key=lambda item: item.nodeid.startswith("tests/adapters/"))
+        # A test that needs most of the server's connections goes first, while no fixture holds any.
+        items.sort(
+            key=lambda item: (item.get_closest_marker("many_connections") is None)
+            + item.nodeid.startswith("tests/adapters/")
+        )
         return
     chosen = [item for item in items if item.get_closest_marker("postgresql") is None]
     if len(chosen) != len(items):

@@ -29,7 +29,7 @@ from tests.cross_host.hosts import Client, FaultProxy, Host
 from tests.jobs.conftest import FIGURES
 from tests.polling import eventually
 
-pytestmark = pytest.mark.postgresql
+pytestmark = [pytest.mark.postgresql, pytest.mark.many_connections]
 
 ENGAGEMENTS = 500
 EXPIRED = 50  # offers whose acceptance deadline passes: auto-declined by whichever worker gets there
