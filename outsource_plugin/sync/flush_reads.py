@@ -13,12 +13,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, Table, any_, bindparam, insert, select
+from sqlalchemy import ColumnElement, Table, any_, bindparam, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from outsource_plugin.db import outbox
+from outsource_plugin.db.bulk_rows import insert_rows
 from outsource_plugin.db.models import Engagement, EntryLink, utcnow
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.workflow import Side
@@ -148,25 +149,35 @@ class LiveLinks:
 
     def insert_new(self, session: Session) -> None:
         """Insert the links the flush made, as they stand, with one statement."""
-        if not self.new:
-            return
-        now = utcnow()
         rows = [
-            {
-                "engagement_uid": link.engagement_uid,
-                "entry_key": link.entry_key,
-                "kind": link.kind,
-                "local_id": link.local_id,
-                "owner": link.owner,
-                "in_suspension": link.in_suspension,
-                "first_seq": link.first_seq,
-                "sent": link.sent,
-                "deleted": link.deleted,
-                "question": False,
-                "created_at": now,
-                "updated_at": now,
-            }
+            (
+                link.engagement_uid,
+                link.entry_key,
+                link.kind,
+                link.local_id,
+                link.owner,
+                link.in_suspension,
+                link.first_seq,
+                link.sent,
+                link.deleted,
+            )
             for link in self.new
         ]
         self.new = []
-        session.execute(insert(cast(Table, EntryLink.__table__)), rows)
+        now = utcnow()
+        shared = {"question": False, "created_at": now, "updated_at": now}
+        insert_rows(session, cast(Table, EntryLink.__table__), _NEW_LINK_COLUMNS, rows, shared)
+
+
+#: what differs between the links a flush made (``LiveLinks.insert_new``)
+_NEW_LINK_COLUMNS = (
+    "engagement_uid",
+    "entry_key",
+    "kind",
+    "local_id",
+    "owner",
+    "in_suspension",
+    "first_seq",
+    "sent",
+    "deleted",
+)
