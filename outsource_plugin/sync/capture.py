@@ -65,7 +65,7 @@ from outsource_plugin.core.engagements import (
 from outsource_plugin.core.partner_entries import partner_author
 from outsource_plugin.core.questions import is_question, question_arrived
 from outsource_plugin.db import outbox
-from outsource_plugin.db.models import Engagement, EntryLink, Partner, utcnow
+from outsource_plugin.db.models import Engagement, EntryLink, Partner
 from outsource_plugin.errors import ReadOnlyEntry
 from outsource_plugin.host.entries import (
     HOURS,
@@ -79,7 +79,7 @@ from outsource_plugin.host.entries import (
 from outsource_plugin.host.privacy import holds
 from outsource_plugin.host.protocol import EntryChange, EntryOp, HostChanges
 from outsource_plugin.sync.collector import collector_paused
-from outsource_plugin.sync.flush_reads import Link, LiveLinks, NewLink, current_engagements
+from outsource_plugin.sync.flush_reads import Link, LiveLinks, NewLink, current_engagements, stamp, stamped_alike
 from outsource_plugin.sync.refusals import over_limit, refuse, refused_by_partner
 from outsource_plugin.wire import (
     EntryMessage,
@@ -121,7 +121,7 @@ def _capture(state: OutsourceState, changes: HostChanges) -> None:
             if change.ticket_id in engagements
         ),
     )
-    with outbox.numbered_together(state.session):
+    with outbox.numbered_together(state.session), stamped_alike(state.session):
         for change in ours:
             capture_entry(state, change, engagements.get(change.ticket_id), links)
     links.insert_new(state.session)  # after the numbering: each link is inserted with its first message's number
@@ -277,12 +277,12 @@ def _tell_if_not_carried(state: OutsourceState, engagement: Engagement, kind: En
 def _enqueue(
     state: OutsourceState, engagement: Engagement, link: Link, kind: EntryKind, op: WireOp, values: dict[str, Any]
 ) -> None:
-    user = state.host.current_user()
+    made = stamp(state)
     origin = Origin(
         side=link.owner,
         org=state.config["OUTSOURCE_ORG_NAME"],
-        user=user.name if user else values.get("author") or values.get("resource"),
-        at=utcnow().isoformat(),
+        user=made.user if made.user is not None else values.get("author") or values.get("resource"),
+        at=made.at,
     )
     outbox.enqueue_later(
         state.session,

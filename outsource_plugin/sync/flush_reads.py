@@ -10,6 +10,7 @@ inserted together at the end.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 #: values per IN list: well under every database's limit of bound parameters
 _IN_CHUNK = 500
+#: ``session.info`` key of the open ``stamped_alike`` block's stamp (None until first read)
+_STAMP = "outsource_flush_stamp"
 
 
 def _among(
@@ -181,3 +184,38 @@ _NEW_LINK_COLUMNS = (
     "sent",
     "deleted",
 )
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Who made a change and when (ISO time), as its messages tell the partner (``wire.Origin``)."""
+
+    user: str | None
+    at: str
+
+
+@contextmanager
+def stamped_alike(session: Session) -> Iterator[None]:
+    """The messages queued meanwhile carry one stamp (``stamp``), read when the first needs it.
+
+    A flush is one user's write at one moment; read for each of a bulk write's messages,
+    the user (through the host) and the clock were a tenth of capture's time.
+    """
+    session.info[_STAMP] = None
+    try:
+        yield
+    finally:
+        session.info.pop(_STAMP, None)
+
+
+def stamp(state: OutsourceState) -> Stamp:
+    """The open ``stamped_alike`` block's stamp, or, outside one, the current user's now."""
+    info = state.session.info
+    found = info.get(_STAMP)
+    if found is not None:
+        return cast(Stamp, found)
+    user = state.host.current_user()
+    made = Stamp(user=user.name if user else None, at=utcnow().isoformat())
+    if _STAMP in info:
+        info[_STAMP] = made
+    return made
