@@ -11,7 +11,7 @@ import logging
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -170,8 +170,12 @@ def _row(partner_id: int, engagement_uid: str, message: WireMessage, seq: int, s
 
 
 def _payload(message: WireMessage, seen: int | None) -> dict[str, Any]:
-    """The message as stored, carrying ``seen`` when the partner's feed is numbered."""
-    return message.to_wire() if seen is None else replace(message, seen=seen).to_wire()
+    """The message as stored, carrying ``seen`` when the partner's feed is numbered: last, where
+    ``to_wire`` puts it, set on the wire form rather than on a copy of the message."""
+    wire = message.to_wire()
+    if seen is not None:
+        wire["seen"] = seen
+    return wire
 
 
 def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0, rng: random.Random | None = None) -> float:

@@ -72,8 +72,8 @@ from outsource_plugin.host.entries import (
     PRIVATE_KINDS,
     WORK_KINDS,
     EntryKind,
-    is_kept_local,
     keep_local,
+    kept_local,
     to_wire,
 )
 from outsource_plugin.host.privacy import holds
@@ -111,7 +111,8 @@ def _capture(state: OutsourceState, changes: HostChanges) -> None:
         ticket_completed(state, ticket_id)
     # a flush often carries many entries (a burst, an import): read their engagements and links
     # together (``flush_reads``), and number the messages of the whole flush together
-    ours = [change for change in changes.entries if not is_kept_local(state.session, change.entry)]
+    kept = kept_local(state.session)
+    ours = [change for change in changes.entries if change.entry not in kept]
     engagements = current_engagements(state, {change.ticket_id for change in ours}) if ours else {}
     links = LiveLinks.of(
         state,
