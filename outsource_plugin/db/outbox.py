@@ -19,7 +19,7 @@ from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from outsource_plugin.db.bulk_rows import insert_rows
-from outsource_plugin.db.models import Engagement, MailMessage, MessageState, OutboxMessage, Partner, new_id, utcnow
+from outsource_plugin.db.models import Engagement, MailMessage, MessageState, OutboxMessage, Partner, new_ids, utcnow
 from outsource_plugin.errors import NotFound
 from outsource_plugin.wire import WireMessage
 
@@ -120,6 +120,7 @@ def number_batch(session: Session) -> None:
     for item in waiting:
         by_partner.setdefault(item.partner_id, []).append(item)
     rows: list[tuple[Any, ...]] = []
+    message_ids = iter(new_ids(len(waiting)))
     # without autoflush: what waits to be told its number (a new entry link) is still to be
     # inserted, and then is inserted with it, not inserted first and updated one by one
     with session.no_autoflush:
@@ -128,7 +129,9 @@ def number_batch(session: Session) -> None:
             last, seen = _reserve(session, partner_id, len(items))
             for seq, item in enumerate(items, start=last - len(items) + 1):
                 message = item.message
-                rows.append((partner_id, seq, item.engagement_uid, message.kind, _payload(message, seen), new_id()))
+                rows.append(
+                    (partner_id, seq, item.engagement_uid, message.kind, _payload(message, seen), next(message_ids))
+                )
                 item.numbered(seq)
         now = utcnow()  # the batch's moment: converted once for all its rows (``bulk_rows``)
         shared = {"state": MessageState.PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
