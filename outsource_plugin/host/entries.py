@@ -10,7 +10,7 @@ import base64
 import weakref
 from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from enum import Enum
 from typing import Any, cast
@@ -87,7 +87,7 @@ def to_wire(kind: EntryKind, values: Mapping[str, Any]) -> dict[str, Any]:
         value = values[name]
         if isinstance(value, bytes):
             value = base64.b64encode(value).decode("ascii")
-        elif isinstance(value, datetime | date):
+        elif isinstance(value, date):  # a datetime too: a tuple or union test cost twice as much per value
             value = value.isoformat()
         elif isinstance(value, Decimal):
             value = str(value)
