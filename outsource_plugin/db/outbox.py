@@ -104,10 +104,11 @@ def enqueue_later(
 ) -> None:
     """Queue a message in the open ``numbered_together`` batch (at once without one); ``numbered``
     is told its feed number."""
-    if _BATCH not in session.info:
+    batch: list[_Waiting] | None = session.info.get(_BATCH)  # one lookup: a bulk write queues thousands
+    if batch is None:
         numbered(enqueue(session, engagement, message).seq)
         return
-    session.info[_BATCH].append(_Waiting(engagement.partner_id, engagement.uid, message, numbered))
+    batch.append(_Waiting(engagement.partner_id, engagement.uid, message, numbered))
 
 
 def number_batch(session: Session) -> None:
