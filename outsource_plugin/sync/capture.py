@@ -114,17 +114,19 @@ def _capture(state: OutsourceState, changes: HostChanges) -> None:
     kept = kept_local(state.session)
     ours = [change for change in changes.entries if change.entry not in kept]
     engagements = current_engagements(state, {change.ticket_id for change in ours}) if ours else {}
+    entry_id = state.host.entry_id
+    local_ids = [entry_id(change.kind, change.entry) for change in ours]  # each asked of the host once
     links = LiveLinks.of(
         state,
         (
-            (engagements[change.ticket_id].uid, change.kind, state.host.entry_id(change.kind, change.entry))
-            for change in ours
+            (engagements[change.ticket_id].uid, change.kind, local_id)
+            for change, local_id in zip(ours, local_ids, strict=True)
             if change.ticket_id in engagements
         ),
     )
     with outbox.numbered_together(state.session), stamped_alike(state.session):
-        for change in ours:
-            capture_entry(state, change, engagements.get(change.ticket_id), links)
+        for change, local_id in zip(ours, local_ids, strict=True):
+            capture_entry(state, change, local_id, engagements.get(change.ticket_id), links)
     links.insert_new(state.session)  # after the numbering: each link is inserted with its first message's number
     for ticket_id in changes.reassigned:
         engagement = _locked(state, current_engagement(state.session, ticket_id))
@@ -140,9 +142,12 @@ def _locked(state: OutsourceState, engagement: Engagement | None) -> Engagement 
     return engagement
 
 
-def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engagement | None, links: LiveLinks) -> None:
+def capture_entry(
+    state: OutsourceState, change: EntryChange, local_id: str, engagement: Engagement | None, links: LiveLinks
+) -> None:
     """Link and send (or hold) one host entry change of the ticket whose current engagement is ``engagement``.
 
+    ``local_id``: the host's id of the changed entry, asked once per flush (the links are read by it too).
     ``links``: the flush's live links, read once (``flush_reads.LiveLinks``).
     """
     if engagement is None:
@@ -152,7 +157,6 @@ def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engage
     if sync is SyncState.NONE:
         return
     side, uid = engagement.role, engagement.uid
-    local_id = state.host.entry_id(change.kind, change.entry)
     if change.op is EntryOp.CREATE:
         if sync is SyncState.ENDED:
             return
