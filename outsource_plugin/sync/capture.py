@@ -88,6 +88,7 @@ from outsource_plugin.wire import (
     crossing,
     crossing_kind,
     entry_key,
+    key_tokens,
     time_as_note,
 )
 from outsource_plugin.workflow import Action, Side, Status, SyncState, sync_state
@@ -124,9 +125,10 @@ def _capture(state: OutsourceState, changes: HostChanges) -> None:
             if change.ticket_id in engagements
         ),
     )
+    tokens = key_tokens(len(ours))  # a new entry's key takes one (``wire.entry_key``)
     with outbox.numbered_together(state.session), stamped_alike(state.session):
-        for change, local_id in zip(ours, local_ids, strict=True):
-            capture_entry(state, change, local_id, engagements.get(change.ticket_id), links)
+        for change, local_id, token in zip(ours, local_ids, tokens, strict=True):
+            capture_entry(state, change, local_id, engagements.get(change.ticket_id), links, key_token=token)
     links.insert_new(state.session)  # after the numbering: each link is inserted with its first message's number
     for ticket_id in changes.reassigned:
         engagement = _locked(state, current_engagement(state.session, ticket_id))
@@ -143,12 +145,19 @@ def _locked(state: OutsourceState, engagement: Engagement | None) -> Engagement 
 
 
 def capture_entry(
-    state: OutsourceState, change: EntryChange, local_id: str, engagement: Engagement | None, links: LiveLinks
+    state: OutsourceState,
+    change: EntryChange,
+    local_id: str,
+    engagement: Engagement | None,
+    links: LiveLinks,
+    *,
+    key_token: str,
 ) -> None:
     """Link and send (or hold) one host entry change of the ticket whose current engagement is ``engagement``.
 
     ``local_id``: the host's id of the changed entry, asked once per flush (the links are read by it too).
     ``links``: the flush's live links, read once (``flush_reads.LiveLinks``).
+    ``key_token``: the token of the entry key a new link takes, the flush's drawn together (``wire.key_tokens``).
     """
     if engagement is None:
         return
@@ -165,7 +174,7 @@ def capture_entry(
             stale.deleted = True  # see ``retire_local``
         link = NewLink(
             engagement_uid=uid,
-            entry_key=entry_key(side, change.kind, local_id),
+            entry_key=entry_key(side, change.kind, local_id, key_token),
             kind=change.kind.value,
             local_id=local_id,
             owner=side,
