@@ -41,16 +41,24 @@ class WireOp(str, Enum):
     REFUSED = "refused"
 
 
-def entry_key(side: Side, kind: EntryKind, local_id: str) -> str:
+def entry_key(side: Side, kind: EntryKind, local_id: str, token: str | None = None) -> str:
     """The key of a new life of one entry, as both sides will know it.
 
     The owner's id alone is not enough: a host may give a deleted entry's id
     to its next entry, and the partner must see that one as a new entry, not
     as the deleted one come back. The token makes each life's key its own: the
     same 32 random bits a uuid4's first eight hex digits held, without building
-    the UUID (a twentieth of capture's time in a bulk write).
+    the UUID (a twentieth of capture's time in a bulk write). ``token``: one of
+    ``key_tokens``, when a flush makes many keys; else one is drawn here.
     """
-    return f"{side.value}:{kind.value}:{local_id}:{secrets.token_hex(4)}"
+    return f"{side.value}:{kind.value}:{local_id}:{token or secrets.token_hex(4)}"
+
+
+def key_tokens(count: int) -> list[str]:
+    """``count`` tokens for ``entry_key`` from one read of the OS's randomness: a bulk write makes
+    a key per new entry, and a read per key was a twentieth of capture's time."""
+    digits = secrets.token_hex(4 * count)
+    return [digits[start : start + 8] for start in range(0, 8 * count, 8)]
 
 
 def time_as_note(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ plugin rows it causes commit (or roll back) together.
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import datetime, timezone
 from enum import Enum
@@ -42,6 +43,17 @@ def utcnow() -> datetime:
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def new_ids(count: int) -> list[str]:
+    """``count`` ids as ``new_id`` makes them (a version 4 UUID's 32 hex digits), from one read
+    of the OS's randomness: a bulk write's outbox rows take one each, and a UUID object per
+    row was a twentieth of capture's time."""
+    raw = bytearray(os.urandom(16 * count))
+    raw[6::16] = bytes(byte & 0x0F | 0x40 for byte in raw[6::16])  # the version, 4
+    raw[8::16] = bytes(byte & 0x3F | 0x80 for byte in raw[8::16])  # the variant, RFC 4122
+    digits = raw.hex()
+    return [digits[start : start + 32] for start in range(0, 32 * count, 32)]
 
 
 class Base(DeclarativeBase):

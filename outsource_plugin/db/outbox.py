@@ -11,14 +11,15 @@ import logging
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, insert, or_, select, update
+from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from outsource_plugin.db.models import Engagement, MailMessage, MessageState, OutboxMessage, Partner, utcnow
+from outsource_plugin.db.bulk_rows import insert_rows
+from outsource_plugin.db.models import Engagement, MailMessage, MessageState, OutboxMessage, Partner, new_ids, utcnow
 from outsource_plugin.errors import NotFound
 from outsource_plugin.wire import WireMessage
 
@@ -103,10 +104,11 @@ def enqueue_later(
 ) -> None:
     """Queue a message in the open ``numbered_together`` batch (at once without one); ``numbered``
     is told its feed number."""
-    if _BATCH not in session.info:
+    batch: list[_Waiting] | None = session.info.get(_BATCH)  # one lookup: a bulk write queues thousands
+    if batch is None:
         numbered(enqueue(session, engagement, message).seq)
         return
-    session.info[_BATCH].append(_Waiting(engagement.partner_id, engagement.uid, message, numbered))
+    batch.append(_Waiting(engagement.partner_id, engagement.uid, message, numbered))
 
 
 def number_batch(session: Session) -> None:
@@ -118,7 +120,8 @@ def number_batch(session: Session) -> None:
     by_partner: dict[int, list[_Waiting]] = {}
     for item in waiting:
         by_partner.setdefault(item.partner_id, []).append(item)
-    rows, now = [], utcnow()
+    rows: list[tuple[Any, ...]] = []
+    message_ids = iter(new_ids(len(waiting)))
     # without autoflush: what waits to be told its number (a new entry link) is still to be
     # inserted, and then is inserted with it, not inserted first and updated one by one
     with session.no_autoflush:
@@ -126,11 +129,19 @@ def number_batch(session: Session) -> None:
             items = by_partner[partner_id]
             last, seen = _reserve(session, partner_id, len(items))
             for seq, item in enumerate(items, start=last - len(items) + 1):
-                rows.append(_row(partner_id, item.engagement_uid, item.message, seq, seen, now))
+                message = item.message
+                rows.append(
+                    (partner_id, seq, item.engagement_uid, message.kind, _payload(message, seen), next(message_ids))
+                )
                 item.numbered(seq)
-        # the table, not the mapped class: a plain executemany, without the ORM's bulk bookkeeping
-        session.execute(insert(cast(Table, OutboxMessage.__table__)), rows)
+        now = utcnow()  # the batch's moment: converted once for all its rows (``bulk_rows``)
+        shared = {"state": MessageState.PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
+        insert_rows(session, cast(Table, OutboxMessage.__table__), _BATCH_COLUMNS, rows, shared)
     session.info[WAKE_DELIVERY] = True
+
+
+#: what differs between the rows of a batch (``number_batch``)
+_BATCH_COLUMNS = ("partner_id", "seq", "engagement_uid", "kind", "payload", "message_id")
 
 
 #: ``session.info`` key of the open ``numbered_together`` batch
@@ -149,21 +160,26 @@ def _reserve(session: Session, partner_id: int, count: int) -> tuple[int, int | 
     return last, int(cursor or 0) if cursor is None or cursor.isdigit() else None
 
 
-def _row(
-    partner_id: int, engagement_uid: str, message: WireMessage, seq: int, seen: int | None, now: datetime | None = None
-) -> dict[str, Any]:
-    if seen is not None:
-        message = replace(message, seen=seen)
+def _row(partner_id: int, engagement_uid: str, message: WireMessage, seq: int, seen: int | None) -> dict[str, Any]:
     return {
         "partner_id": partner_id,
         "seq": seq,
         "engagement_uid": engagement_uid,
         "kind": message.kind,
-        "payload": message.to_wire(),
+        "payload": _payload(message, seen),
         "state": MessageState.PENDING,
-        "next_attempt_at": now or utcnow(),
+        "next_attempt_at": utcnow(),
         "attempts": 0,
     }
+
+
+def _payload(message: WireMessage, seen: int | None) -> dict[str, Any]:
+    """The message as stored, carrying ``seen`` when the partner's feed is numbered: last, where
+    ``to_wire`` puts it, set on the wire form rather than on a copy of the message."""
+    wire = message.to_wire()
+    if seen is not None:
+        wire["seen"] = seen
+    return wire
 
 
 def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0, rng: random.Random | None = None) -> float:

@@ -65,21 +65,21 @@ from outsource_plugin.core.engagements import (
 from outsource_plugin.core.partner_entries import partner_author
 from outsource_plugin.core.questions import is_question, question_arrived
 from outsource_plugin.db import outbox
-from outsource_plugin.db.models import Engagement, EntryLink, Partner, utcnow
+from outsource_plugin.db.models import Engagement, EntryLink, Partner
 from outsource_plugin.errors import ReadOnlyEntry
 from outsource_plugin.host.entries import (
     HOURS,
     PRIVATE_KINDS,
     WORK_KINDS,
     EntryKind,
-    is_kept_local,
     keep_local,
+    kept_local,
     to_wire,
 )
 from outsource_plugin.host.privacy import holds
 from outsource_plugin.host.protocol import EntryChange, EntryOp, HostChanges
 from outsource_plugin.sync.collector import collector_paused
-from outsource_plugin.sync.flush_reads import Link, LiveLinks, NewLink, current_engagements
+from outsource_plugin.sync.flush_reads import Link, LiveLinks, NewLink, current_engagements, stamp, stamped_alike
 from outsource_plugin.sync.refusals import over_limit, refuse, refused_by_partner
 from outsource_plugin.wire import (
     EntryMessage,
@@ -88,6 +88,7 @@ from outsource_plugin.wire import (
     crossing,
     crossing_kind,
     entry_key,
+    key_tokens,
     time_as_note,
 )
 from outsource_plugin.workflow import Action, Side, Status, SyncState, sync_state
@@ -111,19 +112,23 @@ def _capture(state: OutsourceState, changes: HostChanges) -> None:
         ticket_completed(state, ticket_id)
     # a flush often carries many entries (a burst, an import): read their engagements and links
     # together (``flush_reads``), and number the messages of the whole flush together
-    ours = [change for change in changes.entries if not is_kept_local(state.session, change.entry)]
+    kept = kept_local(state.session)
+    ours = [change for change in changes.entries if change.entry not in kept]
     engagements = current_engagements(state, {change.ticket_id for change in ours}) if ours else {}
+    entry_id = state.host.entry_id
+    local_ids = [entry_id(change.kind, change.entry) for change in ours]  # each asked of the host once
     links = LiveLinks.of(
         state,
         (
-            (engagements[change.ticket_id].uid, change.kind, state.host.entry_id(change.kind, change.entry))
-            for change in ours
+            (engagements[change.ticket_id].uid, change.kind, local_id)
+            for change, local_id in zip(ours, local_ids, strict=True)
             if change.ticket_id in engagements
         ),
     )
-    with outbox.numbered_together(state.session):
-        for change in ours:
-            capture_entry(state, change, engagements.get(change.ticket_id), links)
+    tokens = key_tokens(len(ours))  # a new entry's key takes one (``wire.entry_key``)
+    with outbox.numbered_together(state.session), stamped_alike(state.session):
+        for change, local_id, token in zip(ours, local_ids, tokens, strict=True):
+            capture_entry(state, change, local_id, engagements.get(change.ticket_id), links, key_token=token)
     links.insert_new(state.session)  # after the numbering: each link is inserted with its first message's number
     for ticket_id in changes.reassigned:
         engagement = _locked(state, current_engagement(state.session, ticket_id))
@@ -139,27 +144,37 @@ def _locked(state: OutsourceState, engagement: Engagement | None) -> Engagement 
     return engagement
 
 
-def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engagement | None, links: LiveLinks) -> None:
+def capture_entry(
+    state: OutsourceState,
+    change: EntryChange,
+    local_id: str,
+    engagement: Engagement | None,
+    links: LiveLinks,
+    *,
+    key_token: str,
+) -> None:
     """Link and send (or hold) one host entry change of the ticket whose current engagement is ``engagement``.
 
+    ``local_id``: the host's id of the changed entry, asked once per flush (the links are read by it too).
     ``links``: the flush's live links, read once (``flush_reads.LiveLinks``).
+    ``key_token``: the token of the entry key a new link takes, the flush's drawn together (``wire.key_tokens``).
     """
     if engagement is None:
         return
-    sync = sync_state(engagement.status)
+    status = engagement.status  # each mapped attribute read once: thousands of entries in a bulk write
+    sync = sync_state(status)
     if sync is SyncState.NONE:
         return
-    side = engagement.role
-    local_id = state.host.entry_id(change.kind, change.entry)
+    side, uid = engagement.role, engagement.uid
     if change.op is EntryOp.CREATE:
         if sync is SyncState.ENDED:
             return
-        stale = links.get(engagement.uid, change.kind, local_id)
+        stale = links.get(uid, change.kind, local_id)
         if stale is not None:
             stale.deleted = True  # see ``retire_local``
         link = NewLink(
-            engagement_uid=engagement.uid,
-            entry_key=entry_key(side, change.kind, local_id),
+            engagement_uid=uid,
+            entry_key=entry_key(side, change.kind, local_id, key_token),
             kind=change.kind.value,
             local_id=local_id,
             owner=side,
@@ -168,10 +183,10 @@ def capture_entry(state: OutsourceState, change: EntryChange, engagement: Engage
         links.add(link)
         if sync is SyncState.ACTIVE:
             _send(state, engagement, link, change)
-            if side is Side.SERVICE and change.kind in WORK_KINDS:
+            if status is Status.ACCEPTED and side is Side.SERVICE and change.kind in WORK_KINDS:
                 _work_started(state, engagement)
         return
-    found = links.get(engagement.uid, change.kind, local_id)
+    found = links.get(uid, change.kind, local_id)
     if found is None:
         return
     _check_and_send(state, engagement, found, change, sync)
@@ -277,12 +292,12 @@ def _tell_if_not_carried(state: OutsourceState, engagement: Engagement, kind: En
 def _enqueue(
     state: OutsourceState, engagement: Engagement, link: Link, kind: EntryKind, op: WireOp, values: dict[str, Any]
 ) -> None:
-    user = state.host.current_user()
+    made = stamp(state)
     origin = Origin(
         side=link.owner,
         org=state.config["OUTSOURCE_ORG_NAME"],
-        user=user.name if user else values.get("author") or values.get("resource"),
-        at=utcnow().isoformat(),
+        user=made.user if made.user is not None else values.get("author") or values.get("resource"),
+        at=made.at,
     )
     outbox.enqueue_later(
         state.session,

@@ -10,15 +10,17 @@ inserted together at the end.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, Table, any_, bindparam, insert, select
+from sqlalchemy import ColumnElement, Table, any_, bindparam, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from outsource_plugin.db import outbox
+from outsource_plugin.db.bulk_rows import insert_rows
 from outsource_plugin.db.models import Engagement, EntryLink, utcnow
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.workflow import Side
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
 
 #: values per IN list: well under every database's limit of bound parameters
 _IN_CHUNK = 500
+#: ``session.info`` key of the open ``stamped_alike`` block's stamp (None until first read)
+_STAMP = "outsource_flush_stamp"
 
 
 def _among(
@@ -148,25 +152,70 @@ class LiveLinks:
 
     def insert_new(self, session: Session) -> None:
         """Insert the links the flush made, as they stand, with one statement."""
-        if not self.new:
-            return
-        now = utcnow()
         rows = [
-            {
-                "engagement_uid": link.engagement_uid,
-                "entry_key": link.entry_key,
-                "kind": link.kind,
-                "local_id": link.local_id,
-                "owner": link.owner,
-                "in_suspension": link.in_suspension,
-                "first_seq": link.first_seq,
-                "sent": link.sent,
-                "deleted": link.deleted,
-                "question": False,
-                "created_at": now,
-                "updated_at": now,
-            }
+            (
+                link.engagement_uid,
+                link.entry_key,
+                link.kind,
+                link.local_id,
+                link.owner,
+                link.in_suspension,
+                link.first_seq,
+                link.sent,
+                link.deleted,
+            )
             for link in self.new
         ]
         self.new = []
-        session.execute(insert(cast(Table, EntryLink.__table__)), rows)
+        now = utcnow()
+        shared = {"question": False, "created_at": now, "updated_at": now}
+        insert_rows(session, cast(Table, EntryLink.__table__), _NEW_LINK_COLUMNS, rows, shared)
+
+
+#: what differs between the links a flush made (``LiveLinks.insert_new``)
+_NEW_LINK_COLUMNS = (
+    "engagement_uid",
+    "entry_key",
+    "kind",
+    "local_id",
+    "owner",
+    "in_suspension",
+    "first_seq",
+    "sent",
+    "deleted",
+)
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Who made a change and when (ISO time), as its messages tell the partner (``wire.Origin``)."""
+
+    user: str | None
+    at: str
+
+
+@contextmanager
+def stamped_alike(session: Session) -> Iterator[None]:
+    """The messages queued meanwhile carry one stamp (``stamp``), read when the first needs it.
+
+    A flush is one user's write at one moment; read for each of a bulk write's messages,
+    the user (through the host) and the clock were a tenth of capture's time.
+    """
+    session.info[_STAMP] = None
+    try:
+        yield
+    finally:
+        session.info.pop(_STAMP, None)
+
+
+def stamp(state: OutsourceState) -> Stamp:
+    """The open ``stamped_alike`` block's stamp, or, outside one, the current user's now."""
+    info = state.session.info
+    found = info.get(_STAMP)
+    if found is not None:
+        return cast(Stamp, found)
+    user = state.host.current_user()
+    made = Stamp(user=user.name if user else None, at=utcnow().isoformat())
+    if _STAMP in info:
+        info[_STAMP] = made
+    return made

@@ -24,6 +24,7 @@ from outsource_plugin.wire import (
     crossing,
     digest,
     entry_key,
+    key_tokens,
     message_from_wire,
 )
 from outsource_plugin.workflow import Action, Side, Status
@@ -90,6 +91,14 @@ def test_an_entry_key_names_owner_kind_and_id_and_is_new_for_each_life() -> None
     assert first != second
     assert len(first.rsplit(":", 1)[1]) == 8
     assert entry_key(Side.SERVICE, EntryKind.CHARGE, "c-1").startswith("service:charge:c-1:")
+
+
+def test_key_tokens_made_together_are_distinct_and_of_the_form_entry_key_gives_its_own() -> None:
+    """A bulk write's new links take their key tokens together (issue 18, target 1): the same form."""
+    tokens = key_tokens(1000)
+    assert len(set(tokens)) == 1000 and key_tokens(0) == []
+    assert all(len(token) == 8 and int(token, 16) >= 0 for token in tokens)
+    assert entry_key(Side.LEAD, EntryKind.NOTE, "17", tokens[0]) == f"lead:note:17:{tokens[0]}"
 
 
 def test_the_leads_time_crosses_as_a_note_and_nothing_else_changes() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -12,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from examples.helpdesk.models import db
-from outsource_plugin.db.models import Engagement, OutboxMessage, Partner, utcnow
+from outsource_plugin.db.models import Engagement, OutboxMessage, Partner, new_id, new_ids, utcnow
 from outsource_plugin.db.outbox import claim, enqueue, enqueue_later, lock_feed, numbered_together, release
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.wire import EntryMessage, WireOp
@@ -222,3 +223,11 @@ def _blocks(session: Session) -> bool:
     pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
     query = text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))")
     return bool(session.execute(query, {"pid": pid}).scalar_one())
+
+
+def test_ids_made_together_are_distinct_uuid4_hex_as_new_id_makes_them() -> None:
+    """A bulk write's outbox rows take their message ids together (issue 18, target 1): the same form."""
+    ids = new_ids(1000)
+    assert len(set(ids)) == 1000
+    assert all(uuid.UUID(hex=made).version == 4 and uuid.UUID(hex=made).hex == made for made in ids)
+    assert uuid.UUID(hex=new_id()).version == 4 and new_ids(0) == []

@@ -175,3 +175,23 @@ def test_capture_pauses_the_garbage_collector_and_always_restores_it(
             db.session.commit()
         db.session.rollback()
     assert seen[-1] is False and gc.isenabled()
+
+
+def test_a_bulk_write_reads_its_user_and_its_moment_once_for_all_its_messages(
+    app: Flask, api: Api, ticket_id: str, partner_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flush is one user's, at one moment: read per message, the user and the clock were a tenth
+    of capture's time in a bulk write (issue 18, target 1). Its messages carry both alike."""
+    uid = accepted(app, api, ticket_id, partner_id)
+    with app.app_context():
+        host = current_outsource().host
+        read = host.current_user
+        reads: list[bool] = []
+        monkeypatch.setattr(host, "current_user", lambda: reads.append(True) or read())
+        before = len(entry_messages(uid))
+        for n in range(5):
+            db.session.add(Note(ticket_id=int(ticket_id), author="Ann", body=f"note {n}", internal=False))
+        db.session.commit()
+        origins = [m.payload["origin"] for m in entry_messages(uid)[before:]]
+    assert len(origins) == 5 and len(reads) == 1
+    assert len({origin["at"] for origin in origins}) == 1

@@ -1,0 +1,99 @@
+"""Rows the plugin writes many at a time, handed to the database driver as they are.
+
+A host's bulk write makes capture insert thousands of outbox messages and entry
+links in one flush. Through SQLAlchemy's ``insert`` every value of every row
+passes its column type's conversion (a timestamp's timezone and text, a boolean,
+an enum) and every row its column defaults: on SQLite that was half of capture's
+time. Here the values that are the same on every row (the flush's moment, a
+state) are converted once, by their columns' own types; the others are converted
+row by row only where the driver could not take them as they are (JSON, enums).
+The stored rows are the ones ``insert`` would write (``tests/outsource_plugin/db/test_bulk_rows.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Table
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
+
+#: the driver's placeholder for a positional value, by DB-API paramstyle
+_MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def insert_rows(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    shared: Mapping[str, Any],
+) -> None:
+    """Insert ``rows`` (values of ``columns``, in that order), each with the ``shared`` values too,
+    on the session's connection (in its transaction).
+
+    Columns named in neither get what ``insert`` gives a column left out: their column
+    default is not applied, so give any the rows need (an id made per row, a timestamp).
+    As SQLAlchemy's ``insert`` does, a driver that runs an executemany one row at a time on
+    the server (psycopg) gets pages of rows in multi-row VALUES statements; SQLite's driver,
+    whose executemany reuses one prepared statement in process, gets one executemany.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    same = tuple(_bound(table.c[name], dialect, value) for name, value in shared.items())
+    converters = [(i, convert) for i, name in enumerate(columns) if (convert := _converter(table.c[name], dialect))]
+    if converters:
+        rows = [_converted(row, converters) for row in rows]
+    names = [*columns, *shared]
+    if not dialect.use_insertmanyvalues_wo_returning:
+        connection.exec_driver_sql(_statement(table, names, dialect, 1), [(*row, *same) for row in rows])
+        return
+    size = dialect.insertmanyvalues_page_size
+    for first in range(0, len(rows), size):
+        page = rows[first : first + size]
+        connection.exec_driver_sql(
+            _statement(table, names, dialect, len(page)), tuple(value for row in page for value in (*row, *same))
+        )
+
+
+def _statement(table: Table, names: list[str], dialect: Dialect, count: int) -> str:
+    """The INSERT of ``count`` rows in the driver's own terms; made of the table's names alone,
+    quoted by the dialect."""
+    preparer = dialect.identifier_preparer
+    listed = ", ".join(preparer.format_column(table.c[name]) for name in names)
+    marks = ", ".join([f"({', '.join([_mark(dialect)] * len(names))})"] * count)
+    return f"INSERT INTO {preparer.format_table(table)} ({listed}) VALUES {marks}"  # noqa: S608  no values in it
+
+
+def _mark(dialect: Dialect) -> str:
+    mark = _MARKS.get(dialect.paramstyle)
+    if mark is None:
+        raise RuntimeError(f"no bulk insert for the {dialect.driver} driver's {dialect.paramstyle} paramstyle")
+    return mark
+
+
+def _converter(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """What a value of the column goes through on its way to the driver; None when nothing.
+
+    A bool goes as it is: SQLite's driver stores it as 1 or 0, PostgreSQL's as a boolean,
+    as ``Boolean`` would (its check that the value is a bool is the caller's type hints').
+    """
+    if isinstance(column.type, Boolean):
+        return None
+    return column.type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _bound(column: Column[Any], dialect: Dialect, value: Any) -> Any:
+    """``value`` as the column's own type binds it."""
+    convert = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return value if convert is None else convert(value)
+
+
+def _converted(row: Sequence[Any], converters: list[tuple[int, Callable[[Any], Any]]]) -> Sequence[Any]:
+    values = list(row)
+    for i, convert in converters:
+        values[i] = convert(values[i])
+    return values

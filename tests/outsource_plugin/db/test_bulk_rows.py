@@ -1,0 +1,73 @@
+"""The bulk writer of capture's rows stores what SQLAlchemy's insert stores, column by column.
+
+``bulk_rows.insert_rows`` hands the driver values converted once per batch
+(timestamps, states) or not at all (booleans): the rows must still be the ones
+``insert(table)`` writes, as the database holds them (issue 18, target 1).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, cast
+
+import pytest
+from flask import Flask
+from sqlalchemy import Table, insert, select, text
+
+from examples.helpdesk.models import db
+from outsource_plugin.db.bulk_rows import insert_rows
+from outsource_plugin.db.models import EntryLink, MessageState, OutboxMessage
+from outsource_plugin.wire import MessageKind
+from outsource_plugin.workflow import Side
+
+#: not UTC, with microseconds: the timezone and the text form are the types' to convert
+MOMENT = datetime(2026, 12, 4, 23, 5, 7, 123456, tzinfo=timezone(timedelta(hours=2)))
+ON_THE_SECOND = datetime(2026, 12, 4, 21, 0, 0, tzinfo=timezone.utc)
+
+
+def stored(table: Table) -> list[tuple[Any, ...]]:
+    """The table's rows as the driver reads them back (no type conversion), by id, without the id."""
+    rows = db.session.execute(select(text("*")).select_from(table).order_by(table.c.id)).all()
+    return [tuple(row)[1:] for row in rows]
+
+
+def both_ways(table: Table, columns: list[str], rows: list[tuple[Any, ...]], shared: dict[str, Any]) -> None:
+    """Write ``rows`` with ``insert``, then (those deleted) with ``insert_rows``: the same rows are stored."""
+    db.session.execute(insert(table), [{**dict(zip(columns, row, strict=True)), **shared} for row in rows])
+    by_insert = stored(table)
+    db.session.execute(table.delete())
+    insert_rows(db.session, table, columns, rows, shared)
+    assert stored(table) == by_insert
+    assert len(by_insert) == len(rows)
+
+
+def test_outbox_rows_written_in_bulk_are_those_insert_writes(app: Flask, partner_id: int) -> None:
+    columns = ["partner_id", "seq", "engagement_uid", "kind", "payload", "message_id"]
+    payloads = [{"entry_key": "lead:note:1:ab", "data": {"text": 'Grüße, "quoted"'}, "seen": 3}, {}]
+    with app.app_context():
+        table = cast(Table, OutboxMessage.__table__)
+        rows = [
+            (partner_id, n, "e" * 32, kind, payload, f"{n:032x}")
+            for n, (kind, payload) in enumerate(zip([MessageKind.ENTRY, MessageKind.ACTION], payloads, strict=True))
+        ]
+        shared = {"state": MessageState.PENDING, "attempts": 0, "next_attempt_at": MOMENT, "created_at": MOMENT}
+        both_ways(table, columns, rows, shared)
+        # a moment on the second: SQLite's text form keeps its microseconds all the same
+        db.session.rollback()
+        both_ways(table, columns, rows, {**shared, "next_attempt_at": ON_THE_SECOND, "created_at": ON_THE_SECOND})
+        db.session.rollback()
+
+
+def test_entry_links_written_in_bulk_are_those_insert_writes(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of one row each: PostgreSQL's multi-row statements (``insertmanyvalues``) end where the rows do."""
+    columns = ["engagement_uid", "entry_key", "kind", "local_id", "owner"]
+    columns += ["in_suspension", "first_seq", "sent", "deleted"]
+    with app.app_context():
+        table = cast(Table, EntryLink.__table__)
+        monkeypatch.setattr(db.engine.dialect, "insertmanyvalues_page_size", 1)
+        rows = [
+            ("e" * 32, "lead:note:1:ab", "note", "1", Side.LEAD, False, 7, True, False),
+            ("e" * 32, "lead:time:2:cd", "time", None, Side.SERVICE, True, None, False, True),
+        ]
+        both_ways(table, columns, rows, {"question": False, "created_at": MOMENT, "updated_at": MOMENT})
+        db.session.rollback()
