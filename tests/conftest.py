@@ -53,8 +53,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         # last, so side by side they hold the machine-wide Request Tracker server at different times.
         # A test that needs most of the server's connections goes first, while no fixture holds any.
         items.sort(
-            key=lambda item: (item.get_closest_marker("many_connections") is None)
-            + item.nodeid.startswith("tests/adapters/")
+            key=lambda item: (
+                (item.get_closest_marker("many_connections") is None) + item.nodeid.startswith("tests/adapters/")
+            )
         )
         return
     chosen = [item for item in items if item.get_closest_marker("postgresql") is None]
