@@ -51,6 +51,75 @@ def apply_change(state: OutsourceState, partner: Partner, change: RemoteChange) 
     return apply_claimed(state, partner, change, engagement)
 
 
+def apply_polled(state: OutsourceState, partner: Partner, changes: tuple[RemoteChange, ...]) -> str | None:
+    """Apply a polled page of the partner's changes, the caller holding the partner's row
+    (``outbox.lock_feed``); why a change was refused, the last one (None: none was).
+
+    Numbered changes that are next in the feed go in runs, each claimed with one
+    compare-and-set (``apply_run``), as a pushed batch's are; numbers a push already
+    applied are skipped unread. Any other change is applied on its own (``apply_change``):
+    a gap's or an unnumbered feed's, or refused when it fails its schema, and skipped.
+    """
+    refused, run, expected = None, [], 0
+    for place, change in enumerate(changes):
+        if change.sequence is not None and not expected:
+            expected = applied_sequence(state.session, partner) + 1  # the row is ours: it stays put
+        if change.sequence is not None and change.sequence < expected:
+            continue  # a push applied it
+        if change.sequence is not None and change.sequence == expected and (checked := _checked(change)) is not None:
+            run.append((place, checked))
+            expected += 1
+            continue
+        apply_run(state, partner, run)
+        run = []
+        try:
+            apply_change(state, partner, change)
+        except InvalidPartnerMessage as err:
+            refuse_change(state, partner, change, err)
+            refused = f"change {change.change_id} refused: {err.message}"  # shown on the partner page
+        if change.sequence is not None:
+            expected = applied_sequence(state.session, partner) + 1
+    apply_run(state, partner, run)
+    return refused
+
+
+def _checked(change: RemoteChange) -> RemoteChange | None:
+    """The change checked by its schema; None when it fails it (``apply_change`` tells why)."""
+    try:
+        return checked_change(change)
+    except InvalidPartnerMessage:
+        return None
+
+
+def apply_run(
+    state: OutsourceState, partner: Partner, run: list[tuple[int, RemoteChange]]
+) -> list[tuple[int, Receipt]]:
+    """Apply a run of checked changes numbered next in the partner's feed, claimed at once; each
+    engagement is looked up once. ``run`` pairs each change with its place, which its receipt keeps."""
+    if not run:
+        return []
+    first, last = run[0][1].sequence or 0, run[-1][1].sequence or 0
+    if not claim_sequence(state.session, partner, first, last):
+        # the cursor moved since we read it (a poll applied some): each claims its own number
+        return [(place, apply_change(state, partner, change)) for place, change in run]
+    engagements: dict[str, Engagement | None] = {}
+    receipts = []
+    for place, change in run:
+        uid = change.engagement_uid
+        if change.kind is ChangeKind.OFFER:
+            engagements.pop(uid, None)  # it makes the engagement: look it up again after
+            receipts.append((place, apply_claimed(state, partner, change, None)))
+            continue
+        if uid not in engagements:
+            engagements[uid] = find_engagement(state, partner, uid)
+        receipts.append((place, apply_claimed(state, partner, change, engagements[uid], touch=False)))
+    now = utcnow()
+    for engagement in engagements.values():
+        if engagement is not None:
+            engagement.last_sync_at = now  # changes from the partner arrived: the link works
+    return receipts
+
+
 def apply_claimed(
     state: OutsourceState, partner: Partner, change: RemoteChange, engagement: Engagement | None, *, touch: bool = True
 ) -> Receipt:
