@@ -21,6 +21,7 @@ from outsource_plugin.errors import InvalidPartnerMessage, NotFound, TransitionR
 from outsource_plugin.federation.messages import checked_change
 from outsource_plugin.ops.logs import log_context
 from outsource_plugin.sync.capture import apply_entry, hold_concurrent_entries
+from outsource_plugin.sync.run_entries import RunEntries
 from outsource_plugin.wire import EntryMessage, OfferMessage
 from outsource_plugin.workflow import Action, Side, Status, acting_side, crossed, permits, reached_by
 
@@ -103,16 +104,20 @@ def apply_run(
         # the cursor moved since we read it (a poll applied some): each claims its own number
         return [(place, apply_change(state, partner, change)) for place, change in run]
     engagements: dict[str, Engagement | None] = {}
+    entries = RunEntries.of(state, (change for _, change in run))
     receipts = []
     for place, change in run:
         uid = change.engagement_uid
+        if change.kind is not ChangeKind.ENTRY:
+            entries.settle()  # an offer or an action sees every entry before it written
         if change.kind is ChangeKind.OFFER:
             engagements.pop(uid, None)  # it makes the engagement: look it up again after
             receipts.append((place, apply_claimed(state, partner, change, None)))
             continue
         if uid not in engagements:
             engagements[uid] = find_engagement(state, partner, uid)
-        receipts.append((place, apply_claimed(state, partner, change, engagements[uid], touch=False)))
+        receipts.append((place, apply_claimed(state, partner, change, engagements[uid], touch=False, run=entries)))
+    entries.settle()
     now = utcnow()
     for engagement in engagements.values():
         if engagement is not None:
@@ -121,13 +126,20 @@ def apply_run(
 
 
 def apply_claimed(
-    state: OutsourceState, partner: Partner, change: RemoteChange, engagement: Engagement | None, *, touch: bool = True
+    state: OutsourceState,
+    partner: Partner,
+    change: RemoteChange,
+    engagement: Engagement | None,
+    *,
+    touch: bool = True,
+    run: RunEntries | None = None,
 ) -> Receipt:
     """Apply a checked change whose number (if any) this transaction has claimed; ``engagement`` is
     ours that it is about (None for an offer, which makes it, or when we hold none).
 
     ``touch=False`` leaves the engagement's ``last_sync_at`` to the caller: a batch sets it once,
-    not once per change (each would be an UPDATE of its own)."""
+    not once per change (each would be an UPDATE of its own). ``run``: the entries of the run it
+    belongs to (``apply_run``), whose links are read and written together."""
     if change.kind is ChangeKind.OFFER:
         receive_offer(state, partner, change)
         return Receipt.APPLIED
@@ -135,7 +147,7 @@ def apply_claimed(
     if change.kind is ChangeKind.ENTRY:
         # after a superseded act, the partner's entries come from its losing branch: they stay there
         if engagement is not None and engagement.superseded_at is None:
-            apply_entry(state, partner, engagement, EntryMessage.from_wire(change.data))
+            apply_entry(state, partner, engagement, EntryMessage.from_wire(change.data), run)
     else:
         receipt = receive_action(state, partner, engagement, change)
         if engagement is not None and receipt is Receipt.APPLIED:
