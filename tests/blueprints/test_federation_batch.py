@@ -213,3 +213,21 @@ def test_an_entry_made_and_edited_in_one_batch_lands_once_as_it_ends(app: Flask,
     edited["payload"] = {**edited["payload"], "entry_key": made["payload"]["entry_key"]}
     assert [status for _, status in results(push(app, [made, edited, note(3, uid, "another")]))] == ["applied"] * 3
     assert notes(app) == ["last words", "another"]
+
+
+def test_numbers_already_applied_are_answered_as_duplicates_without_checking_their_payloads(
+    app: Flask, peer: int, uid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a single push answers one: the sender's retry, or a batch the poll overtook, costs the
+    receiver its envelopes only (the payload checks were most of a batch's time on the lead)."""
+    from outsource_plugin.federation import batch as batch_module
+
+    first = [note(n, uid, f"once {n}") for n in (1, 2)]
+    push(app, first)
+    checked: list[int] = []
+    check = batch_module.checked_change
+    monkeypatch.setattr(batch_module, "checked_change", lambda c: checked.append(c.sequence) or check(c))
+    again = [*first, note(3, uid, "three")]
+    assert [status for _, status in results(push(app, again))] == ["duplicate", "duplicate", "applied"]
+    assert checked == [3]
+    assert notes(app) == ["once 1", "once 2", "three"]
