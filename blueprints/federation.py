@@ -127,12 +127,14 @@ def receive() -> ResponseReturnValue:
 def receive_many() -> ResponseReturnValue:
     """Apply a batch of pushed messages in one transaction, answering each as ``/messages`` would.
 
-    A bad item fails the whole batch (400, naming it) before anything is applied;
+    A bad item fails the whole batch (400, naming it) before anything is applied (one already
+    applied is a duplicate, its envelope checked only, as a single push's is);
     a batch whose first message is not next is a 409, as a single push would be."""
     state = current_outsource()
     session = state.session
     partner: Partner = g.outsource_partner
-    changes = batch_changes(request.get_json(silent=True))
+    # read before the partner's row is locked, to spare the payload checks of what is applied already
+    changes = batch_changes(request.get_json(silent=True), applied_sequence(session, partner))
     # the partner's row first, as a poll takes it (``outbox.lock_feed``): the cursor read next
     # then stays put, and the batch's one compare-and-set does not lose a race with the poller
     lock_feed(session, partner.id)

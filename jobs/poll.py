@@ -12,11 +12,11 @@ from outsource_plugin import signals
 from outsource_plugin.adapters.base import Capability, EngagementRef
 from outsource_plugin.db.models import Engagement, Partner, utcnow
 from outsource_plugin.db.outbox import lock_feed
-from outsource_plugin.errors import AdapterError, InvalidPartnerMessage
+from outsource_plugin.errors import AdapterError
 from outsource_plugin.ops.logs import log_context
 from outsource_plugin.ops.metrics import record_poll
 from outsource_plugin.state import OutsourceState
-from outsource_plugin.sync.inbound import apply_change, refuse_change
+from outsource_plugin.sync.inbound import apply_polled
 from outsource_plugin.sync.poll_backoff import back_off, due_partners, end_backoff
 from outsource_plugin.validation.schemas import MAX_FEED_WAIT
 from outsource_plugin.workflow import Side, Status
@@ -76,13 +76,7 @@ def _apply_batch(state: OutsourceState, partner: Partner, started: float, hold: 
     batch = adapter.hold_changes(cursor, hold) if held else adapter.fetch_changes(cursor, engagements)
     if batch.changes:
         lock_feed(session, partner.id)  # the partner row before any engagement: see lock_feed
-    refused = None
-    for change in batch.changes:
-        try:
-            apply_change(state, partner, change)
-        except InvalidPartnerMessage as err:
-            refuse_change(state, partner, change, err)
-            refused = f"change {change.change_id} refused: {err.message}"  # shown on the partner page
+    refused = apply_polled(state, partner, batch.changes)
     if batch.cursor is not None:
         partner.poll_cursor = batch.cursor
     partner.last_poll_at = utcnow()

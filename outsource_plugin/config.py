@@ -68,7 +68,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "OUTSOURCE_DELIVERY_BATCH",
-        100,
+        500,
         "Outbox messages one worker claims per round; a peer partner gets all of its claimed messages in one "
         "signed request (POST /messages/batch), within OUTSOURCE_DELIVERY_BATCH_BYTES.",
     ),

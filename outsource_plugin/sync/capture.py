@@ -79,7 +79,15 @@ from outsource_plugin.host.entries import (
 from outsource_plugin.host.privacy import holds
 from outsource_plugin.host.protocol import EntryChange, EntryOp, HostChanges
 from outsource_plugin.sync.collector import collector_paused
-from outsource_plugin.sync.flush_reads import Link, LiveLinks, NewLink, current_engagements, stamp, stamped_alike
+from outsource_plugin.sync.flush_reads import (
+    Link,
+    LiveLinks,
+    NewLink,
+    current_engagements,
+    partner_link_fields,
+    stamp,
+    stamped_alike,
+)
 from outsource_plugin.sync.refusals import over_limit, refuse, refused_by_partner
 from outsource_plugin.wire import (
     EntryMessage,
@@ -95,6 +103,7 @@ from outsource_plugin.workflow import Action, Side, Status, SyncState, sync_stat
 
 if TYPE_CHECKING:
     from outsource_plugin.state import OutsourceState
+    from outsource_plugin.sync.run_entries import RunEntries
 
 
 def on_host_changes(state: OutsourceState, changes: HostChanges) -> None:
@@ -375,12 +384,26 @@ def _link_by_local(state: OutsourceState, uid: str, kind: EntryKind, local_id: s
     return state.session.scalars(query).first()
 
 
-def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement, message: EntryMessage) -> bool:
-    """Apply a partner's entry change; False when the rules say it must not land."""
+def apply_entry(
+    state: OutsourceState,
+    partner: Partner,
+    engagement: Engagement,
+    message: EntryMessage,
+    run: RunEntries | None = None,
+) -> bool:
+    """Apply a partner's entry change; False when the rules say it must not land.
+
+    ``run``: the links of the run it belongs to, read together, and its new copies written together.
+    """
     session = state.session
-    link = session.scalars(
-        select(EntryLink).where(EntryLink.engagement_uid == engagement.uid, EntryLink.entry_key == message.entry_key)
-    ).first()
+    if run is not None:
+        link = run.link(engagement.uid, message.entry_key)
+    else:
+        link = session.scalars(
+            select(EntryLink).where(
+                EntryLink.engagement_uid == engagement.uid, EntryLink.entry_key == message.entry_key
+            )
+        ).first()
     held = link is not None and not link.deleted
     if not _crosses(engagement, message, held) or engagement.ticket_id is None:
         return False
@@ -414,6 +437,8 @@ def apply_entry(state: OutsourceState, partner: Partner, engagement: Engagement,
     question = link is None and kind is EntryKind.NOTE and engagement.role is Side.LEAD and is_question(values)
     if holds(state.host.partner_entries, state.host.entry_fields(kind), values):
         _hold(state, engagement, link, message, question=question)
+    elif link is None and run is not None and not question:
+        run.add_copy(engagement, message, kind, values)
     elif link is None:
         local_id = _make_copy(state, kind, engagement.ticket_id, values)
         retire_local(state, engagement.uid, kind, local_id)
@@ -460,18 +485,7 @@ def _partner_link(
     question: bool = False,
 ) -> EntryLink:
     """The link of a partner's new entry: owned by the partner, who made it and when."""
-    return EntryLink(
-        engagement_uid=engagement.uid,
-        entry_key=message.entry_key,
-        kind=kind.value,
-        local_id=local_id,
-        owner=engagement.role.other,
-        sent=True,
-        origin_user=message.origin.user or None,
-        origin_at=message.origin.made_at,
-        held=held,
-        question=question,
-    )
+    return EntryLink(**partner_link_fields(engagement, message, kind), local_id=local_id, held=held, question=question)
 
 
 def _make_copy(state: OutsourceState, kind: EntryKind, ticket_id: str, values: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import ColumnElement, Table, any_, bindparam, select
@@ -23,6 +24,7 @@ from outsource_plugin.db import outbox
 from outsource_plugin.db.bulk_rows import insert_rows
 from outsource_plugin.db.models import Engagement, EntryLink, utcnow
 from outsource_plugin.host.entries import EntryKind
+from outsource_plugin.wire import EntryMessage
 from outsource_plugin.workflow import Side
 
 if TYPE_CHECKING:
@@ -34,7 +36,7 @@ _IN_CHUNK = 500
 _STAMP = "outsource_flush_stamp"
 
 
-def _among(
+def one_of(
     session: Session, column: InstrumentedAttribute[Any], values: Iterable[Any]
 ) -> Iterator[ColumnElement[bool]]:
     """Conditions that ``column`` is one of ``values``, one per query to run, in value order.
@@ -63,14 +65,14 @@ def current_engagements(state: OutsourceState, ticket_ids: Iterable[str]) -> dic
     """
     session = state.session
     newest: dict[str, Engagement] = {}
-    for among in _among(session, Engagement.ticket_id, ticket_ids):
+    for among in one_of(session, Engagement.ticket_id, ticket_ids):
         for engagement in session.scalars(select(Engagement).where(among).order_by(Engagement.id)):
             newest[str(engagement.ticket_id)] = engagement
     open_ones = {e.id: e for e in newest.values() if e.is_open}  # a closed one never opens again
     for partner_id in sorted({e.partner_id for e in open_ones.values()}):
         outbox.lock_feed(session, partner_id)
     session.flush()
-    for among in _among(session, Engagement.id, open_ones):
+    for among in one_of(session, Engagement.id, open_ones):
         locked = session.execute(
             select(Engagement.id, Engagement.status).where(among).order_by(Engagement.id).with_for_update()
         )
@@ -81,7 +83,8 @@ def current_engagements(state: OutsourceState, ticket_ids: Iterable[str]) -> dic
 
 @dataclass
 class NewLink:
-    """A link this flush made, with the fields capture sets: a plain record, not an ORM object.
+    """A link made in bulk, by a flush's capture or a run of the partner's entries: a plain
+    record, not an ORM object.
 
     Thousands of mapped objects per bulk write cost their instrumentation and events
     for rows that ``LiveLinks.insert_new`` writes with one statement anyway.
@@ -96,6 +99,22 @@ class NewLink:
     first_seq: int | None = None
     sent: bool = False
     deleted: bool = False
+    #: who made a partner's entry, and when (``inbound``'s runs make these links too)
+    origin_user: str | None = None
+    origin_at: datetime | None = None
+
+
+def partner_link_fields(engagement: Engagement, message: EntryMessage, kind: EntryKind) -> dict[str, Any]:
+    """What every link of a partner's new entry says, made one at a time or in a run (``run_entries``)."""
+    return {
+        "engagement_uid": engagement.uid,
+        "entry_key": message.entry_key,
+        "kind": kind.value,
+        "owner": engagement.role.other,
+        "sent": True,
+        "origin_user": message.origin.user or None,
+        "origin_at": message.origin.made_at,
+    }
 
 
 #: a live link as capture handles it: read from the database, or made by this flush
@@ -126,7 +145,7 @@ class LiveLinks:
             uids.add(uid)
         found: dict[tuple[str, str, str], Link] = {}
         for kind, local_ids in by_kind.items():
-            for among in _among(state.session, EntryLink.local_id, local_ids):
+            for among in one_of(state.session, EntryLink.local_id, local_ids):
                 query = (
                     select(EntryLink)
                     .where(EntryLink.kind == kind.value, among, EntryLink.deleted.is_(False))
@@ -163,6 +182,8 @@ class LiveLinks:
                 link.first_seq,
                 link.sent,
                 link.deleted,
+                link.origin_user,
+                link.origin_at,
             )
             for link in self.new
         ]
@@ -183,6 +204,8 @@ _NEW_LINK_COLUMNS = (
     "first_seq",
     "sent",
     "deleted",
+    "origin_user",
+    "origin_at",
 )
 
 

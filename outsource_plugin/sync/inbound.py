@@ -21,6 +21,7 @@ from outsource_plugin.errors import InvalidPartnerMessage, NotFound, TransitionR
 from outsource_plugin.federation.messages import checked_change
 from outsource_plugin.ops.logs import log_context
 from outsource_plugin.sync.capture import apply_entry, hold_concurrent_entries
+from outsource_plugin.sync.run_entries import RunEntries
 from outsource_plugin.wire import EntryMessage, OfferMessage
 from outsource_plugin.workflow import Action, Side, Status, acting_side, crossed, permits, reached_by
 
@@ -51,14 +52,94 @@ def apply_change(state: OutsourceState, partner: Partner, change: RemoteChange) 
     return apply_claimed(state, partner, change, engagement)
 
 
+def apply_polled(state: OutsourceState, partner: Partner, changes: tuple[RemoteChange, ...]) -> str | None:
+    """Apply a polled page of the partner's changes, the caller holding the partner's row
+    (``outbox.lock_feed``); why a change was refused, the last one (None: none was).
+
+    Numbered changes that are next in the feed go in runs, each claimed with one
+    compare-and-set (``apply_run``), as a pushed batch's are; numbers a push already
+    applied are skipped unread. Any other change is applied on its own (``apply_change``):
+    a gap's or an unnumbered feed's, or refused when it fails its schema, and skipped.
+    """
+    refused, run, expected = None, [], 0
+    for place, change in enumerate(changes):
+        if change.sequence is not None and not expected:
+            expected = applied_sequence(state.session, partner) + 1  # the row is ours: it stays put
+        if change.sequence is not None and change.sequence < expected:
+            continue  # a push applied it
+        if change.sequence is not None and change.sequence == expected and (checked := _checked(change)) is not None:
+            run.append((place, checked))
+            expected += 1
+            continue
+        apply_run(state, partner, run)
+        run = []
+        try:
+            apply_change(state, partner, change)
+        except InvalidPartnerMessage as err:
+            refuse_change(state, partner, change, err)
+            refused = f"change {change.change_id} refused: {err.message}"  # shown on the partner page
+        if change.sequence is not None:
+            expected = applied_sequence(state.session, partner) + 1
+    apply_run(state, partner, run)
+    return refused
+
+
+def _checked(change: RemoteChange) -> RemoteChange | None:
+    """The change checked by its schema; None when it fails it (``apply_change`` tells why)."""
+    try:
+        return checked_change(change)
+    except InvalidPartnerMessage:
+        return None
+
+
+def apply_run(
+    state: OutsourceState, partner: Partner, run: list[tuple[int, RemoteChange]]
+) -> list[tuple[int, Receipt]]:
+    """Apply a run of checked changes numbered next in the partner's feed, claimed at once; each
+    engagement is looked up once. ``run`` pairs each change with its place, which its receipt keeps."""
+    if not run:
+        return []
+    first, last = run[0][1].sequence or 0, run[-1][1].sequence or 0
+    if not claim_sequence(state.session, partner, first, last):
+        # the cursor moved since we read it (a poll applied some): each claims its own number
+        return [(place, apply_change(state, partner, change)) for place, change in run]
+    engagements: dict[str, Engagement | None] = {}
+    entries = RunEntries.of(state, (change for _, change in run))
+    receipts = []
+    for place, change in run:
+        uid = change.engagement_uid
+        if change.kind is not ChangeKind.ENTRY:
+            entries.settle()  # an offer or an action sees every entry before it written
+        if change.kind is ChangeKind.OFFER:
+            engagements.pop(uid, None)  # it makes the engagement: look it up again after
+            receipts.append((place, apply_claimed(state, partner, change, None)))
+            continue
+        if uid not in engagements:
+            engagements[uid] = find_engagement(state, partner, uid)
+        receipts.append((place, apply_claimed(state, partner, change, engagements[uid], touch=False, run=entries)))
+    entries.settle()
+    now = utcnow()
+    for engagement in engagements.values():
+        if engagement is not None:
+            engagement.last_sync_at = now  # changes from the partner arrived: the link works
+    return receipts
+
+
 def apply_claimed(
-    state: OutsourceState, partner: Partner, change: RemoteChange, engagement: Engagement | None, *, touch: bool = True
+    state: OutsourceState,
+    partner: Partner,
+    change: RemoteChange,
+    engagement: Engagement | None,
+    *,
+    touch: bool = True,
+    run: RunEntries | None = None,
 ) -> Receipt:
     """Apply a checked change whose number (if any) this transaction has claimed; ``engagement`` is
     ours that it is about (None for an offer, which makes it, or when we hold none).
 
     ``touch=False`` leaves the engagement's ``last_sync_at`` to the caller: a batch sets it once,
-    not once per change (each would be an UPDATE of its own)."""
+    not once per change (each would be an UPDATE of its own). ``run``: the entries of the run it
+    belongs to (``apply_run``), whose links are read and written together."""
     if change.kind is ChangeKind.OFFER:
         receive_offer(state, partner, change)
         return Receipt.APPLIED
@@ -66,7 +147,7 @@ def apply_claimed(
     if change.kind is ChangeKind.ENTRY:
         # after a superseded act, the partner's entries come from its losing branch: they stay there
         if engagement is not None and engagement.superseded_at is None:
-            apply_entry(state, partner, engagement, EntryMessage.from_wire(change.data))
+            apply_entry(state, partner, engagement, EntryMessage.from_wire(change.data), run)
     else:
         receipt = receive_action(state, partner, engagement, change)
         if engagement is not None and receipt is Receipt.APPLIED:

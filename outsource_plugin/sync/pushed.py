@@ -2,7 +2,7 @@
 
 The batch is applied in one transaction, in feed order. Its run of next
 numbers is claimed with one compare-and-set on the partner's cursor
-(``inbound.claim_sequence``), as a single push claims its one number: the
+(``inbound.apply_run``), as a single push claims its one number: the
 order guarantee holds within a batch and across batches, and against a poll
 applying the same messages (whichever moves the cursor first applies them).
 A message that is not next (an earlier one is missing or was refused) holds
@@ -15,17 +15,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
-from outsource_plugin.db.models import Engagement, Partner, utcnow
+from outsource_plugin.db.models import Partner
 from outsource_plugin.errors import NotFound
 from outsource_plugin.federation.batch import OUT_OF_ORDER
-from outsource_plugin.sync.inbound import (
-    Receipt,
-    apply_change,
-    apply_claimed,
-    check_party,
-    claim_sequence,
-    find_engagement,
-)
+from outsource_plugin.sync.inbound import Receipt, apply_run, check_party
 
 if TYPE_CHECKING:
     from outsource_plugin.state import OutsourceState
@@ -61,7 +54,7 @@ def receive_batch(
             expected += 1
             if offer:
                 offered.add(uid)
-    for place, receipt in _apply_run(state, partner, run):
+    for place, receipt in apply_run(state, partner, run):
         answers[place] = {"id": changes[place].change_id, "status": receipt.value}
     return [a for a in answers if a is not None]
 
@@ -73,31 +66,3 @@ def _refusal(state: OutsourceState, partner: Partner, uid: str, offer: bool) -> 
     except NotFound as err:
         return err.message
     return None
-
-
-def _apply_run(
-    state: OutsourceState, partner: Partner, run: list[tuple[int, RemoteChange]]
-) -> list[tuple[int, Receipt]]:
-    """Apply the run of next numbers, claimed at once; each engagement is looked up once."""
-    if not run:
-        return []
-    first, last = run[0][1].sequence or 0, run[-1][1].sequence or 0
-    if not claim_sequence(state.session, partner, first, last):
-        # the cursor moved since we read it (a poll applied some): each claims its own number
-        return [(place, apply_change(state, partner, change)) for place, change in run]
-    engagements: dict[str, Engagement | None] = {}
-    receipts = []
-    for place, change in run:
-        uid = change.engagement_uid
-        if change.kind is ChangeKind.OFFER:
-            engagements.pop(uid, None)  # it makes the engagement: look it up again after
-            receipts.append((place, apply_claimed(state, partner, change, None)))
-            continue
-        if uid not in engagements:
-            engagements[uid] = find_engagement(state, partner, uid)
-        receipts.append((place, apply_claimed(state, partner, change, engagements[uid], touch=False)))
-    now = utcnow()
-    for engagement in engagements.values():
-        if engagement is not None:
-            engagement.last_sync_at = now  # changes from the partner arrived: the link works
-    return receipts

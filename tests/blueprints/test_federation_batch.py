@@ -18,13 +18,14 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from examples.helpdesk.models import Note, db
-from outsource_plugin.db.models import Engagement, Partner
+from outsource_plugin.db.models import Engagement, EntryLink, Partner
 from outsource_plugin.federation.batch import batch_changes
 from outsource_plugin.state import current_outsource
 from outsource_plugin.sync.pushed import receive_batch
 from outsource_plugin.workflow import Status
 from tests.blueprints.api_helpers import add_engagement, add_ticket, table_rows
 from tests.security.helpers import PEER_LINK, PEER_SECRET, add_peer, message, signed
+from tests.statements import statements
 
 
 @pytest.fixture
@@ -182,3 +183,51 @@ def test_numbers_a_poll_took_after_the_batch_read_the_cursor_are_answered_as_dup
     assert [a["status"] for a in answers] == ["duplicate", "duplicate", "applied"]
     assert [notes(app).count(f"raced {n}") for n in (1, 2, 3)] == [1, 1, 1]
     assert cursor(app, peer) == "3"
+
+
+def test_a_batch_of_new_entries_takes_as_many_statements_however_many_it_carries(
+    app: Flask, peer: int, uid: str
+) -> None:
+    """Each entry's copy and link are written in bulk with the batch's others, not one flush each.
+
+    The plugin's statements are counted: the host's own INSERTs are what any sync must write (on
+    SQLite the ORM inserts those rows one statement each, as the host's own bulk writes do)."""
+
+    def pushed(first: int, count: int) -> list[str]:
+        with app.app_context(), statements() as ran:
+            answers = results(push(app, [note(n, uid, f"bulk {n}") for n in range(first, first + count)]))
+        assert {status for _, status in answers} == {"applied"}
+        return [s for s in ran if " hd_" not in s]
+
+    few, many = pushed(1, 5), pushed(6, 40)
+    assert len(many) == len(few)
+    assert notes(app) == [f"bulk {n}" for n in range(1, 46)]
+    with app.app_context():
+        links = db.session.scalars(select(EntryLink).where(EntryLink.engagement_uid == uid)).all()
+        copies = {str(n.id) for n in db.session.scalars(select(Note).where(Note.body.like("bulk %")))}
+    assert {link.local_id for link in links} == copies and all(link.sent and not link.deleted for link in links)
+
+
+def test_an_entry_made_and_edited_in_one_batch_lands_once_as_it_ends(app: Flask, peer: int, uid: str) -> None:
+    made, edited = note(1, uid, "first words"), note(2, uid, "last words")
+    edited["payload"] = {**edited["payload"], "entry_key": made["payload"]["entry_key"]}
+    assert [status for _, status in results(push(app, [made, edited, note(3, uid, "another")]))] == ["applied"] * 3
+    assert notes(app) == ["last words", "another"]
+
+
+def test_numbers_already_applied_are_answered_as_duplicates_without_checking_their_payloads(
+    app: Flask, peer: int, uid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a single push answers one: the sender's retry, or a batch the poll overtook, costs the
+    receiver its envelopes only (the payload checks were most of a batch's time on the lead)."""
+    from outsource_plugin.federation import batch as batch_module
+
+    first = [note(n, uid, f"once {n}") for n in (1, 2)]
+    push(app, first)
+    checked: list[int] = []
+    check = batch_module.checked_change
+    monkeypatch.setattr(batch_module, "checked_change", lambda c: checked.append(c.sequence) or check(c))
+    again = [*first, note(3, uid, "three")]
+    assert [status for _, status in results(push(app, again))] == ["duplicate", "duplicate", "applied"]
+    assert checked == [3]
+    assert notes(app) == ["once 1", "once 2", "three"]

@@ -90,3 +90,27 @@ def test_one_round_delivers_more_than_one_batch(app: Flask, partner_id: int) -> 
         assert len(memory_partner(app, partner_id).received) == 5
     finally:
         config["OUTSOURCE_DELIVERY_BATCH"] = batch
+
+
+def test_a_round_claims_a_burst_of_hundreds_at_once_by_default(
+    app: Flask, partner_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OUTSOURCE_DELIVERY_BATCH is 500: the lead applies a batch in a fixed number of statements, so
+    fewer, larger rounds moved the throughput bench's burst in about four fifths of the time."""
+    from outsource_plugin.jobs import deliver
+
+    claimed: list[int] = []
+
+    def claim(*args: object, **kwargs: object) -> list[int]:
+        ids = deliver_claim(*args, **kwargs)
+        claimed.append(len(ids))
+        return ids
+
+    deliver_claim = deliver.claim
+    monkeypatch.setattr(deliver, "claim", claim)
+    ticket = add_ticket(app)
+    add_engagement(app, partner_id, status=Status.IN_PROGRESS, ticket_id=ticket)
+    _add_notes(app, ticket, 300)
+    with app.app_context():
+        assert deliver_due(current_outsource())[Outcome.DELIVERED] == 300
+    assert claimed == [300, 0]

@@ -107,15 +107,15 @@ def test_a_malformed_message_is_refused_alone_and_named_on_the_partner(
 def test_an_unexpected_error_while_applying_rolls_back_the_batch_and_the_next_partner_still_polled(
     app: Flask, partner_id: int, second_partner_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from outsource_plugin.jobs import poll as poll_job
+    from outsource_plugin.sync import inbound
 
     def poisoned_apply(state: Any, partner: Partner, change: RemoteChange) -> Any:
         if change.engagement_uid == "poisoned":
             raise RuntimeError("garbage in the host's own code")
         return apply(state, partner, change)
 
-    apply = poll_job.apply_change
-    monkeypatch.setattr(poll_job, "apply_change", poisoned_apply)
+    apply = inbound.apply_change
+    monkeypatch.setattr(inbound, "apply_change", poisoned_apply)
     poisoned = memory_partner(app, partner_id)
     poisoned.feed.extend([offer("fine-before"), offer("poisoned")])
     memory_partner(app, second_partner_id).feed.append(offer("from-fabrikam"))
@@ -126,7 +126,7 @@ def test_an_unexpected_error_while_applying_rolls_back_the_batch_and_the_next_pa
     first = partner_row(app, partner_id)
     assert first.poll_cursor is None and first.last_poll_error and "garbage" in first.last_poll_error
 
-    monkeypatch.setattr(poll_job, "apply_change", apply)
+    monkeypatch.setattr(inbound, "apply_change", apply)
     poll(app)
     assert engagement(app, "fine-before") is not None and engagement(app, "poisoned") is not None
     assert partner_row(app, partner_id).last_poll_error is None

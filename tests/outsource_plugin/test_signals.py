@@ -17,9 +17,9 @@ from flask import Flask
 from outsource_plugin import signals
 from outsource_plugin.db.models import AuditEvent
 from outsource_plugin.host.entries import EntryKind
-from outsource_plugin.jobs import poll
 from outsource_plugin.permissions import Permission
 from outsource_plugin.state import current_outsource
+from outsource_plugin.sync import inbound
 from outsource_plugin.sync.inbound import apply_change
 from outsource_plugin.workflow import Action, Side, Status
 from tests.blueprints.api_helpers import add_engagement, add_ticket
@@ -107,7 +107,7 @@ def test_a_refused_change_is_not_signalled_when_its_poll_rolls_back(
         apply_change(state, partner, change)
         raise RuntimeError("a bug after the refused change")
 
-    monkeypatch.setattr(poll, "apply_change", apply_then_fail)
+    monkeypatch.setattr(inbound, "apply_change", apply_then_fail)
     with recorded(signals.sync_failed) as sent:
         sync(app)
     assert [kw["error"] for kw in sent] == ["RuntimeError: a bug after the refused change"]
