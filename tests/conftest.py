@@ -24,12 +24,15 @@ from werkzeug.security import generate_password_hash
 from examples.helpdesk import create_app
 from examples.helpdesk.models import Customer, Ticket, User, db
 from outsource_plugin.adapters.memory import MemoryAdapter
-from outsource_plugin.db.models import Base, Partner
+from outsource_plugin.db.models import Base, Engagement, Partner
 from outsource_plugin.permissions import Permission
 from outsource_plugin.state import current_outsource
+from outsource_plugin.workflow import Status
 from tests.adapters.servers.mail import MailServers, start_mail_servers
 from tests.adapters.servers.system import running
+from tests.blueprints.api_helpers import add_engagement, add_ticket
 from tests.joining import CONTOSO_URL, NORTHWIND_URL, AppTransport, Desks
+from tests.security import helpers as security
 
 #: hashed once: the default scrypt hash costs more than a whole test
 PASSWORD_HASH = generate_password_hash("pw")
@@ -62,6 +65,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if len(chosen) != len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in chosen])
         items[:] = chosen
+
+
+@pytest.fixture
+def peer(app: Flask) -> int:
+    """Northwind IT, the peer partner whose requests ``tests/security/helpers.py`` signs."""
+    return security.add_peer(app, "Northwind IT", security.PEER_LINK, security.PEER_SECRET)
+
+
+@pytest.fixture
+def uid(app: Flask, peer: int) -> str:
+    """An Accepted engagement with the peer, on a ticket of its own: its entries land."""
+    engagement_id = add_engagement(app, peer, status=Status.ACCEPTED, ticket_id=add_ticket(app, "VPN down"))
+    with app.app_context():
+        return str(db.session.get(Engagement, engagement_id).uid)
 
 
 @pytest.fixture(scope="session")

@@ -20,12 +20,7 @@ from outsource_plugin.db.feed_waits import FeedWaits
 from outsource_plugin.db.models import MessageState
 from tests.blueprints.api_helpers import add_outbox_message
 from tests.polling import eventually
-from tests.security.helpers import PEER_LINK, PEER_SECRET, add_peer, signed
-
-
-@pytest.fixture
-def peer(app: Flask) -> int:
-    return add_peer(app, "Northwind IT", PEER_LINK, PEER_SECRET)
+from tests.security.helpers import PEER_LINK, PEER_SECRET, signed
 
 
 def _poll(app: Flask, query: str) -> TestResponse:

@@ -24,21 +24,8 @@ from outsource_plugin.state import current_outsource
 from outsource_plugin.sync.pushed import receive_batch
 from outsource_plugin.workflow import Status
 from tests.blueprints.api_helpers import add_engagement, add_ticket, table_rows
-from tests.security.helpers import PEER_LINK, PEER_SECRET, add_peer, message, signed
+from tests.security.helpers import PEER_LINK, PEER_SECRET, message, signed
 from tests.statements import statements
-
-
-@pytest.fixture
-def peer(app: Flask) -> int:
-    return add_peer(app, "Northwind IT", PEER_LINK, PEER_SECRET)
-
-
-@pytest.fixture
-def uid(app: Flask, peer: int) -> str:
-    """An Accepted engagement with the peer, on a ticket of its own: its entries land."""
-    engagement_id = add_engagement(app, peer, status=Status.ACCEPTED, ticket_id=add_ticket(app, "VPN down"))
-    with app.app_context():
-        return str(db.session.get(Engagement, engagement_id).uid)
 
 
 def note(seq: int, uid: str, text: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from flask import Flask
 
 from examples.helpdesk.models import db
 from outsource_plugin.db.models import Partner
-from tests.blueprints.test_federation_batch import peer, uid  # noqa: F401  (a peer and an engagement with it: test_poll_numbered)
 
 #: filled in by tests/jobs/test_many_workers.py
 FIGURES: dict[str, int] = {}
