@@ -17,7 +17,7 @@ from outsource_plugin.adapters.base import RemoteChange
 from outsource_plugin.errors import InvalidPartnerMessage
 from outsource_plugin.federation.feed import change_from_message
 from outsource_plugin.federation.messages import checked_change
-from outsource_plugin.validation.schemas import StrictSchema, field_names, load
+from outsource_plugin.validation.schemas import StrictSchema, field_names, load, shared
 
 #: the most messages one batch may carry, whatever the sender's ``OUTSOURCE_DELIVERY_BATCH``
 MOST_MESSAGES = 1000
@@ -44,7 +44,7 @@ def batch_changes(body: Any, applied: int = 0) -> list[RemoteChange]:
     its envelope is checked, as a single push's is: a retried batch, or one the receiver's poll
     overtook, then costs little more than its reading.
     """
-    items = load(BatchSchema(), body)[MESSAGES]
+    items = load(shared(BatchSchema), body)[MESSAGES]
     changes, bad = [], {}
     for place, item in enumerate(items):
         try:
