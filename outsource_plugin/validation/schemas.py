@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -167,11 +169,27 @@ def shared(schema_class: type[AnySchema]) -> AnySchema:
     return schema_class()
 
 
+#: True while the parts of a body that ``load`` checked whole are loaded one by one
+_WHOLE_BODY_CHECKED: ContextVar[bool] = ContextVar("outsource_whole_body_checked", default=False)
+
+
+@contextmanager
+def parts_of_checked_body() -> Iterator[None]:
+    """Loads inside skip the check for NUL and lone surrogates: their data is a part of a body
+    that a ``load`` has just checked whole (a partner's batch, whose 500 messages are then each
+    loaded by their own schemas)."""
+    token = _WHOLE_BODY_CHECKED.set(True)
+    try:
+        yield
+    finally:
+        _WHOLE_BODY_CHECKED.reset(token)
+
+
 def load(schema: Schema, data: Any) -> dict[str, Any]:
     """Validate ``data``, turning marshmallow's complaints into a 400 that names each field."""
     if not isinstance(data, dict):
         raise ValidationFailed("the body must be a JSON object", details={"_schema": ["expected an object"]})
-    if _may_hold_bad_text(data):
+    if not _WHOLE_BODY_CHECKED.get() and _may_hold_bad_text(data):
         _refuse_bad_text(data)
     try:
         result: dict[str, Any] = schema.load(data)
