@@ -128,7 +128,9 @@ class EntryPayload(StrictSchema):
     op = fields.String(required=True, validate=validate.OneOf([op.value for op in WireOp]))
     reason = _text(validate.Length(max=MAX_REASON_LENGTH))
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in EntryKind]))
-    data = fields.Dict(keys=fields.String(), load_default=dict)
+    #: its keys are checked where its values are, by the kind's schema (``ENTRY_DATA``), which
+    #: refuses a name it does not know; a delete's and a refusal's data are never read
+    data = fields.Dict(load_default=dict)
     origin = fields.Nested(OriginSchema, required=True)
     #: how far the sender had read our feed (peers): decides what crosses a boundary (``sync``)
     seen = fields.Integer(strict=True, validate=validate.Range(min=0))
