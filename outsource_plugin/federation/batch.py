@@ -17,7 +17,7 @@ from outsource_plugin.adapters.base import RemoteChange
 from outsource_plugin.errors import InvalidPartnerMessage
 from outsource_plugin.federation.feed import change_from_message
 from outsource_plugin.federation.messages import checked_change
-from outsource_plugin.validation.schemas import StrictSchema, field_names, load
+from outsource_plugin.validation.schemas import StrictSchema, field_names, load, parts_of_checked_body, shared
 
 #: the most messages one batch may carry, whatever the sender's ``OUTSOURCE_DELIVERY_BATCH``
 MOST_MESSAGES = 1000
@@ -44,14 +44,15 @@ def batch_changes(body: Any, applied: int = 0) -> list[RemoteChange]:
     its envelope is checked, as a single push's is: a retried batch, or one the receiver's poll
     overtook, then costs little more than its reading.
     """
-    items = load(BatchSchema(), body)[MESSAGES]
+    items = load(shared(BatchSchema), body)[MESSAGES]
     changes, bad = [], {}
-    for place, item in enumerate(items):
-        try:
-            change = change_from_message(item)
-            changes.append(change if (change.sequence or 0) <= applied else checked_change(change))
-        except InvalidPartnerMessage as err:
-            bad[str(place)] = err.details
+    with parts_of_checked_body():
+        for place, item in enumerate(items):
+            try:
+                change = change_from_message(item)
+                changes.append(change if (change.sequence or 0) <= applied else checked_change(change))
+            except InvalidPartnerMessage as err:
+                bad[str(place)] = err.details
     if bad:
         details = {MESSAGES: bad}
         raise InvalidPartnerMessage(f"invalid input: {', '.join(field_names(details))}", details=details)

@@ -18,7 +18,7 @@ from outsource_plugin.adapters.base import ChangeKind, RemoteChange
 from outsource_plugin.db.models import MessageKind, OutboxMessage, SeenRequest, utcnow
 from outsource_plugin.errors import InvalidPartnerMessage
 from outsource_plugin.federation.messages import checked, checked_action
-from outsource_plugin.validation.schemas import StrictSchema
+from outsource_plugin.validation.schemas import StrictSchema, shared
 
 
 class MessageSchema(StrictSchema):
@@ -45,7 +45,7 @@ def change_from_message(item: Any) -> RemoteChange:
     The payload is checked by ``messages.checked_change`` when the change is
     applied, as every adapter's changes are.
     """
-    envelope = checked(MessageSchema(), item, "")
+    envelope = checked(shared(MessageSchema), item, "")
     kind = MessageKind(envelope["kind"])
     payload = envelope["payload"]
     common: dict[str, Any] = {

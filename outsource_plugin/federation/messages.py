@@ -21,7 +21,7 @@ from marshmallow import Schema, fields, validate
 from outsource_plugin.adapters.base import ChangeKind, RemoteChange
 from outsource_plugin.errors import InvalidPartnerMessage, ValidationFailed
 from outsource_plugin.host.entries import EntryKind, to_wire
-from outsource_plugin.validation.schemas import StrictSchema, TermsSchema, field_names, load
+from outsource_plugin.validation.schemas import StrictSchema, TermsSchema, field_names, load, shared
 from outsource_plugin.wire import ActionMessage, WireOp
 from outsource_plugin.workflow import Action, Status
 
@@ -128,7 +128,9 @@ class EntryPayload(StrictSchema):
     op = fields.String(required=True, validate=validate.OneOf([op.value for op in WireOp]))
     reason = _text(validate.Length(max=MAX_REASON_LENGTH))
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in EntryKind]))
-    data = fields.Dict(keys=fields.String(), load_default=dict)
+    #: its keys are checked where its values are, by the kind's schema (``ENTRY_DATA``), which
+    #: refuses a name it does not know; a delete's and a refusal's data are never read
+    data = fields.Dict(load_default=dict)
     origin = fields.Nested(OriginSchema, required=True)
     #: how far the sender had read our feed (peers): decides what crosses a boundary (``sync``)
     seen = fields.Integer(strict=True, validate=validate.Range(min=0))
@@ -182,7 +184,7 @@ def checked(schema: Schema, data: Any, where: str) -> dict[str, Any]:
 
 def checked_action(payload: Any) -> ActionMessage:
     """A peer's action message, checked and typed."""
-    return ActionMessage.from_wire(checked(ActionPayload(), payload, "payload"))
+    return ActionMessage.from_wire(checked(shared(ActionPayload), payload, "payload"))
 
 
 def checked_change(change: RemoteChange) -> RemoteChange:
@@ -192,18 +194,18 @@ def checked_change(change: RemoteChange) -> RemoteChange:
     workflow only through here.
     """
     if change.kind is ChangeKind.OFFER:
-        schema = OfferPayload()
+        schema = shared(OfferPayload)
         return replace(change, data=schema.dump(checked(schema, dict(change.data), "payload")))
     if change.kind is ChangeKind.ENTRY:
         return replace(change, data=_entry(dict(change.data)))
     if change.action is None:
         # an action message that could not be read: its payload says what is wrong
-        checked(ActionPayload(), dict(change.data), "payload")
+        checked(shared(ActionPayload), dict(change.data), "payload")
     fields_of = {"reason": change.reason, "actor": change.actor, "ticket_number": change.ticket_number}
     if "seen" in change.data:
         fields_of["seen"] = change.data["seen"]
     action = change.action.value if change.action is not None else None
-    checked(ActionPayload(), {"action": action, **fields_of}, "payload")
+    checked(shared(ActionPayload), {"action": action, **fields_of}, "payload")
     return change
 
 
@@ -213,9 +215,9 @@ def _entry(payload: dict[str, Any]) -> dict[str, Any]:
     An attachment's size is what arrived, and a time entry without a resource
     is the partner user's who logged it.
     """
-    loaded = checked(EntryPayload(), payload, "payload")
+    loaded = checked(shared(EntryPayload), payload, "payload")
     kind = EntryKind(loaded["kind"])
-    schema = ENTRY_DATA[kind]()
+    schema = shared(ENTRY_DATA[kind])
     values = checked(schema, loaded["data"], "payload.data") if loaded["op"] == WireOp.UPSERT else {}
     if kind is EntryKind.ATTACHMENT and values:
         values["size"] = len(values["data"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from sqlalchemy import BigInteger, event, inspect, select
@@ -74,7 +74,9 @@ def _canonical(column_type: Any, python_type: type, value: str) -> str | None:
     return value if value and (length is None or len(value) <= length) else None
 
 
+@cache
 def _column(model: type, attribute: str) -> tuple[Any, type]:
+    """A mapped column's type and its Python type; read once per column, not once per entry."""
     column_type = getattr(getattr(model, attribute), "type", None)
     try:
         python_type = column_type.python_type if column_type is not None else str

@@ -10,20 +10,60 @@ lock when it begins. ``init_app`` applies this to the host's bind itself
 from __future__ import annotations
 
 import logging
+import sqlite3
+import threading
+import time
 from typing import Any
 
 from sqlalchemy import Engine, event
 
 log = logging.getLogger(__name__)
 
+#: where a connection keeps the host's busy timeout (ms) while its own waits are ours
+_PATIENCE = "outsource_busy_timeout_ms"
+#: the longest pause between two tries for the write lock. SQLite's own wait sleeps up to 100 ms
+#: at a time, so a writer woke up to 100 ms after the lock came free: with a job's short
+#: transaction ahead of it, most of what a pushed batch waited on a busy file.
+_LONGEST_PAUSE = 0.002
+#: never set: its ``wait`` is the pause. ``time.sleep`` fails with EINVAL in a process whose
+#: clock libfaketime moves (the clock-skew tests), where a lock's timed wait works
+_PAUSE = threading.Event()
+
 
 def _no_implicit_begin(dbapi_connection: Any, record: Any) -> None:
     dbapi_connection.isolation_level = None
     dbapi_connection.execute("PRAGMA journal_mode=WAL")
+    _patience(dbapi_connection, record.info)
+
+
+def _patience(dbapi_connection: Any, info: dict[str, Any]) -> int:
+    """The host's busy timeout of the connection, in ms, read before our waits set it to 0."""
+    if _PATIENCE not in info:
+        info[_PATIENCE] = int(dbapi_connection.execute("PRAGMA busy_timeout").fetchone()[0])
+    return int(info[_PATIENCE])
 
 
 def _begin_immediate(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    """Take the write lock as soon as it is free, waiting no longer than the host's busy timeout."""
+    pooled = connection.connection
+    raw = pooled.dbapi_connection
+    patience = _patience(raw, pooled.info)
+    raw.execute("PRAGMA busy_timeout = 0")
+    try:
+        give_up, pause = time.monotonic() + patience / 1000, _LONGEST_PAUSE / 16
+        while time.monotonic() < give_up:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err):
+                    break
+            _PAUSE.wait(pause)
+            pause = min(2 * pause, _LONGEST_PAUSE)
+        # the last try through SQLAlchemy: a lock still held (or any other refusal) is its error, as before
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    finally:
+        raw.execute(f"PRAGMA busy_timeout = {patience}")
 
 
 def is_serialised(engine: Engine) -> bool:

@@ -103,7 +103,8 @@ def apply_run(
     if not claim_sequence(state.session, partner, first, last):
         # the cursor moved since we read it (a poll applied some): each claims its own number
         return [(place, apply_change(state, partner, change)) for place, change in run]
-    engagements: dict[str, Engagement | None] = {}
+    # read before any copy is added: a look-up after one would flush each engagement's copies apart
+    engagements = engagements_of(state, partner, {c.engagement_uid for _, c in run if c.kind is not ChangeKind.OFFER})
     entries = RunEntries.of(state, (change for _, change in run))
     receipts = []
     for place, change in run:
@@ -322,6 +323,15 @@ def check_party(state: OutsourceState, partner: Partner, uid: str, *, offer: boo
     others = select(Engagement.id).where(Engagement.uid == uid, Engagement.partner_id != partner.id)
     if not offer or state.session.scalar(others) is not None:
         raise NotFound(f"no engagement {uid} with this partner")
+
+
+def engagements_of(state: OutsourceState, partner: Partner, uids: set[str]) -> dict[str, Engagement | None]:
+    """Ours with the partner among ``uids``, in one query; None for each we hold none of."""
+    found: dict[str, Engagement | None] = dict.fromkeys(uids)
+    if uids:
+        query = select(Engagement).where(Engagement.partner_id == partner.id, Engagement.uid.in_(uids))
+        found.update((engagement.uid, engagement) for engagement in state.session.scalars(query))
+    return found
 
 
 def find_engagement(state: OutsourceState, partner: Partner, uid: str) -> Engagement | None:

@@ -18,7 +18,7 @@ from outsource_plugin.adapters.base import ChangeKind, RemoteChange
 from outsource_plugin.db.models import Partner
 from outsource_plugin.errors import NotFound
 from outsource_plugin.federation.batch import OUT_OF_ORDER
-from outsource_plugin.sync.inbound import Receipt, apply_run, check_party
+from outsource_plugin.sync.inbound import Receipt, apply_run, check_party, engagements_of
 
 if TYPE_CHECKING:
     from outsource_plugin.state import OutsourceState
@@ -35,6 +35,7 @@ def receive_batch(
     run: list[tuple[int, RemoteChange]] = []
     refused: dict[tuple[str, bool], str | None] = {}
     offered: set[str] = set()
+    held = engagements_of(state, partner, {change.engagement_uid for change in changes})
     expected = applied + 1
     for place, change in enumerate(changes):
         seq, uid, offer = change.sequence or 0, change.engagement_uid, change.kind is ChangeKind.OFFER
@@ -42,7 +43,7 @@ def receive_batch(
             answers.append({"id": change.change_id, "error": OUT_OF_ORDER, "expected": expected})
             continue
         if uid not in offered and (uid, offer) not in refused:
-            refused[uid, offer] = _refusal(state, partner, uid, offer)
+            refused[uid, offer] = None if held[uid] is not None else _refusal(state, partner, uid, offer)
         why = None if uid in offered else refused[uid, offer]
         if why is not None:
             answers.append({"id": change.change_id, "error": NotFound.code, "message": why})

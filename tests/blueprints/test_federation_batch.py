@@ -218,3 +218,21 @@ def test_numbers_already_applied_are_answered_as_duplicates_without_checking_the
     assert [status for _, status in results(push(app, again))] == ["duplicate", "duplicate", "applied"]
     assert checked == [3]
     assert notes(app) == ["once 1", "once 2", "three"]
+
+
+def test_a_batch_reads_its_engagements_together_however_many_it_touches(app: Flask, peer: int, uid: str) -> None:
+    """The look-ups of a batch's engagements do not grow with how many engagements it touches."""
+    others = [
+        add_engagement(app, peer, status=Status.ACCEPTED, ticket_id=add_ticket(app, f"Other {n}")) for n in range(3)
+    ]
+    with app.app_context():
+        over = [uid, *(str(db.session.get(Engagement, e).uid) for e in others)]
+
+    def reads(first: int, uids: list[str]) -> list[str]:
+        batch = [note(first + n, uids[n % len(uids)], f"spread {first + n}") for n in range(8)]
+        with app.app_context(), statements() as ran:
+            assert {status for _, status in results(push(app, batch))} == {"applied"}
+        return [s for s in ran if "FROM outsource_engagement " in s]
+
+    one = reads(1, over[:1])
+    assert len(reads(9, over)) == len(one)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from examples.helpdesk.models import Ticket, db
 from outsource_plugin import Outsourcing
@@ -113,3 +116,50 @@ def test_an_in_memory_database_keeps_its_rows() -> None:
     with app.app_context():
         assert db.session.scalars(select(Ticket.title)).all() == ["Kept"]
         db.session.remove()
+
+
+def _hold_write_lock(db_file: Path, seconds: float) -> threading.Thread:
+    """Another writer (a second process, say) holding the write lock for ``seconds``."""
+    taken = threading.Event()
+
+    def hold() -> None:
+        other = sqlite3.connect(db_file, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        taken.set()
+        time.sleep(seconds)
+        other.execute("COMMIT")
+        other.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    taken.wait()
+    return thread
+
+
+def test_a_writer_waits_for_the_lock_and_takes_it_when_it_is_free(
+    make_app: Callable[..., Flask], db_file: Path
+) -> None:
+    app = make_app()
+    Outsourcing(app, host=bare_host())
+    holder = _hold_write_lock(db_file, 0.3)
+    with app.app_context():
+        db.session.add(Ticket(title="Waited", description="", status="New"))
+        db.session.commit()
+        assert db.session.scalars(select(Ticket.title)).all() == ["Waited"]
+    holder.join()
+
+
+def test_the_hosts_busy_timeout_still_bounds_the_wait_and_stays_set(
+    make_app: Callable[..., Flask], db_file: Path
+) -> None:
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"timeout": 0.2}})
+    Outsourcing(app, host=bare_host())
+    holder = _hold_write_lock(db_file, 1.0)
+    with app.app_context():
+        with pytest.raises(OperationalError, match="database is locked"):
+            db.session.scalars(select(Ticket)).all()
+        db.session.rollback()
+    holder.join()
+    with app.app_context():
+        assert db.session.connection().exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 200
+        db.session.rollback()
