@@ -43,12 +43,14 @@ def both_ways(table: Table, columns: list[str], rows: list[tuple[Any, ...]], sha
 
 def test_outbox_rows_written_in_bulk_are_those_insert_writes(app: Flask, partner_id: int) -> None:
     columns = ["partner_id", "seq", "engagement_uid", "kind", "payload", "message_id"]
-    payloads = [{"entry_key": "lead:note:1:ab", "data": {"text": 'Grüße, "quoted"'}, "seen": 3}, {}]
+    payloads = [{"entry_key": "lead:note:1:ab", "data": {"text": 'Grüße, "quoted"'}, "seen": 3}, {}, {}]
+    # a column that repeats a value (an enum member, here) converts it once for all its rows
+    kinds = [MessageKind.ENTRY, MessageKind.ACTION, MessageKind.ENTRY]
     with app.app_context():
         table = cast(Table, OutboxMessage.__table__)
         rows = [
             (partner_id, n, "e" * 32, kind, payload, f"{n:032x}")
-            for n, (kind, payload) in enumerate(zip([MessageKind.ENTRY, MessageKind.ACTION], payloads, strict=True))
+            for n, (kind, payload) in enumerate(zip(kinds, payloads, strict=True))
         ]
         shared = {"state": MessageState.PENDING, "attempts": 0, "next_attempt_at": MOMENT, "created_at": MOMENT}
         both_ways(table, columns, rows, shared)
