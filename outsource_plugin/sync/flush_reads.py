@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -24,7 +24,7 @@ from outsource_plugin.db import outbox
 from outsource_plugin.db.bulk_rows import insert_rows
 from outsource_plugin.db.models import Engagement, EntryLink, utcnow
 from outsource_plugin.host.entries import EntryKind
-from outsource_plugin.wire import EntryMessage
+from outsource_plugin.wire import EntryMessage, Origin
 from outsource_plugin.workflow import Side
 
 if TYPE_CHECKING:
@@ -215,6 +215,18 @@ class Stamp:
 
     user: str | None
     at: str
+    _origins: dict[tuple[Side, str, str | None], Origin] = field(default_factory=dict, compare=False, repr=False)
+
+    def origin(self, side: Side, org: str, author: str | None) -> Origin:
+        """The origin of a message from ``side`` of ``org``: made by the stamp's user, or else by the
+        entry's ``author``. One object for the flush's messages alike: its JSON text is made once
+        (``wire.Origin.json_text``), not for each of a bulk write's thousands of messages."""
+        user = self.user if self.user is not None else author
+        key = (side, org, user)
+        made = self._origins.get(key)
+        if made is None:
+            made = self._origins[key] = Origin(side=side, org=org, user=user, at=self.at)
+        return made
 
 
 @contextmanager
