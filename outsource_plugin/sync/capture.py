@@ -261,8 +261,9 @@ def send_values(
             _enqueue(state, engagement, link, kind, WireOp.DELETE, {})
             link.sent = False
         return
-    kind, values = crossing(engagement.role, kind, values)
-    if engagement.role is Side.LEAD:
+    side = engagement.role  # read once: a bulk write sends thousands
+    kind, values = crossing(side, kind, values)
+    if side is Side.LEAD:
         _tell_if_not_carried(state, engagement, kind)
     if over_limit(state, kind, values):
         refuse(state, engagement, link.entry_key, values, sent=True)

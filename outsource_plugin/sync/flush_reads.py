@@ -81,7 +81,7 @@ def current_engagements(state: OutsourceState, ticket_ids: Iterable[str]) -> dic
     return newest
 
 
-@dataclass
+@dataclass(slots=True)
 class NewLink:
     """A link made in bulk, by a flush's capture or a run of the partner's entries: a plain
     record, not an ORM object.
