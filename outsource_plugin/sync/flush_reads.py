@@ -43,7 +43,8 @@ def one_of(
 
     PostgreSQL takes them all as one array parameter (``= ANY``): psycopg parsed a long
     IN list of bound values again for every query, a fifth of capture's time there.
-    SQLite has no arrays: IN lists of at most ``_IN_CHUNK``, under its parameter limit.
+    SQLite has no arrays: IN lists of at most ``_IN_CHUNK``, under its parameter limit, each
+    one expanding parameter: a list of values given to ``in_`` is coerced value by value.
     """
     ordered = sorted(set(values))
     if not ordered:
@@ -52,7 +53,7 @@ def one_of(
         yield column == any_(bindparam(None, ordered, type_=postgresql.ARRAY(column.type)))
         return
     for first in range(0, len(ordered), _IN_CHUNK):
-        yield column.in_(ordered[first : first + _IN_CHUNK])
+        yield column.in_(bindparam(None, ordered[first : first + _IN_CHUNK], type_=column.type, expanding=True))
 
 
 def current_engagements(state: OutsourceState, ticket_ids: Iterable[str]) -> dict[str, Engagement]:
