@@ -5,14 +5,17 @@ links in one flush. Through SQLAlchemy's ``insert`` every value of every row
 passes its column type's conversion (a timestamp's timezone and text, a boolean,
 an enum) and every row its column defaults: on SQLite that was half of capture's
 time. Here the values that are the same on every row (the flush's moment, a
-state) are converted once, by their columns' own types; the others are converted
-row by row only where the driver could not take them as they are (JSON, enums).
+state) are converted once, by their columns' own types; the others column by
+column, only where the driver could not take them as they are (JSON, enums), and
+each distinct object once (a column often holds one enum member on every row).
 The stored rows are the ones ``insert`` would write (``tests/outsource_plugin/db/test_bulk_rows.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import json
+from collections.abc import Callable, Collection, Mapping, Sequence
+from itertools import chain, repeat
 from typing import Any
 
 from sqlalchemy import Boolean, Column, Table
@@ -29,9 +32,15 @@ def insert_rows(
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
     shared: Mapping[str, Any],
+    *,
+    json_texts: Collection[str] = (),
 ) -> None:
     """Insert ``rows`` (values of ``columns``, in that order), each with the ``shared`` values too,
     on the session's connection (in its transaction).
+
+    ``json_texts``: JSON columns of ``columns`` whose values are given as the text ``json.dumps``
+    writes of them, as the column's type stores them by default; made by the caller, who can make
+    it faster than from a dictionary built for it (``wire.EntryMessage.to_json``).
 
     Columns named in neither get what ``insert`` gives a column left out: their column
     default is not applied, so give any the rows need (an id made per row, a timestamp).
@@ -43,20 +52,21 @@ def insert_rows(
         return
     connection = session.connection()
     dialect = connection.dialect
-    same = tuple(_bound(table.c[name], dialect, value) for name, value in shared.items())
-    converters = [(i, convert) for i, name in enumerate(columns) if (convert := _converter(table.c[name], dialect))]
-    if converters:
-        rows = [_converted(row, converters) for row in rows]
+    same = [_bound(table.c[name], dialect, value) for name, value in shared.items()]
+    values: list[Sequence[Any]] = list(zip(*rows, strict=True))  # column by column
+    for i, name in enumerate(columns):
+        convert = _from_text(table.c[name], dialect) if name in json_texts else _converter(table.c[name], dialect)
+        if convert is not None:
+            values[i] = _each_converted(convert, values[i])
+    bound = list(zip(*values, *map(repeat, same), strict=False))  # the shared values repeat without end
     names = [*columns, *shared]
     if not dialect.use_insertmanyvalues_wo_returning:
-        connection.exec_driver_sql(_statement(table, names, dialect, 1), [(*row, *same) for row in rows])
+        connection.exec_driver_sql(_statement(table, names, dialect, 1), bound)
         return
     size = dialect.insertmanyvalues_page_size
-    for first in range(0, len(rows), size):
-        page = rows[first : first + size]
-        connection.exec_driver_sql(
-            _statement(table, names, dialect, len(page)), tuple(value for row in page for value in (*row, *same))
-        )
+    for first in range(0, len(bound), size):
+        page = bound[first : first + size]
+        connection.exec_driver_sql(_statement(table, names, dialect, len(page)), tuple(chain.from_iterable(page)))
 
 
 def _statement(table: Table, names: list[str], dialect: Dialect, count: int) -> str:
@@ -86,14 +96,28 @@ def _converter(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | 
     return column.type.dialect_impl(dialect).bind_processor(dialect)
 
 
+def _from_text(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """What a JSON column's value given as text goes through: nothing, as both drivers take a JSON
+    column's text as it is; but an engine made with a JSON serializer of its own would store that
+    serializer's text, so there the value is read back and bound as the column's type binds it."""
+    if getattr(dialect, "_json_serializer", None) is None:
+        return None
+    return lambda text: _bound(column, dialect, json.loads(text))
+
+
 def _bound(column: Column[Any], dialect: Dialect, value: Any) -> Any:
     """``value`` as the column's own type binds it."""
     convert = column.type.dialect_impl(dialect).bind_processor(dialect)
     return value if convert is None else convert(value)
 
 
-def _converted(row: Sequence[Any], converters: list[tuple[int, Callable[[Any], Any]]]) -> Sequence[Any]:
-    values = list(row)
-    for i, convert in converters:
-        values[i] = convert(values[i])
-    return values
+def _each_converted(convert: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
+    """``values`` (one column's) converted, each distinct object once: a column of a bulk write
+    often holds one enum member, or None, on every row, and its conversion was a fifth of the
+    rows' cost. By identity, not equality: values that compare equal may convert apart (a
+    ``Decimal`` and its scale, a moment in two zones)."""
+    distinct = {id(value): value for value in values}
+    if len(distinct) == len(values):
+        return list(map(convert, values))
+    converted = {key: convert(value) for key, value in distinct.items()}
+    return [converted[id(value)] for value in values]

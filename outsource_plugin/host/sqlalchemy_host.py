@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from outsource_plugin.errors import OutsourceError
 from outsource_plugin.host.entries import EntryKind, EntryMap
-from outsource_plugin.host.fields import FieldSpec, read_field, watched, write_field
+from outsource_plugin.host.fields import FieldSpec, read_field, values_reader, watched, write_field
 from outsource_plugin.host.privacy import PartnerEntries, holds, partner_entries_policy, require_policy
 from outsource_plugin.host.protocol import EntryChange, EntryOp, HostChanges, HostUser, TicketInfo
 from outsource_plugin.host.required import check_filled
@@ -316,7 +316,12 @@ class SQLAlchemyHost:
         return self._partner_entries
 
     def entry_values(self, kind: EntryKind, entry: Any) -> dict[str, Any]:
-        return {name: read_field(entry, spec) for name, spec in self.entries[kind].fields.items()}
+        return self._entry_readers[kind](entry)
+
+    @cached_property
+    def _entry_readers(self) -> dict[EntryKind, Callable[[Any], dict[str, Any]]]:
+        """Each kind's reader of an entry's values, made once: capture reads thousands in a bulk write."""
+        return {kind: values_reader(spec.fields) for kind, spec in self.entries.items()}
 
     def entry_id(self, kind: EntryKind, entry: Any) -> str:
         return str(getattr(entry, self.entries[kind].id))

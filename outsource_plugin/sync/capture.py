@@ -91,7 +91,6 @@ from outsource_plugin.sync.flush_reads import (
 from outsource_plugin.sync.refusals import over_limit, refuse, refused_by_partner
 from outsource_plugin.wire import (
     EntryMessage,
-    Origin,
     WireOp,
     crossing,
     crossing_kind,
@@ -262,8 +261,9 @@ def send_values(
             _enqueue(state, engagement, link, kind, WireOp.DELETE, {})
             link.sent = False
         return
-    kind, values = crossing(engagement.role, kind, values)
-    if engagement.role is Side.LEAD:
+    side = engagement.role  # read once: a bulk write sends thousands
+    kind, values = crossing(side, kind, values)
+    if side is Side.LEAD:
         _tell_if_not_carried(state, engagement, kind)
     if over_limit(state, kind, values):
         refuse(state, engagement, link.entry_key, values, sent=True)
@@ -301,12 +301,8 @@ def _tell_if_not_carried(state: OutsourceState, engagement: Engagement, kind: En
 def _enqueue(
     state: OutsourceState, engagement: Engagement, link: Link, kind: EntryKind, op: WireOp, values: dict[str, Any]
 ) -> None:
-    made = stamp(state)
-    origin = Origin(
-        side=link.owner,
-        org=state.config["OUTSOURCE_ORG_NAME"],
-        user=made.user if made.user is not None else values.get("author") or values.get("resource"),
-        at=made.at,
+    origin = stamp(state).origin(
+        link.owner, state.config["OUTSOURCE_ORG_NAME"], values.get("author") or values.get("resource")
     )
     outbox.enqueue_later(
         state.session,

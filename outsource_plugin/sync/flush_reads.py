@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -24,7 +24,7 @@ from outsource_plugin.db import outbox
 from outsource_plugin.db.bulk_rows import insert_rows
 from outsource_plugin.db.models import Engagement, EntryLink, utcnow
 from outsource_plugin.host.entries import EntryKind
-from outsource_plugin.wire import EntryMessage
+from outsource_plugin.wire import EntryMessage, Origin
 from outsource_plugin.workflow import Side
 
 if TYPE_CHECKING:
@@ -43,7 +43,8 @@ def one_of(
 
     PostgreSQL takes them all as one array parameter (``= ANY``): psycopg parsed a long
     IN list of bound values again for every query, a fifth of capture's time there.
-    SQLite has no arrays: IN lists of at most ``_IN_CHUNK``, under its parameter limit.
+    SQLite has no arrays: IN lists of at most ``_IN_CHUNK``, under its parameter limit, each
+    one expanding parameter: a list of values given to ``in_`` is coerced value by value.
     """
     ordered = sorted(set(values))
     if not ordered:
@@ -52,7 +53,7 @@ def one_of(
         yield column == any_(bindparam(None, ordered, type_=postgresql.ARRAY(column.type)))
         return
     for first in range(0, len(ordered), _IN_CHUNK):
-        yield column.in_(ordered[first : first + _IN_CHUNK])
+        yield column.in_(bindparam(None, ordered[first : first + _IN_CHUNK], type_=column.type, expanding=True))
 
 
 def current_engagements(state: OutsourceState, ticket_ids: Iterable[str]) -> dict[str, Engagement]:
@@ -81,7 +82,7 @@ def current_engagements(state: OutsourceState, ticket_ids: Iterable[str]) -> dic
     return newest
 
 
-@dataclass
+@dataclass(slots=True)
 class NewLink:
     """A link made in bulk, by a flush's capture or a run of the partner's entries: a plain
     record, not an ORM object.
@@ -215,6 +216,18 @@ class Stamp:
 
     user: str | None
     at: str
+    _origins: dict[tuple[Side, str, str | None], Origin] = field(default_factory=dict, compare=False, repr=False)
+
+    def origin(self, side: Side, org: str, author: str | None) -> Origin:
+        """The origin of a message from ``side`` of ``org``: made by the stamp's user, or else by the
+        entry's ``author``. One object for the flush's messages alike: its JSON text is made once
+        (``wire.Origin.json_text``), not for each of a bulk write's thousands of messages."""
+        user = self.user if self.user is not None else author
+        key = (side, org, user)
+        made = self._origins.get(key)
+        if made is None:
+            made = self._origins[key] = Origin(side=side, org=org, user=user, at=self.at)
+        return made
 
 
 @contextmanager

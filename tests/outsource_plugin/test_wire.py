@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from types import MappingProxyType
 
 import pytest
 from flask import Flask
@@ -78,6 +79,27 @@ def test_the_wire_keys_keep_their_order_and_seen_comes_last() -> None:
     assert list(refusal.to_wire()) == ["entry_key", "op", "kind", "data", "reason", "origin"]
     assert refusal.to_wire()["origin"] == {"side": "service", "org": "Contoso", "at": AT}
     assert list(MESSAGES[1].to_wire()) == ["offer", "terms", "ticket_number", "acceptance_deadline"]
+
+
+@pytest.mark.parametrize("seen", [None, 0, 41])
+def test_an_entry_messages_json_text_is_json_dumps_of_its_wire_form_seen_given_or_its_own(seen: int | None) -> None:
+    """The outbox stores an entry message as this text (``outbox.number_batch``): it must be the text
+    ``json.dumps`` writes of the wire form, with the feed's ``seen`` in place of the message's own."""
+    unusual = EntryMessage(
+        'lead:note:\u00e9"\\:00ff00ff',
+        WireOp.UPSERT,
+        EntryKind.NOTE,
+        MappingProxyType({"text": "Grüße\n\t\u2028 ☃", "internal": False}),
+        Origin(user="Zoë"),
+        reason="é",
+        seen=2,
+    )
+    for message in [*(m for m in MESSAGES if isinstance(m, EntryMessage)), unusual]:
+        wire = message.to_wire()
+        if seen is not None:
+            wire["seen"] = seen
+        assert message.to_json(seen) == json.dumps(wire)
+        assert message.to_json(seen) == message.to_json(seen)  # the origin's text, made once, stays right
 
 
 def test_each_class_names_its_outbox_kind() -> None:
