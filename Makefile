@@ -13,7 +13,7 @@ OLDEST_PINS := tests/oldest-versions.txt
 # server, browser, root or Debian package, and not the generated-input suites (schemathesis, fuzz);
 # under two minutes on a 2-core machine.
 FAST_TESTS := tests/test_layout.py tests/outsource_plugin tests/blueprints tests/security \
-  tests/jobs/test_delivery_nudge.py tests/jobs/test_delivery_loop.py tests/jobs/test_poll.py tests/jobs/test_isolation.py tests/jobs/test_leave.py tests/examples/test_helpdesk.py tests/examples/test_entry_origin.py \
+  tests/jobs/test_delivery_nudge.py tests/jobs/test_delivery_pipeline.py tests/jobs/test_delivery_loop.py tests/jobs/test_poll.py tests/jobs/test_isolation.py tests/jobs/test_leave.py tests/examples/test_helpdesk.py tests/examples/test_entry_origin.py \
   tests/second_host/test_guide.py tests/third_host/test_guide.py
 GENERATED_INPUT_TESTS := tests/blueprints/test_schemathesis.py tests/blueprints/test_fuzz.py
 # The oldest versions run the fast tier, the generated-input suites and what starts its own processes

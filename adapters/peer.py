@@ -97,11 +97,21 @@ class PeerAdapter(PartnerAdapter):
         return DeliveryResult(remote_ref=message.engagement_uid, extra={"status": answer.get("status")})
 
     def deliver_batch(self, messages: Sequence[Outbound], max_bytes: int) -> list[Delivered]:
-        """Each request carries as many messages as fit in ``max_bytes`` (one at least, however large)."""
+        """Each request carries as many messages as fit in ``max_bytes`` (one at least, however large).
+
+        Once a message failed, the requests after it are not made (their messages are not tried):
+        the partner would refuse each of them as out of order, an earlier message missing.
+        """
         bodies = [_json(_envelope(m)) for m in messages]
         outcomes: list[Delivered] = []
+        failed = False
         for chunk in packed([len(b) for b in bodies], max_bytes, MOST_MESSAGES):
-            outcomes.extend(self._deliver_chunk([messages[n] for n in chunk], [bodies[n] for n in chunk]))
+            if failed:
+                outcomes.extend([None] * len(chunk))
+                continue
+            sent = self._deliver_chunk([messages[n] for n in chunk], [bodies[n] for n in chunk])
+            failed = any(isinstance(outcome, Exception) for outcome in sent)
+            outcomes.extend(sent)
         return outcomes
 
     def _deliver_chunk(self, messages: list[Outbound], bodies: list[bytes]) -> list[Delivered]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import Table, and_, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from outsource_plugin.db.bulk_rows import insert_rows
@@ -209,12 +209,16 @@ def claim(
     lease: timedelta,
     now: datetime | None = None,
     round_start: datetime | None = None,
+    stalled: Mapping[int, int] | None = None,
 ) -> list[int]:
     """Lease up to ``limit`` due messages to ``worker`` and return their ids.
 
     With ``round_start``, a message already attempted is due only if its retry
     time came before the round began: a delivery round that claims again never
     retries what it failed itself, however short the jittered wait it drew.
+    ``stalled`` maps a partner to the first number of its feed that failed this
+    round: what follows it stays for the next round, as the partner would only
+    refuse it as out of order.
 
     A partner's messages go to one worker at a time: its feed is numbered, and
     two workers delivering one feed would mostly send numbers out of turn and
@@ -237,8 +241,12 @@ def claim(
     )
     if round_start is not None:
         due = and_(due, or_(OutboxMessage.attempts == 0, OutboxMessage.next_attempt_at <= round_start))
+    for partner_id, seq in (stalled or {}).items():
+        due = and_(due, not_(and_(OutboxMessage.partner_id == partner_id, OutboxMessage.seq >= seq)))
     held = select(OutboxMessage.partner_id).where(
-        OutboxMessage.state == MessageState.PENDING, OutboxMessage.claimed_until >= now
+        OutboxMessage.state == MessageState.PENDING,
+        OutboxMessage.claimed_until >= now,
+        OutboxMessage.claimed_by != worker,
     )
     free = (
         select(Partner.id)
@@ -307,6 +315,42 @@ def retry(session: Session, message: OutboxMessage) -> None:
     message.attempts = 0
     message.next_attempt_at = utcnow()
     release(message)
+
+
+def count_attempts(session: Session, ids: Collection[int]) -> None:
+    """One more attempt for each of the messages, in one statement, committed before they are sent:
+    a message whose delivery kills the worker still counts toward OUTSOURCE_MAX_ATTEMPTS."""
+    _update(session, ids, attempts=OutboxMessage.attempts + 1)
+
+
+def give_back(session: Session, ids: Collection[int]) -> None:
+    """Claimed messages that were not tried: their attempt back and their lease released, in one
+    statement, so that a later claim takes them again as if nothing had happened."""
+    _update(session, ids, attempts=OutboxMessage.attempts - 1, claimed_by=None, claimed_until=None)
+
+
+def mark_delivered(session: Session, ids: Collection[int], at: datetime) -> None:
+    """Record many deliveries in one statement (a batch's 500 rows, not 500 updates): each
+    message delivered ``at``, its lease released and its last error gone."""
+    _update(
+        session,
+        ids,
+        state=MessageState.DELIVERED,
+        delivered_at=at,
+        last_error=None,
+        claimed_by=None,
+        claimed_until=None,
+    )
+
+
+def _update(session: Session, ids: Collection[int], **values: Any) -> None:
+    if ids:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(list(ids)))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def release(message: OutboxMessage | MailMessage) -> None:

@@ -72,7 +72,8 @@ def test_a_lead_without_the_batch_endpoint_gets_one_message_per_request(jobless_
 
 def test_the_item_a_batch_refusal_names_is_dead_lettered_alone(jobless_pair: Pair) -> None:
     """A 400 naming one item dead-letters that message, as a single push's 400 does; the others
-    were not applied and go again in the same round; the poller still brings the refused one."""
+    were not applied and go again (the one before it in the same round, those after it at the next:
+    the lead would refuse them as out of order); the poller still brings the refused one."""
     s = accepted_without_jobs(jobless_pair)
     texts = write_notes(s, "refused once")
     refusal = {
