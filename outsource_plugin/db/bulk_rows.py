@@ -16,11 +16,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from itertools import chain, repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Boolean, Column, Table
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    import psycopg
 
 #: the driver's placeholder for a positional value, by DB-API paramstyle
 _MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
@@ -44,9 +47,10 @@ def insert_rows(
 
     Columns named in neither get what ``insert`` gives a column left out: their column
     default is not applied, so give any the rows need (an id made per row, a timestamp).
-    As SQLAlchemy's ``insert`` does, a driver that runs an executemany one row at a time on
-    the server (psycopg) gets pages of rows in multi-row VALUES statements; SQLite's driver,
-    whose executemany reuses one prepared statement in process, gets one executemany.
+    psycopg gets the rows as one COPY (``_copied``). As SQLAlchemy's ``insert`` does, another
+    driver that runs an executemany one row at a time on the server (psycopg2) gets pages of rows
+    in multi-row VALUES statements; SQLite's driver, whose executemany reuses one prepared
+    statement in process, gets one executemany.
     """
     if not rows:
         return
@@ -60,6 +64,9 @@ def insert_rows(
             values[i] = _each_converted(convert, values[i])
     bound = list(zip(*values, *map(repeat, same), strict=False))  # the shared values repeat without end
     names = [*columns, *shared]
+    if dialect.driver == "psycopg":
+        _copied(connection, table, names, bound)
+        return
     if not dialect.use_insertmanyvalues_wo_returning:
         connection.exec_driver_sql(_statement(table, names, dialect, 1), bound)
         return
@@ -67,6 +74,28 @@ def insert_rows(
     for first in range(0, len(bound), size):
         page = bound[first : first + size]
         connection.exec_driver_sql(_statement(table, names, dialect, len(page)), tuple(chain.from_iterable(page)))
+
+
+def _copied(connection: Connection, table: Table, names: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """The rows written with one COPY, in the connection's transaction.
+
+    psycopg sends an executemany as one prepared INSERT per row, and a multi-row INSERT of a page
+    of rows is a query it parses in Python; both cost more than the rows' own writing. COPY takes
+    the rows as one stream, each value in the text form the column's type reads (a JSON text as
+    it is). It runs on the driver's cursor, with the engine's cursor events told of it (no
+    execution context: the events allow None).
+    """
+    preparer = connection.dialect.identifier_preparer
+    listed = ", ".join(preparer.format_column(table.c[name]) for name in names)
+    statement = f"COPY {preparer.format_table(table)} ({listed}) FROM STDIN"
+    driver = cast("psycopg.Connection[Any]", connection.connection.driver_connection)
+    events = connection.dispatch  # a host's SQL tracing sees the COPY as it sees an executemany
+    with driver.cursor() as cursor:
+        events.before_cursor_execute(connection, cursor, statement, rows, None, True)
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+        events.after_cursor_execute(connection, cursor, statement, rows, None, True)
 
 
 def _statement(table: Table, names: list[str], dialect: Dialect, count: int) -> str:

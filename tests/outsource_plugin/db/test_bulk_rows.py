@@ -65,7 +65,11 @@ def test_outbox_rows_written_in_bulk_are_those_insert_writes(app: Flask, partner
 
 
 OUTBOX_COLUMNS = ["partner_id", "seq", "engagement_uid", "kind", "payload", "message_id"]
-PAYLOADS = [{"entry_key": "lead:note:1:ab", "data": {"text": 'Grüße, "quoted"', "n": [1.5, None, True]}}, {}]
+#: with what a COPY's text form escapes (a backslash, a tab, a new line): psycopg's rows go as one
+PAYLOADS = [
+    {"entry_key": "lead:note:1:ab", "data": {"text": 'Grüße, "quoted"\\ \t\n\\N', "n": [1.5, None, True]}},
+    {},
+]
 
 
 def outbox_rows(partner_id: int, payload: Callable[[dict[str, Any]], Any]) -> list[tuple[Any, ...]]:
@@ -119,7 +123,8 @@ def test_json_text_is_bound_as_the_column_binds_it_on_an_engine_with_its_own_ser
 
 
 def test_entry_links_written_in_bulk_are_those_insert_writes(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pages of one row each: PostgreSQL's multi-row statements (``insertmanyvalues``) end where the rows do."""
+    """Pages of one row each: PostgreSQL's multi-row statements (``insertmanyvalues``) end where the rows do.
+    Text a COPY escapes (``\\N`` is its null) is stored as it is."""
     columns = ["engagement_uid", "entry_key", "kind", "local_id", "owner"]
     columns += ["in_suspension", "first_seq", "sent", "deleted"]
     with app.app_context():
@@ -128,6 +133,7 @@ def test_entry_links_written_in_bulk_are_those_insert_writes(app: Flask, monkeyp
         rows = [
             ("e" * 32, "lead:note:1:ab", "note", "1", Side.LEAD, False, 7, True, False),
             ("e" * 32, "lead:time:2:cd", "time", None, Side.SERVICE, True, None, False, True),
+            ("e" * 32, "lead:charge:\\N:ef", "charge", "\\N\t\\ \n", Side.LEAD, False, None, False, False),
         ]
         both_ways(table, columns, rows, {"question": False, "created_at": MOMENT, "updated_at": MOMENT})
         db.session.rollback()
