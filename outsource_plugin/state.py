@@ -7,18 +7,23 @@ which composes everything and so sits above all of it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import requests
 from flask import Flask, current_app
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from outsource_plugin.adapters.base import PartnerAdapter
 from outsource_plugin.adapters.registry import adapter_class
 from outsource_plugin.db.feed_waits import FeedWaits
 from outsource_plugin.db.models import Partner
 from outsource_plugin.host.protocol import HostAdapter
+
+#: the state whose ``session`` a ``session_resolved`` block running in this context resolved, and its session
+_RESOLVED: ContextVar[tuple[OutsourceState, Session] | None] = ContextVar("outsource_resolved_session", default=None)
 
 
 class OutsourceState:
@@ -41,7 +46,24 @@ class OutsourceState:
 
     @property
     def session(self) -> Session:
+        resolved = _RESOLVED.get()
+        if resolved is not None and resolved[0] is self:
+            return resolved[1]
         return self.host.session
+
+    @contextmanager
+    def session_resolved(self) -> Iterator[Session]:
+        """``session`` is the host's session itself in the block, not the scoped session that stands
+        for it: that looks the session up again on every use, and capture uses it a few times for
+        each of a bulk write's thousands of entries. The block runs in one scope (one app context)."""
+        session = self.session
+        if isinstance(session, scoped_session):
+            session = session()
+        token = _RESOLVED.set((self, session))
+        try:
+            yield session
+        finally:
+            _RESOLVED.reset(token)
 
     def reset_adapters(self) -> None:
         """Forget cached adapter instances (and any state an in-memory one holds)."""

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -127,6 +128,32 @@ def _seen(payload: Mapping[str, Any]) -> int | None:
 def _with_seen(wire: dict[str, Any], seen: int | None) -> dict[str, Any]:
     """``seen`` goes last, and only when the sender's feed is numbered (``outbox.enqueue``)."""
     return wire if seen is None else {**wire, "seen": seen}
+
+
+def _json_writer() -> Callable[[Any], str]:
+    """``json.dumps`` with its default arguments, its C encoder made once: ``json.dumps`` makes one
+    for every call, and an outbox batch writes thousands of entry messages (``EntryMessage.to_json``).
+    It skips ``json.dumps``'s check for cycles, which wire values (a host's field values, a parsed
+    message) cannot have. Without the C accelerator, ``json.dumps`` itself."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return json.dumps
+    encoder = json.JSONEncoder()
+    encode = make(
+        None,  # no markers: no cycle check
+        encoder.default,
+        json.encoder.encode_basestring_ascii,
+        None,  # indent
+        encoder.key_separator,
+        encoder.item_separator,
+        encoder.sort_keys,
+        encoder.skipkeys,
+        encoder.allow_nan,
+    )
+    return lambda value: "".join(encode(value, 0))
+
+
+_dumps = _json_writer()
 
 
 @cache
@@ -285,12 +312,12 @@ class EntryMessage:
         and a dictionary built only to be encoded whole was a tenth of capture's time.
         """
         data = self.data if isinstance(self.data, dict) else dict(self.data)
-        reason = "" if self.reason is None else f', "reason": {json.dumps(self.reason)}'
+        reason = "" if self.reason is None else f', "reason": {_dumps(self.reason)}'
         seen = self.seen if seen is None else seen
-        end = "}" if seen is None else f', "seen": {json.dumps(seen)}}}'
+        end = "}" if seen is None else f', "seen": {_dumps(seen)}}}'
         return (
-            f'{{"entry_key": {json.dumps(self.entry_key)}, "op": {_quoted(self.op)}, "kind": {_quoted(self.entry_kind)}'
-            f', "data": {json.dumps(data)}{reason}, "origin": {self.origin.json_text}{end}'
+            f'{{"entry_key": {_dumps(self.entry_key)}, "op": {_quoted(self.op)}, "kind": {_quoted(self.entry_kind)}'
+            f', "data": {_dumps(data)}{reason}, "origin": {self.origin.json_text}{end}'
         )
 
     @classmethod

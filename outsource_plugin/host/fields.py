@@ -10,9 +10,9 @@ status table, as an enum; an author as a name or as a user id), so a field map e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, cast
 
 
@@ -46,11 +46,14 @@ def read_field(obj: Any, spec: FieldSpec | None) -> Any:
     return getattr(obj, spec, None)
 
 
-def values_reader(fields: Mapping[str, FieldSpec]) -> Callable[[Any], dict[str, Any]]:
+def values_reader(fields: Mapping[str, FieldSpec], *, kept: Collection[str] = ()) -> Callable[[Any], dict[str, Any]]:
     """A reader of the values a field map names on a row (``read_field`` of each, by neutral name).
 
     When each is a plain attribute name, all are read with one ``attrgetter``: capture reads a bulk
     write's thousands of entries. A row that lacks one is read field by field, which gives None for it.
+    ``kept``: the attributes whose loaded value a row keeps in its ``__dict__``, where reading it is all
+    its getter does (an ORM model's mapped columns): when each name is one, a row with them all loaded
+    is read there with one ``itemgetter``, skipping a Python getter per value; else as above.
     """
 
     def each(row: Any) -> dict[str, Any]:
@@ -59,16 +62,32 @@ def values_reader(fields: Mapping[str, FieldSpec]) -> Callable[[Any], dict[str, 
     names, specs = tuple(fields), tuple(fields.values())
     if not specs or not all(isinstance(spec, str) and "." not in spec for spec in specs):
         return each  # a callable or a ``Field`` is the host's code; a dotted name is an attribute's name
-    get = attrgetter(*cast(tuple[str, ...], specs))
+    attributes = cast(tuple[str, ...], specs)
+    get = attrgetter(*attributes)
+    one = len(names) == 1
+
+    def named(got: Any) -> dict[str, Any]:
+        return dict(zip(names, (got,) if one else got, strict=False))  # of one length
 
     def at_once(row: Any) -> dict[str, Any]:
         try:
             got = get(row)
         except AttributeError:
             return each(row)
-        return dict(zip(names, (got,) if len(names) == 1 else got, strict=False))  # of one length
+        return named(got)
 
-    return at_once
+    if not all(name in kept for name in attributes):
+        return at_once
+    loaded = itemgetter(*attributes)
+
+    def from_dict(row: Any) -> dict[str, Any]:
+        try:
+            got = loaded(vars(row))
+        except KeyError:
+            return at_once(row)  # one not loaded (expired, deferred, a default not yet set): its getter loads it
+        return named(got)
+
+    return from_dict
 
 
 def writable(spec: FieldSpec | None) -> bool:

@@ -14,7 +14,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from sqlalchemy import BigInteger, event, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Mapper, Session
 
 from outsource_plugin.errors import OutsourceError
 from outsource_plugin.host.entries import EntryKind, EntryMap
@@ -83,6 +83,19 @@ def _column(model: type, attribute: str) -> tuple[Any, type]:
     except NotImplementedError:
         python_type = str
     return column_type, python_type
+
+
+def _kept_in_dict(model: type) -> frozenset[str]:
+    """The model's mapped columns: an instance keeps each one's loaded value in its ``__dict__``, and
+    the attribute's getter returns it from there (``fields.values_reader`` reads it there directly)."""
+    mapper: Mapper[Any] | None = inspect(model, raiseerr=False)
+    if mapper is None:
+        return frozenset()
+    return frozenset(
+        prop.key
+        for prop in mapper.column_attrs
+        if isinstance(getattr(model, prop.key, None), InstrumentedAttribute)  # not shadowed by the model's own
+    )
 
 
 def _key(model: type, attribute: str, value: str) -> Any:
@@ -321,7 +334,7 @@ class SQLAlchemyHost:
     @cached_property
     def _entry_readers(self) -> dict[EntryKind, Callable[[Any], dict[str, Any]]]:
         """Each kind's reader of an entry's values, made once: capture reads thousands in a bulk write."""
-        return {kind: values_reader(spec.fields) for kind, spec in self.entries.items()}
+        return {kind: values_reader(spec.fields, kept=_kept_in_dict(spec.model)) for kind, spec in self.entries.items()}
 
     def entry_id(self, kind: EntryKind, entry: Any) -> str:
         return str(getattr(entry, self.entries[kind].id))

@@ -107,7 +107,7 @@ if TYPE_CHECKING:
 
 def on_host_changes(state: OutsourceState, changes: HostChanges) -> None:
     """Called inside the host's flush with what it changed."""
-    with collector_paused():
+    with collector_paused(), state.session_resolved():
         _capture(state, changes)
 
 

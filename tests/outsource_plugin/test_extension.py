@@ -231,3 +231,18 @@ def test_the_readmes_configuration_table_lists_every_setting_with_its_default() 
     assert set(rows) == {s.key for s in SETTINGS}
     for setting in SETTINGS:
         assert rows[setting.key] == repr(setting.default), setting.key
+
+
+def test_a_resolved_session_is_the_scoped_sessions_own_in_the_block_and_for_that_state_only(
+    app: Flask, bare_app: Flask
+) -> None:
+    """Capture resolves the host's scoped session once per flush (``OutsourceState.session_resolved``)."""
+    Outsourcing(bare_app, host=bare_host())
+    state, other = app.extensions["outsource"], bare_app.extensions["outsource"]
+    with app.app_context():
+        assert state.session is db.session
+        with state.session_resolved() as session:
+            assert session is db.session() and state.session is session
+            with bare_app.app_context():
+                assert other.session is db.session and other.session() is not session
+        assert state.session is db.session

@@ -94,12 +94,29 @@ def test_an_entry_messages_json_text_is_json_dumps_of_its_wire_form_seen_given_o
         reason="é",
         seen=2,
     )
-    for message in [*(m for m in MESSAGES if isinstance(m, EntryMessage)), unusual]:
+    # values a host or a partner may hand over beyond the wire forms: JSON must write them as ``json.dumps`` does
+    odd_values = EntryMessage(
+        "service:time:7:00000000",
+        WireOp.UPSERT,
+        EntryKind.TIME,
+        {"hours": 1.5, "big": 10**30, "tiny": 1e-300, "nan": float("nan"), "none": None, "list": [1, "\ud800"]},
+        seen=True,  # a bool is an int: ``_seen`` lets it through
+    )
+    for message in [*(m for m in MESSAGES if isinstance(m, EntryMessage)), unusual, odd_values]:
         wire = message.to_wire()
         if seen is not None:
             wire["seen"] = seen
         assert message.to_json(seen) == json.dumps(wire)
         assert message.to_json(seen) == message.to_json(seen)  # the origin's text, made once, stays right
+
+
+def test_an_entry_message_with_a_value_json_cannot_write_fails_as_json_dumps_does() -> None:
+    message = EntryMessage("lead:note:1:00000000", WireOp.UPSERT, EntryKind.NOTE, {"text": object()})
+    with pytest.raises(TypeError) as dumped:
+        json.dumps(message.to_wire())
+    with pytest.raises(TypeError) as written:
+        message.to_json()
+    assert str(written.value) == str(dumped.value)
 
 
 def test_each_class_names_its_outbox_kind() -> None:
