@@ -18,11 +18,13 @@ import requests
 from flask import Flask
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.pool import NullPool
 
 from examples.helpdesk.models import Note, db
 from outsource_plugin.db.models import MessageState, OutboxMessage, Partner
 from outsource_plugin.jobs.deliver import Outcome, deliver_due
+from outsource_plugin.jobs.sender import BatchSender, Sent
 from outsource_plugin.state import current_outsource
 from outsource_plugin.workflow import Status
 from tests.blueprints.api_helpers import add_engagement, add_ticket
@@ -154,3 +156,53 @@ def test_what_follows_a_failed_request_in_the_round_keeps_its_attempts_and_is_du
             None,
         )
         assert held_back.next_attempt_at <= before
+
+
+def writable_elsewhere(database_url: str) -> bool:
+    """Whether another connection could write now: no transaction holds SQLite's write lock, or sits
+    open on PostgreSQL (``idle in transaction``, with its row locks)."""
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                raw = conn.connection.dbapi_connection
+                raw.isolation_level = None
+                raw.execute("PRAGMA busy_timeout = 0")
+                try:
+                    raw.execute("BEGIN IMMEDIATE")
+                except Exception:  # noqa: BLE001  "database is locked"
+                    return False
+                raw.execute("ROLLBACK")
+                return True
+            held = conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+                )
+            )
+            return held == 0
+    finally:
+        engine.dispose()
+
+
+def test_no_transaction_stays_open_while_the_round_waits_for_a_batch(
+    app: Flask, peer_id: int, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    """The round waits for the partner's answer with its transaction committed: on SQLite an open one
+    holds the write lock that the web process needs to answer the partner's own requests, and two
+    peers pushing to each other waited on each other until their requests timed out."""
+    monkeypatch.setitem(app.extensions["outsource"].config, "OUTSOURCE_DELIVERY_BATCH", 1)
+    notes(app, peer_id, 4)
+    waits: list[tuple[bool, bool]] = []
+    wait = BatchSender.next
+
+    def next_checked(sender: BatchSender) -> Sent:
+        waits.append((db.session().in_transaction(), writable_elsewhere(database_url)))
+        return wait(sender)
+
+    monkeypatch.setattr(BatchSender, "next", next_checked)
+    lead(app, peer_id, monkeypatch, FakeLead(applied))
+    with app.app_context():
+        counts = deliver_due(current_outsource())
+    assert counts == {Outcome.DELIVERED: 4, Outcome.RETRY: 0, Outcome.DEAD: 0}
+    assert waits == [(False, True)] * 4
