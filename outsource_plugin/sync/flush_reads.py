@@ -25,7 +25,7 @@ from outsource_plugin.db.bulk_rows import insert_rows
 from outsource_plugin.db.models import Engagement, EntryLink, utcnow
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.wire import EntryMessage, Origin
-from outsource_plugin.workflow import Side
+from outsource_plugin.workflow import Side, Status, SyncState, sync_state
 
 if TYPE_CHECKING:
     from outsource_plugin.state import OutsourceState
@@ -80,6 +80,34 @@ def current_engagements(state: OutsourceState, ticket_ids: Iterable[str]) -> dic
         for engagement_id, status in locked:
             set_committed_value(open_ones[engagement_id], "status", status)
     return newest
+
+
+@dataclass(slots=True)
+class EngagementFacts:
+    """What capture reads of an engagement for each entry it captures, read once per flush.
+
+    A bulk write has thousands of entries on a few hundred engagements, and each
+    mapped attribute read is a Python getter (``InstrumentedAttribute.__get__``),
+    about six per entry. The status is the one fact capture itself changes within a
+    flush (work started on an Accepted service ticket): ``read_status`` reads it again.
+    """
+
+    engagement: Engagement
+    uid: str
+    partner_id: int
+    side: Side
+    status: Status
+    sync: SyncState
+
+    @classmethod
+    def of(cls, engagement: Engagement) -> EngagementFacts:
+        status = engagement.status
+        return cls(engagement, engagement.uid, engagement.partner_id, engagement.role, status, sync_state(status))
+
+    def read_status(self) -> None:
+        """The engagement's status changed: the flush's later entries see the new one."""
+        self.status = self.engagement.status
+        self.sync = sync_state(self.status)
 
 
 @dataclass(slots=True)
