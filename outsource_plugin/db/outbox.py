@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, and_, func, not_, or_, select, update
 from sqlalchemy.orm import Session
@@ -62,21 +62,22 @@ def enqueue(session: Session, engagement: Engagement, message: WireMessage) -> O
     Messages waiting in a ``numbered_together`` batch are numbered first, so the
     feed keeps the order in which messages were queued.
     """
+    return _enqueue_now(session, engagement.partner_id, engagement.uid, message)
+
+
+def _enqueue_now(session: Session, partner_id: int, engagement_uid: str, message: WireMessage) -> OutboxMessage:
     number_batch(session)
-    seq, seen = _reserve(session, engagement.partner_id, 1)
-    queued = OutboxMessage(**_row(engagement.partner_id, engagement.uid, message, seq, seen))
+    seq, seen = _reserve(session, partner_id, 1)
+    queued = OutboxMessage(**_row(partner_id, engagement_uid, message, seq, seen))
     session.add(queued)
     session.info[WAKE_DELIVERY] = True
     return queued
 
 
-class _Waiting(NamedTuple):
-    """A message queued in a ``numbered_together`` batch: a tuple, made thousands of times a bulk write."""
-
-    partner_id: int
-    engagement_uid: str
-    message: WireMessage
-    numbered: Callable[[int], None]
+#: a message queued in a ``numbered_together`` batch: its partner's id, its engagement's uid, the message,
+#: and what is told its number. A plain tuple: a NamedTuple's constructor is a Python call, made
+#: thousands of times a bulk write
+_Waiting = tuple[int, str, WireMessage, Callable[[int], None]]
 
 
 @contextmanager
@@ -101,15 +102,18 @@ def numbered_together(session: Session) -> Iterator[None]:
 
 
 def enqueue_later(
-    session: Session, engagement: Engagement, message: WireMessage, numbered: Callable[[int], None]
+    session: Session, partner_id: int, engagement_uid: str, message: WireMessage, numbered: Callable[[int], None]
 ) -> None:
-    """Queue a message in the open ``numbered_together`` batch (at once without one); ``numbered``
-    is told its feed number."""
+    """Queue a message for the partner ``partner_id`` about the engagement ``engagement_uid`` in the open
+    ``numbered_together`` batch (at once without one); ``numbered`` is told its feed number.
+
+    Ids rather than the engagement: capture reads them once per flush (``sync.flush_reads.EngagementFacts``).
+    """
     batch: list[_Waiting] | None = session.info.get(_BATCH)  # one lookup: a bulk write queues thousands
     if batch is None:
-        numbered(enqueue(session, engagement, message).seq)
+        numbered(_enqueue_now(session, partner_id, engagement_uid, message).seq)
         return
-    batch.append(_Waiting(engagement.partner_id, engagement.uid, message, numbered))
+    batch.append((partner_id, engagement_uid, message, numbered))
 
 
 def number_batch(session: Session) -> None:
@@ -120,7 +124,7 @@ def number_batch(session: Session) -> None:
     session.info[_BATCH] = []
     by_partner: dict[int, list[_Waiting]] = {}
     for item in waiting:
-        by_partner.setdefault(item.partner_id, []).append(item)
+        by_partner.setdefault(item[0], []).append(item)
     rows: list[tuple[Any, ...]] = []
     message_ids = iter(new_ids(len(waiting)))
     # without autoflush: what waits to be told its number (a new entry link) is still to be
@@ -129,12 +133,9 @@ def number_batch(session: Session) -> None:
         for partner_id in sorted(by_partner):  # one lock order for every transaction
             items = by_partner[partner_id]
             last, seen = _reserve(session, partner_id, len(items))
-            for seq, item in enumerate(items, start=last - len(items) + 1):
-                message = item.message
-                rows.append(
-                    (partner_id, seq, item.engagement_uid, message.kind, _stored(message, seen), next(message_ids))
-                )
-                item.numbered(seq)
+            for seq, (_, engagement_uid, message, numbered) in enumerate(items, start=last - len(items) + 1):
+                rows.append((partner_id, seq, engagement_uid, message.kind, _stored(message, seen), next(message_ids)))
+                numbered(seq)
         now = utcnow()  # the batch's moment: converted once for all its rows (``bulk_rows``)
         shared = {"state": MessageState.PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
         insert_rows(session, cast(Table, OutboxMessage.__table__), _BATCH_COLUMNS, rows, shared, json_texts=["payload"])

@@ -80,6 +80,7 @@ from outsource_plugin.host.privacy import holds
 from outsource_plugin.host.protocol import EntryChange, EntryOp, HostChanges
 from outsource_plugin.sync.collector import collector_paused
 from outsource_plugin.sync.flush_reads import (
+    EngagementFacts,
     Link,
     LiveLinks,
     NewLink,
@@ -123,20 +124,21 @@ def _capture(state: OutsourceState, changes: HostChanges) -> None:
     kept = kept_local(state.session)
     ours = [change for change in changes.entries if change.entry not in kept]
     engagements = current_engagements(state, {change.ticket_id for change in ours}) if ours else {}
+    facts = {ticket_id: EngagementFacts.of(engagement) for ticket_id, engagement in engagements.items()}
     entry_id = state.host.entry_id
     local_ids = [entry_id(change.kind, change.entry) for change in ours]  # each asked of the host once
     links = LiveLinks.of(
         state,
         (
-            (engagements[change.ticket_id].uid, change.kind, local_id)
+            (facts[change.ticket_id].uid, change.kind, local_id)
             for change, local_id in zip(ours, local_ids, strict=True)
-            if change.ticket_id in engagements
+            if change.ticket_id in facts
         ),
     )
     tokens = key_tokens(len(ours))  # a new entry's key takes one (``wire.entry_key``)
     with outbox.numbered_together(state.session), stamped_alike(state.session):
         for change, local_id, token in zip(ours, local_ids, tokens, strict=True):
-            capture_entry(state, change, local_id, engagements.get(change.ticket_id), links, key_token=token)
+            capture_entry(state, change, local_id, facts.get(change.ticket_id), links, key_token=token)
     links.insert_new(state.session)  # after the numbering: each link is inserted with its first message's number
     for ticket_id in changes.reassigned:
         engagement = _locked(state, current_engagement(state.session, ticket_id))
@@ -156,24 +158,24 @@ def capture_entry(
     state: OutsourceState,
     change: EntryChange,
     local_id: str,
-    engagement: Engagement | None,
+    facts: EngagementFacts | None,
     links: LiveLinks,
     *,
     key_token: str,
 ) -> None:
-    """Link and send (or hold) one host entry change of the ticket whose current engagement is ``engagement``.
+    """Link and send (or hold) one host entry change of the ticket whose current engagement ``facts`` tells of.
 
+    ``facts``: the engagement's, read once per flush (``flush_reads.EngagementFacts``).
     ``local_id``: the host's id of the changed entry, asked once per flush (the links are read by it too).
     ``links``: the flush's live links, read once (``flush_reads.LiveLinks``).
     ``key_token``: the token of the entry key a new link takes, the flush's drawn together (``wire.key_tokens``).
     """
-    if engagement is None:
+    if facts is None:
         return
-    status = engagement.status  # each mapped attribute read once: thousands of entries in a bulk write
-    sync = sync_state(status)
+    status, sync = facts.status, facts.sync
     if sync is SyncState.NONE:
         return
-    side, uid = engagement.role, engagement.uid
+    side, uid = facts.side, facts.uid
     if change.op is EntryOp.CREATE:
         if sync is SyncState.ENDED:
             return
@@ -190,14 +192,15 @@ def capture_entry(
         )
         links.add(link)
         if sync is SyncState.ACTIVE:
-            _send(state, engagement, link, change)
+            _send(state, facts, link, change)
             if status is Status.ACCEPTED and side is Side.SERVICE and change.kind in WORK_KINDS:
-                _work_started(state, engagement)
+                _work_started(state, facts.engagement)
+                facts.read_status()  # In Progress now, for the flush's later entries
         return
     found = links.get(uid, change.kind, local_id)
     if found is None:
         return
-    _check_and_send(state, engagement, found, change, sync)
+    _check_and_send(state, facts, found, change, sync)
     if change.op is EntryOp.DELETE:
         # retired whether or not the delete crossed: the host may give its id to a new entry
         found.deleted = True
@@ -211,15 +214,14 @@ def retire_local(state: OutsourceState, uid: str, kind: EntryKind, local_id: str
 
 
 def _check_and_send(
-    state: OutsourceState, engagement: Engagement, link: Link, change: EntryChange, sync: SyncState
+    state: OutsourceState, facts: EngagementFacts, link: Link, change: EntryChange, sync: SyncState
 ) -> None:
     """An edit or delete of a synced entry: refused on a read-only one, else sent if sync is on."""
-    side = engagement.role
     local_id = link.local_id
-    if link.owner is not side:
+    if link.owner is not facts.side:
         if sync is not SyncState.ENDED:
             raise ReadOnlyEntry(
-                f"this {change.kind.value} came from {engagement.partner.name}: only they can change it",
+                f"this {change.kind.value} came from {facts.engagement.partner.name}: only they can change it",
                 details={"entry": [change.kind.value, local_id]},
             )
         return
@@ -229,23 +231,27 @@ def _check_and_send(
             details={"entry": [change.kind.value, local_id]},
         )
     if sync is SyncState.ACTIVE and not link.in_suspension:
-        _send(state, engagement, link, change)
+        _send(state, facts, link, change)
 
 
-def _send(state: OutsourceState, engagement: Engagement, link: Link, change: EntryChange) -> None:
+def _send(state: OutsourceState, facts: EngagementFacts, link: Link, change: EntryChange) -> None:
     """Queue the entry's new state for the partner, under the privacy rules."""
     if change.op is EntryOp.DELETE:
-        send_delete(state, engagement, link)
+        _send_delete(state, facts, link)
         return
-    send_values(state, engagement, link, change.kind, state.host.entry_values(change.kind, change.entry))
+    _send_values(state, facts, link, change.kind, state.host.entry_values(change.kind, change.entry))
 
 
 def send_delete(state: OutsourceState, engagement: Engagement, link: Link) -> None:
     """Our entry is gone: so is the partner's copy, if it has one."""
+    _send_delete(state, EngagementFacts.of(engagement), link)
+
+
+def _send_delete(state: OutsourceState, facts: EngagementFacts, link: Link) -> None:
     link.deleted = True
     if link.sent:
-        kind = crossing_kind(engagement.role, EntryKind(link.kind))
-        _enqueue(state, engagement, link, kind, WireOp.DELETE, {})
+        kind = crossing_kind(facts.side, EntryKind(link.kind))
+        _enqueue(state, facts, link, kind, WireOp.DELETE, {})
 
 
 def send_values(
@@ -256,19 +262,25 @@ def send_values(
     Capture, backfill and reconciliation's repairs all go through here, so the
     rules cannot differ between them.
     """
+    _send_values(state, EngagementFacts.of(engagement), link, kind, values)
+
+
+def _send_values(
+    state: OutsourceState, facts: EngagementFacts, link: Link, kind: EntryKind, values: dict[str, Any]
+) -> None:
+    engagement = facts.engagement
     if kind in PRIVATE_KINDS and values.get("internal") and not _internal_may_leave(engagement):
         if link.sent:
-            _enqueue(state, engagement, link, kind, WireOp.DELETE, {})
+            _enqueue(state, facts, link, kind, WireOp.DELETE, {})
             link.sent = False
         return
-    side = engagement.role  # read once: a bulk write sends thousands
-    kind, values = crossing(side, kind, values)
-    if side is Side.LEAD:
+    kind, values = crossing(facts.side, kind, values)
+    if facts.side is Side.LEAD:
         _tell_if_not_carried(state, engagement, kind)
     if over_limit(state, kind, values):
         refuse(state, engagement, link.entry_key, values, sent=True)
         return
-    _enqueue(state, engagement, link, kind, WireOp.UPSERT, values)
+    _enqueue(state, facts, link, kind, WireOp.UPSERT, values)
     link.sent = True
 
 
@@ -299,14 +311,15 @@ def _tell_if_not_carried(state: OutsourceState, engagement: Engagement, kind: En
 
 
 def _enqueue(
-    state: OutsourceState, engagement: Engagement, link: Link, kind: EntryKind, op: WireOp, values: dict[str, Any]
+    state: OutsourceState, facts: EngagementFacts, link: Link, kind: EntryKind, op: WireOp, values: dict[str, Any]
 ) -> None:
     origin = stamp(state).origin(
         link.owner, state.config["OUTSOURCE_ORG_NAME"], values.get("author") or values.get("resource")
     )
     outbox.enqueue_later(
         state.session,
-        engagement,
+        facts.partner_id,
+        facts.uid,
         EntryMessage(link.entry_key, op, kind, to_wire(kind, values), origin),
         lambda seq: _first_message(link, seq),
     )

@@ -9,13 +9,14 @@ inserted together at the end.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, Table, any_, bindparam, select
+from sqlalchemy import ColumnElement, Integer, String, Table, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -25,13 +26,18 @@ from outsource_plugin.db.bulk_rows import insert_rows
 from outsource_plugin.db.models import Engagement, EntryLink, utcnow
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.wire import EntryMessage, Origin
-from outsource_plugin.workflow import Side
+from outsource_plugin.workflow import Side, Status, SyncState, sync_state
 
 if TYPE_CHECKING:
     from outsource_plugin.state import OutsourceState
 
 #: values per IN list: well under every database's limit of bound parameters
 _IN_CHUNK = 500
+#: the column types whose values SQLite may take as one JSON text, and the Python type each value must have:
+#: it compares a value read from JSON with the column under its type affinity rules, which match what an
+#: IN list of bound values selects only for values of the column's own type (an int against a String
+#: column matches nothing there); and these types bind their values as they are
+_JSON_LISTED: dict[type, type] = {String: str, Integer: int}
 #: ``session.info`` key of the open ``stamped_alike`` block's stamp (None until first read)
 _STAMP = "outsource_flush_stamp"
 
@@ -43,14 +49,21 @@ def one_of(
 
     PostgreSQL takes them all as one array parameter (``= ANY``): psycopg parsed a long
     IN list of bound values again for every query, a fifth of capture's time there.
-    SQLite has no arrays: IN lists of at most ``_IN_CHUNK``, under its parameter limit, each
-    one expanding parameter: a list of values given to ``in_`` is coerced value by value.
+    SQLite has no arrays; it takes values of the column's own type (``_JSON_LISTED``) as one
+    JSON text (``json_each``), parsed in a third of the time of as many bound values. Other
+    values go in IN lists of at most ``_IN_CHUNK``, under its parameter limit, each one
+    expanding parameter: a list of values given to ``in_`` is coerced value by value.
     """
     ordered = sorted(set(values))
     if not ordered:
         return
     if session.get_bind().dialect.name == "postgresql":
         yield column == any_(bindparam(None, ordered, type_=postgresql.ARRAY(column.type)))
+        return
+    listed = _JSON_LISTED.get(type(column.type))
+    if listed is not None and all(type(value) is listed for value in ordered):
+        values_of = func.json_each(bindparam(None, json.dumps(ordered), type_=String)).table_valued("value")
+        yield column.in_(select(values_of.c.value))
         return
     for first in range(0, len(ordered), _IN_CHUNK):
         yield column.in_(bindparam(None, ordered[first : first + _IN_CHUNK], type_=column.type, expanding=True))
@@ -80,6 +93,34 @@ def current_engagements(state: OutsourceState, ticket_ids: Iterable[str]) -> dic
         for engagement_id, status in locked:
             set_committed_value(open_ones[engagement_id], "status", status)
     return newest
+
+
+@dataclass(slots=True)
+class EngagementFacts:
+    """What capture reads of an engagement for each entry it captures, read once per flush.
+
+    A bulk write has thousands of entries on a few hundred engagements, and each
+    mapped attribute read is a Python getter (``InstrumentedAttribute.__get__``),
+    about six per entry. The status is the one fact capture itself changes within a
+    flush (work started on an Accepted service ticket): ``read_status`` reads it again.
+    """
+
+    engagement: Engagement
+    uid: str
+    partner_id: int
+    side: Side
+    status: Status
+    sync: SyncState
+
+    @classmethod
+    def of(cls, engagement: Engagement) -> EngagementFacts:
+        status = engagement.status
+        return cls(engagement, engagement.uid, engagement.partner_id, engagement.role, status, sync_state(status))
+
+    def read_status(self) -> None:
+        """The engagement's status changed: the flush's later entries see the new one."""
+        self.status = self.engagement.status
+        self.sync = sync_state(self.status)
 
 
 @dataclass(slots=True)

@@ -159,7 +159,9 @@ def test_a_batch_is_numbered_in_the_order_messages_were_queued(app: Flask, partn
 
         def later(key: str) -> None:
             message = EntryMessage(key, WireOp.UPSERT, EntryKind.NOTE)
-            enqueue_later(db.session, engagement, message, lambda seq: numbers.__setitem__(key, seq))
+            enqueue_later(
+                db.session, engagement.partner_id, engagement.uid, message, lambda seq: numbers.__setitem__(key, seq)
+            )
 
         with numbered_together(db.session):
             later("lead:note:1")
@@ -190,7 +192,7 @@ def test_a_batch_that_fails_queues_nothing(app: Flask, partner_id: int) -> None:
         db.session.commit()
         with pytest.raises(RuntimeError), numbered_together(db.session):
             message = EntryMessage("lead:note:1", WireOp.UPSERT, EntryKind.NOTE)
-            enqueue_later(db.session, engagement, message, lambda seq: None)
+            enqueue_later(db.session, engagement.partner_id, engagement.uid, message, lambda seq: None)
             raise RuntimeError("the host's flush failed")
         db.session.rollback()
         enqueue(db.session, engagement, EntryMessage("lead:note:2", WireOp.UPSERT, EntryKind.NOTE))

@@ -129,10 +129,10 @@ def test_a_bulk_write_inserts_its_links_and_messages_with_one_statement_each(
     assert all(link.first_seq == messages[link.entry_key].seq for link in ours)
 
 
-def test_a_bulk_write_looks_its_links_up_with_one_array_on_postgresql(app: Flask, api: Api, partner_id: int) -> None:
+def test_a_bulk_write_looks_its_links_up_with_one_parameter(app: Flask, api: Api, partner_id: int) -> None:
     """PostgreSQL takes the flush's ids as one array (``= ANY``): psycopg re-parsed a long IN list of
-    bound values for every chunk, a fifth of capture's time there; SQLite keeps IN lists under its
-    bound-parameter limit (issue 18, target 1)."""
+    bound values for every chunk, a fifth of capture's time there; SQLite takes them as one JSON text
+    (``json_each``), parsed in a third of the time of IN lists of bound values (issue 18, target 1)."""
     uids, ran = notes_on_many_tickets(app, api, partner_id, 2, 300)
     with app.app_context():
         postgres = db.engine.dialect.name == "postgresql"
@@ -141,7 +141,7 @@ def test_a_bulk_write_looks_its_links_up_with_one_array_on_postgresql(app: Flask
     if postgres:
         assert len(link_reads) == 1 and "= ANY (" in link_reads[0], link_reads
     else:
-        assert len(link_reads) == 2 and all(" IN (" in s for s in link_reads), link_reads
+        assert len(link_reads) == 1 and "IN (SELECT" in link_reads[0] and "json_each(?)" in link_reads[0], link_reads
 
 
 class _Boom(Exception):

@@ -234,3 +234,49 @@ EXPECTED_LINKS: list[tuple[Any, ...]] = [
     ("SERVICE", "service:charge:#10", "charge", "service", False, 7, True, False, False, None, None, True),
     ("SERVICE", "service:attachment:#11", "attachment", "service", False, 8, True, False, False, None, None, True),
 ]
+
+
+def test_work_started_within_a_flush_is_seen_by_its_later_entries(app: Flask, partner_id: int) -> None:
+    """An Accepted service ticket's first work in a flush starts the work, once: the start is numbered
+    after the entry that started it and before the later ones, which are sent as In Progress."""
+    ticket = add_ticket(app, "VPN")
+    uid = _uid(app, add_engagement(app, partner_id, status=Status.ACCEPTED, role=Side.SERVICE, ticket_id=ticket))
+    with app.app_context():
+        made = [
+            Attachment(ticket_id=int(ticket), filename="a.txt", media_type="text/plain", size=1, data=b"a"),
+            Note(ticket_id=int(ticket), author="Bo", body="on my way", internal=False),
+            TimeEntry(ticket_id=int(ticket), resource="Bo", work_date=WORK_DATE, hours=Decimal("0.5")),
+            Note(ticket_id=int(ticket), author="Bo", body="done", internal=False),
+        ]
+        db.session.add_all(made)
+        db.session.commit()
+        labels = {f"{KINDS[type(entry)]}:{entry.id}": f"#{n}" for n, entry in enumerate(made)}
+        query = text(
+            "SELECT kind, CAST(payload AS TEXT) FROM outsource_outbox WHERE engagement_uid = :uid ORDER BY seq"
+        )
+        feed = [(kind, json.loads(payload)) for kind, payload in db.session.execute(query, {"uid": uid})]
+        status = db.session.scalar(text("SELECT status FROM outsource_engagement WHERE uid = :uid"), {"uid": uid})
+        first_seqs = db.session.execute(
+            text("SELECT kind, first_seq FROM outsource_entry_link WHERE engagement_uid = :uid ORDER BY id"),
+            {"uid": uid},
+        ).all()
+        seqs = db.session.scalars(
+            text("SELECT seq FROM outsource_outbox WHERE engagement_uid = :uid ORDER BY seq"), {"uid": uid}
+        ).all()
+        db.session.rollback()
+
+    def told(kind: str, payload: dict[str, Any]) -> str:
+        if kind == "entry":
+            side, entry_kind, local_id, _ = payload["entry_key"].split(":")
+            return f"{side}:{entry_kind}:{labels[f'{entry_kind}:{local_id}']}"
+        return f"{kind}:{payload['action']}:{payload.get('status', '')}"
+
+    assert [told(kind, payload) for kind, payload in feed] == [
+        "service:attachment:#0",
+        "service:note:#1",
+        "action:start_work:",
+        "service:time:#2",
+        "service:note:#3",
+    ]
+    assert status == "in_progress"
+    assert [seq for _, seq in first_seqs] == [seqs[0], seqs[1], seqs[3], seqs[4]]
