@@ -107,12 +107,31 @@ def summary_ms(values: list[float]) -> dict[str, float]:
     }
 
 
+#: target 5 of issue 18: a worker's peak RSS over its RSS at rest, with idle engagements and in a burst
+RSS_RATIO = 1.1
+
+
 def peak_rss_mb(pid: int) -> float:
     """The process's peak resident set (VmHWM) so far, in MiB; read before it exits."""
+    return _status_mb(pid, "VmHWM")
+
+
+def rss_mb(pid: int) -> float:
+    """The process's resident set (VmRSS) now, in MiB."""
+    return _status_mb(pid, "VmRSS")
+
+
+def restart_peak_rss(pid: int) -> None:
+    """Make the process's peak resident set its resident set now (Linux: 5 to ``clear_refs``), so that
+    ``peak_rss_mb`` tells the peak of what follows."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def _status_mb(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmHWM for process {pid}")
+    raise RuntimeError(f"no {field} for process {pid}")
 
 
 def open_in_progress(pair: Pair, count: int, *, timeout: float = 300) -> list[tuple[str, str]]:
