@@ -123,13 +123,16 @@ def test_json_text_is_bound_as_the_column_binds_it_on_an_engine_with_its_own_ser
 
 
 def test_entry_links_written_in_bulk_are_those_insert_writes(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pages of one row each: PostgreSQL's multi-row statements (``insertmanyvalues``) end where the rows do.
-    Text a COPY escapes (``\\N`` is its null) is stored as it is."""
+    """A driver that SQLAlchemy pages into multi-row statements (``insertmanyvalues``, psycopg2's kind),
+    in pages of one row each: the pages end where the rows do. SQLite's driver is made one here, as no
+    driver of the tests is; psycopg writes the rows with one COPY, where text a COPY escapes (``\\N`` is
+    its null) is stored as it is."""
     columns = ["engagement_uid", "entry_key", "kind", "local_id", "owner"]
     columns += ["in_suspension", "first_seq", "sent", "deleted"]
     with app.app_context():
         table = cast(Table, EntryLink.__table__)
         monkeypatch.setattr(db.engine.dialect, "insertmanyvalues_page_size", 1)
+        monkeypatch.setattr(db.engine.dialect, "use_insertmanyvalues_wo_returning", True)
         rows = [
             ("e" * 32, "lead:note:1:ab", "note", "1", Side.LEAD, False, 7, True, False),
             ("e" * 32, "lead:time:2:cd", "time", None, Side.SERVICE, True, None, False, True),
