@@ -276,7 +276,9 @@ class FaultProxy:
                 except requests.RequestException:
                     self._answer(502, {}, b"upstream unreachable")
                     return
-                if tap is not None and not tap(captured, upstream):
+                with proxy.lock:
+                    cut_meanwhile = proxy.down  # a held request (a long poll) cut while upstream answered
+                if cut_meanwhile or (tap is not None and not tap(captured, upstream)):
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
