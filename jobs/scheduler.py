@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from outsource_plugin.db.mail import WAKE_MAIL
 from outsource_plugin.db.outbox import WAKE_DELIVERY
 from outsource_plugin.db.wakeups import OutboxListener, listens
+from outsource_plugin.host.sqlite import bound_sqlite_memory
 from outsource_plugin.jobs.counts import fold_counts
 from outsource_plugin.jobs.deadlines import expire_offers
 from outsource_plugin.jobs.deliver import deliver_due
@@ -151,6 +152,7 @@ def run_worker(app: Flask) -> None:
     with app.app_context():
         state = current_outsource()
         engine = state.session.get_bind().engine
+    bound_sqlite_memory(engine, int(state.config["OUTSOURCE_WORKER_SQLITE_MEMORY"]))
     if not listens(engine):
         _add_jobs(scheduler, app)
         scheduler.start()

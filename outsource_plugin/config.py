@@ -134,6 +134,13 @@ SETTINGS: tuple[Setting, ...] = (
         "On a SQLite file, begin every transaction with BEGIN IMMEDIATE (WAL mode) so that writers wait "
         "instead of failing with 'database is locked'; False: leave the engine alone (a warning is logged).",
     ),
+    Setting(
+        "OUTSOURCE_WORKER_SQLITE_MEMORY",
+        2 * 1024 * 1024,
+        "Bytes of SQLite memory a flask outsource worker keeps to, all its connections' page caches together "
+        "(SQLite's soft heap limit, which binds the whole process): without it each pooled connection's cache "
+        "fills to 2 MiB in a burst. 0: SQLite's own limits. Web processes and PostgreSQL are left alone.",
+    ),
     Setting("OUTSOURCE_INVITATION_DAYS", 7.0, "Days an invitation code can be used to join (a fraction is allowed)."),
     Setting(
         "OUTSOURCE_PUBLIC_URL",

@@ -82,6 +82,24 @@ def serialise_sqlite_writers(engine: Engine) -> None:
     engine.dispose()
 
 
+def bound_sqlite_memory(engine: Engine, limit: int) -> None:
+    """Keep SQLite's heap in this process near ``limit`` bytes (SQLite's soft heap limit); 0: leave it alone.
+
+    For a worker process (``flask outsource worker``): its jobs take the pool's connections in
+    turn, and each connection's page cache fills to SQLite's default (2 MiB) as the outbox is
+    read, so a burst grew the worker by a page cache per pooled connection. The limit binds the
+    whole process, the host's own connections included, which is why only the plugin's own
+    process sets it. Any database other than SQLite is left alone.
+    """
+    if engine.dialect.name != "sqlite" or limit <= 0:
+        return
+    connection = engine.raw_connection()
+    try:
+        connection.cursor().execute(f"PRAGMA soft_heap_limit = {int(limit)}")
+    finally:
+        connection.close()
+
+
 def prepare_sqlite(engine: Engine, serialise: bool) -> None:
     """What ``init_app`` does to the host's bind: serialise a SQLite file's writers, or say why not.
 
