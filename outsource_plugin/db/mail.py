@@ -39,6 +39,7 @@ def claim_mail(
     began, so a round never retries what it failed itself. On PostgreSQL the
     rows are taken with SKIP LOCKED: two workers never lease the same e-mail.
     """
+    session.connection()  # begun before the clock is read, as ``outbox.claim`` does, and for its reason
     now = now or utcnow()
     due = (
         select(MailMessage.id)

@@ -234,6 +234,9 @@ def claim(
     The caller commits straight after (``jobs.deliver``): until then the
     lease is invisible to other workers and the partner rows stay locked.
     """
+    # begun before the clock is read: on SQLite beginning waits for the write lock, and what the
+    # transaction holding it queued is due once it has committed, not a round later
+    session.connection()
     now = now or utcnow()
     due = and_(
         OutboxMessage.state == MessageState.PENDING,

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -13,11 +17,14 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from examples.helpdesk.models import db
-from outsource_plugin.db.models import Engagement, OutboxMessage, Partner, new_id, new_ids, utcnow
+from outsource_plugin.db.mail import claim_mail, enqueue_mail
+from outsource_plugin.db.models import Engagement, MailMessage, OutboxMessage, Partner, new_id, new_ids, utcnow
 from outsource_plugin.db.outbox import claim, enqueue, enqueue_later, lock_feed, numbered_together, release
+from outsource_plugin.host import sqlite as sqlite_host
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.wire import EntryMessage, WireOp
 from outsource_plugin.workflow import Side, Status
+from tests.conftest import make_app
 from tests.polling import eventually
 
 LEASE = timedelta(seconds=30)
@@ -233,3 +240,71 @@ def test_ids_made_together_are_distinct_uuid4_hex_as_new_id_makes_them() -> None
     assert len(set(ids)) == 1000
     assert all(uuid.UUID(hex=made).version == 4 and uuid.UUID(hex=made).hex == made for made in ids)
     assert uuid.UUID(hex=new_id()).version == 4 and new_ids(0) == []
+
+
+class _Pauses:
+    """Stands in for ``host.sqlite._PAUSE``: tells when a writer first waits for SQLite's write lock."""
+
+    def __init__(self) -> None:
+        self.waiting = threading.Event()
+
+    def wait(self, seconds: float) -> bool:
+        self.waiting.set()
+        time.sleep(seconds)
+        return False
+
+
+def _queue_message(session: Session, engagement: Engagement) -> OutboxMessage | MailMessage:
+    return enqueue(session, engagement, EntryMessage("lead:note:1", WireOp.UPSERT, EntryKind.NOTE))
+
+
+def _queue_mail(session: Session, engagement: Engagement) -> OutboxMessage | MailMessage:
+    content = {"subject": "Offer", "text_body": "An offer", "html_body": "<p>An offer</p>"}
+    return enqueue_mail(session, "ada@example.com", event="offered", engagement_uid=engagement.uid, **content)
+
+
+def _claim_messages(session: Session) -> list[int]:
+    return claim(session, "worker-a", limit=10, lease=LEASE)
+
+
+def _claim_mail(session: Session) -> list[int]:
+    return claim_mail(session, "worker-a", limit=10, lease=LEASE, round_start=utcnow())
+
+
+@pytest.mark.parametrize(
+    ("queue", "claimer"), [(_queue_message, _claim_messages), (_queue_mail, _claim_mail)], ids=["outbox", "mail"]
+)
+def test_a_claim_that_waited_for_sqlites_write_lock_takes_what_committed_meanwhile(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    queue: Callable[[Session, Engagement], OutboxMessage | MailMessage],
+    claimer: Callable[[Session], list[int]],
+) -> None:
+    """On SQLite a claim begins by waiting for the write lock (a burst of the host's entries, say,
+    holds it while it commits). What that transaction queued is due by the time the claim gets the
+    lock: a claim that read its clock before waiting left it for the next round, an interval later."""
+    pauses = _Pauses()
+    monkeypatch.setattr(sqlite_host, "_PAUSE", pauses)
+    app = make_app(f"sqlite:///{tmp_path / 'helpdesk.db'}", tmp_path)
+    with app.app_context():
+        partner = Partner(name="Contoso", adapter="memory", config={}, default_terms={})
+        db.session.add(partner)
+        db.session.flush()
+        uid = assigned(partner.id, "w" * 32).uid
+        db.session.commit()
+        with Session(db.engine) as burst, ThreadPoolExecutor(max_workers=1) as pool:
+            burst.connection()  # BEGIN IMMEDIATE: the write lock is the burst's
+            claimed = pool.submit(_claim_in, app, claimer)
+            assert pauses.waiting.wait(timeout=10), "the claim never waited for the write lock"
+            row = queue(burst, burst.scalars(select(Engagement).filter_by(uid=uid)).one())
+            burst.commit()
+            assert claimed.result(timeout=30) == [row.id]
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _claim_in(app: Flask, claimer: Callable[[Session], list[int]]) -> list[int]:
+    with app.app_context(), Session(db.engine) as session:
+        ids = claimer(session)
+        session.commit()
+        return ids
