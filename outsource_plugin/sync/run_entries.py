@@ -42,13 +42,20 @@ class RunEntries:
 
     @classmethod
     def of(cls, state: OutsourceState, changes: Iterable[RemoteChange]) -> RunEntries:
-        """The links of the run's entry changes, one query per chunk of entry keys."""
+        """The links of the run's entry changes, one query per chunk of entry keys.
+
+        Asked by engagement as well as by key: the links' index leads with the engagement, and
+        by key alone every received batch read every link there is.
+        """
         wanted = {(c.engagement_uid, str(c.data.get("entry_key"))) for c in changes if c.kind is ChangeKind.ENTRY}
         session, found = state.session, dict[tuple[str, str], EntryLink]()
+        uids = {uid for uid, _ in wanted}
         for keys in one_of(session, EntryLink.entry_key, {key for _, key in wanted}):
-            for link in session.scalars(select(EntryLink).where(keys).order_by(EntryLink.id)):
-                if (link.engagement_uid, link.entry_key) in wanted:
-                    found.setdefault((link.engagement_uid, link.entry_key), link)
+            for among in one_of(session, EntryLink.engagement_uid, uids):
+                query = select(EntryLink).where(among, keys).order_by(EntryLink.id)
+                for link in session.scalars(query):
+                    if (link.engagement_uid, link.entry_key) in wanted:
+                        found.setdefault((link.engagement_uid, link.entry_key), link)
         return cls(state, found)
 
     def link(self, uid: str, entry_key: str) -> EntryLink | None:
