@@ -30,6 +30,7 @@ from sqlalchemy import Engine, func, select
 from bench.common import (
     RSS_RATIO,
     Section,
+    analyse,
     database_label,
     engine_for,
     host_pair,
@@ -163,7 +164,11 @@ def run(database: str, engagements: int, per_ticket: int) -> Section:
         app = host_app(pair.service)
         names = {"lead worker (polls)": pids[0], "service worker (delivers)": pids[1]}
         try:
-            bursts = [synced(app, lead_db, [s for _, s in linked], per_ticket, names) for _ in range(BURSTS)]
+            bursts = []
+            for _ in range(BURSTS):
+                for host in (pair.lead, pair.service):
+                    analyse(host.database_url)
+                bursts.append(synced(app, lead_db, [s for _, s in linked], per_ticket, names))
         finally:
             lead_db.dispose()
             with app.app_context():
