@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from examples.helpdesk.models import db
+from outsource_plugin.db import models
 from outsource_plugin.db.mail import claim_mail, enqueue_mail
 from outsource_plugin.db.models import (
     Engagement,
@@ -243,15 +243,17 @@ def _blocks(session: Session) -> bool:
     return bool(session.execute(query, {"pid": pid}).scalar_one())
 
 
-def test_message_ids_are_version_7_uuids_that_sort_in_the_order_they_were_made() -> None:
+def test_message_ids_are_version_7_uuids_that_sort_in_the_order_they_were_made(monkeypatch: pytest.MonkeyPatch) -> None:
     """Outbox rows take their message ids together in a bulk write (issue 18, target 1). The ids
     lead with the time, so the unique index on them is appended to: with random (version 4) ids
     each of a burst's 10,000 rows was written into a random page of an index that grows with
     the outbox. Engagement uids stay random."""
+    clock = iter([1_765_000_000_000_000_000, 1_765_000_000_001_000_000])  # ns: the second a ms later
+    monkeypatch.setattr(models.time, "time_ns", lambda: next(clock))
     first = new_ids(1000)
-    time.sleep(0.002)
-    second = [*new_ids(3), new_message_id()]
-    for made in (*first, *second):
+    second = new_ids(3)
+    monkeypatch.undo()
+    for made in (*first, *second, new_message_id()):
         parsed = uuid.UUID(hex=made)
         assert (parsed.version, parsed.variant, parsed.hex) == (7, uuid.RFC_4122, made)
     assert len(set(first)) == 1000 and max(first) < min(second)
@@ -266,15 +268,16 @@ def test_a_message_queued_alone_takes_a_time_ordered_id_too(app: Flask, partner_
 
 
 class _Pauses:
-    """Stands in for ``host.sqlite._PAUSE``: tells when a writer first waits for SQLite's write lock."""
+    """Wraps ``host.sqlite._PAUSE``: tells when a writer first waits for SQLite's write lock, then pauses
+    as it would."""
 
-    def __init__(self) -> None:
+    def __init__(self, pause: threading.Event) -> None:
+        self.pause = pause
         self.waiting = threading.Event()
 
     def wait(self, seconds: float) -> bool:
         self.waiting.set()
-        time.sleep(seconds)
-        return False
+        return self.pause.wait(seconds)
 
 
 def _queue_message(session: Session, engagement: Engagement) -> OutboxMessage | MailMessage:
@@ -306,7 +309,7 @@ def test_a_claim_that_waited_for_sqlites_write_lock_takes_what_committed_meanwhi
     """On SQLite a claim begins by waiting for the write lock (a burst of the host's entries, say,
     holds it while it commits). What that transaction queued is due by the time the claim gets the
     lock: a claim that read its clock before waiting left it for the next round, an interval later."""
-    pauses = _Pauses()
+    pauses = _Pauses(sqlite_host._PAUSE)
     monkeypatch.setattr(sqlite_host, "_PAUSE", pauses)
     app = make_app(f"sqlite:///{tmp_path / 'helpdesk.db'}", tmp_path)
     with app.app_context():
