@@ -128,6 +128,15 @@ def floor(lead: Host, tickets: int, per_ticket: int) -> list[float]:
             db.engine.dispose()
 
 
+@dataclass(frozen=True)
+class Burst:
+    commit_seconds: float
+    sync_seconds: float
+    #: per worker, MiB: its RSS just before the burst, and its peak from then to the sync's end
+    at_rest: dict[str, float]
+    peak: dict[str, float]
+
+
 def synced(app: Flask, lead_db: Engine, tickets: list[str], per_ticket: int, pids: dict[str, int]) -> Burst:
     """One burst on the service: committed, then followed until its last entry is on the lead."""
     expected = entry_count(lead_db) + len(tickets) * per_ticket
@@ -141,15 +150,6 @@ def synced(app: Flask, lead_db: Engine, tickets: list[str], per_ticket: int, pid
     synced_at = time.monotonic()
     peak = {name: peak_rss_mb(pid) for name, pid in pids.items()}
     return Burst(committed - started, synced_at - committed, at_rest, peak)
-
-
-@dataclass(frozen=True)
-class Burst:
-    commit_seconds: float
-    sync_seconds: float
-    #: per worker, MiB: its RSS just before the burst, and its peak from then to the sync's end
-    at_rest: dict[str, float]
-    peak: dict[str, float]
 
 
 def run(database: str, engagements: int, per_ticket: int) -> Section:
