@@ -19,7 +19,7 @@ from flask import Flask
 from sqlalchemy import JSON, Table, insert, select
 from sqlalchemy.orm import Session
 
-from bench.common import Section, database_label, engine_for, host_pair
+from bench.common import Section, database_label, engine_for, host_pair, listed
 from bench.scale import engagement_row, ticket_rows
 from bench.throughput import burst, host_app
 from examples.helpdesk.models import db
@@ -86,8 +86,8 @@ def run(database: str, tickets: int, per_ticket: int) -> Section:
         f"{len(ORDER) // 2} times on each kind of ticket, alternately; the best of each"
     )
     section.add(
-        f"plain tickets: {plain_seconds:.2f} s ({_all(timings['plain'])}); "
-        f"outsourced (In Progress) tickets: {outsourced_seconds:.2f} s ({_all(timings['outsourced'])})"
+        f"plain tickets: {plain_seconds:.2f} s ({listed(timings['plain'])}); "
+        f"outsourced (In Progress) tickets: {outsourced_seconds:.2f} s ({listed(timings['outsourced'])})"
     )
     section.add(f"ratio outsourced/plain: {ratio:.2f} (target <= {TARGET}: {'met' if ratio <= TARGET else 'MISSED'})")
     rest = outsourced_seconds - plain_seconds - writes
@@ -164,7 +164,3 @@ class _Copies:
 
     def write(self, session: Session, rows: list[tuple[Any, ...]]) -> None:
         insert_rows(session, self.table, list(self.columns), rows, self.shared, json_texts=self.json_texts)
-
-
-def _all(seconds: list[float]) -> str:
-    return ", ".join(f"{s:.2f}" for s in seconds)

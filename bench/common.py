@@ -14,7 +14,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -106,6 +106,11 @@ def analyse(url: str) -> None:
             conn.execute(text("ANALYZE"))
     finally:
         engine.dispose()
+
+
+def listed(seconds: Iterable[float], places: int = 2) -> str:
+    """Every timing of a best-of-N figure, as it is printed beside the best."""
+    return ", ".join(f"{s:.{places}f}" for s in seconds)
 
 
 def percentile(values: list[float], pct: float) -> float:

@@ -17,7 +17,7 @@ HTTP, signing, validation, the outbox and the order guarantee.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -34,6 +34,7 @@ from bench.common import (
     database_label,
     engine_for,
     host_pair,
+    listed,
     open_in_progress,
     peak_rss_mb,
     restart_peak_rss,
@@ -180,15 +181,15 @@ def run(database: str, engagements: int, per_ticket: int) -> Section:
     ratio = sync_seconds / floor_seconds
     section.add(
         f"{engagements} engagements in progress x {per_ticket} entries = {total} entries a burst, "
-        f"{BURSTS} bursts (each committed in {_all((b.commit_seconds for b in bursts), 1)} s); the best of each"
+        f"{BURSTS} bursts (each committed in {listed((b.commit_seconds for b in bursts), 1)} s); the best of each"
     )
     section.add(
         f"sync: {sync_seconds:.1f} s from the burst's commit to the last entry on the lead = {sync_rate:.0f} entries/s "
-        f"({_all((b.sync_seconds for b in bursts), 1)})"
+        f"({listed((b.sync_seconds for b in bursts), 1)})"
     )
     section.add(
         f"floor: {floor_seconds:.2f} s for the lead committing them in one transaction on plain tickets "
-        f"= {floor_rate:.0f} entries/s ({_all(floor_runs, 2)})"
+        f"= {floor_rate:.0f} entries/s ({listed(floor_runs, 2)})"
     )
     section.add(f"ratio sync/floor: {ratio:.2f} (target <= {TARGET}: {'met' if ratio <= TARGET else 'MISSED'})")
     first = bursts[0]
@@ -206,7 +207,3 @@ def run(database: str, engagements: int, per_ticket: int) -> Section:
         **first.peak,
     }
     return section
-
-
-def _all(seconds: Iterable[float], places: int) -> str:
-    return ", ".join(f"{s:.{places}f}" for s in seconds)
