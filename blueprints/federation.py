@@ -11,20 +11,18 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from outsource_plugin.adapters.registry import adapter_class
 from outsource_plugin.blueprints.errors import answer_in_json
 from outsource_plugin.blueprints.limits import limit_body, partner_limit
 from outsource_plugin.db.models import (
     MessageKind,
-    MessageState,
-    OutboxMessage,
     Partner,
     SeenRequest,
     utcnow,
 )
-from outsource_plugin.db.outbox import lock_feed
+from outsource_plugin.db.outbox import acknowledge, lock_feed
 from outsource_plugin.errors import NotAuthenticated, NotFound
 from outsource_plugin.federation.batch import OUT_OF_ORDER, batch_changes
 from outsource_plugin.federation.feed import MessageSchema, change_from_message, message_json
@@ -177,16 +175,7 @@ def changes() -> ResponseReturnValue:
     _remember_request()
     session.commit()  # before a hold: a replay of a held request is refused, not held beside it
     items = [message_json(m) for m in held_feed(state, partner_id, after, query["limit"], query["wait"])]
-    session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.partner_id == partner_id,
-            OutboxMessage.seq <= after,
-            OutboxMessage.state == MessageState.PENDING,
-        )
-        .values(state=MessageState.DELIVERED, delivered_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    acknowledge(session, partner_id, after)
     session.commit()
     return jsonify({"changes": items})
 

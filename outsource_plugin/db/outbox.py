@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, not_, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from outsource_plugin.db.bulk_rows import insert_rows
@@ -278,10 +278,7 @@ def claim(
         else []
     )
     ids = [row.id for row in rows]
-    if ids:
-        session.execute(
-            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_by=worker, claimed_until=now + lease)
-        )
+    _update(session, ids, claimed_by=worker, claimed_until=now + lease)
     _log_takeovers(worker, [(row.id, row.claimed_by) for row in rows if row.claimed_by not in (None, worker)])
     return ids
 
@@ -347,14 +344,43 @@ def mark_delivered(session: Session, ids: Collection[int], at: datetime) -> None
     )
 
 
+def acknowledge(session: Session, partner_id: int, after: int) -> None:
+    """The partner has read its feed up to ``after``: what is still pending up to there is delivered."""
+    _update_where(
+        session,
+        and_(
+            OutboxMessage.partner_id == partner_id,
+            OutboxMessage.seq <= after,
+            OutboxMessage.state == MessageState.PENDING,
+        ),
+        state=MessageState.DELIVERED,
+        delivered_at=utcnow(),
+    )
+
+
 def _update(session: Session, ids: Collection[int], **values: Any) -> None:
     if ids:
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(list(ids)))
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        _update_where(session, OutboxMessage.id.in_(list(ids)), **values)
+
+
+def _update_where(session: Session, condition: ColumnElement[bool], **values: Any) -> None:
+    """Update many outbox rows, on PostgreSQL with their row locks taken first, in id order.
+
+    Every multi-row update of the outbox goes through here: a worker's claim and its record of a
+    delivery (by ids) and a feed read's acknowledgement (by feed number). Left to the plan, each
+    locks its rows in the order it finds them, by an index or by their place in the table (which
+    an update moves), and two of them over the same rows met in opposite orders: PostgreSQL
+    broke the deadlock by failing one (the many-workers suite, a ``GET /changes`` 500).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        locking = select(OutboxMessage.id).where(condition).order_by(OutboxMessage.id).with_for_update()
+        ids = list(session.scalars(locking))
+        if not ids:
+            return
+        condition = OutboxMessage.id.in_(ids)
+    session.execute(
+        update(OutboxMessage).where(condition).values(**values).execution_options(synchronize_session=False)
+    )
 
 
 def release(message: OutboxMessage | MailMessage) -> None:

@@ -28,7 +28,16 @@ from outsource_plugin.db.models import (
     new_message_id,
     utcnow,
 )
-from outsource_plugin.db.outbox import claim, enqueue, enqueue_later, lock_feed, numbered_together, release
+from outsource_plugin.db.outbox import (
+    acknowledge,
+    claim,
+    enqueue,
+    enqueue_later,
+    lock_feed,
+    mark_delivered,
+    numbered_together,
+    release,
+)
 from outsource_plugin.host import sqlite as sqlite_host
 from outsource_plugin.host.entries import EntryKind
 from outsource_plugin.wire import EntryMessage, WireOp
@@ -334,3 +343,43 @@ def _claim_in(app: Flask, claimer: Callable[[Session], list[int]]) -> list[int]:
         ids = claimer(session)
         session.commit()
         return ids
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("update", ["acknowledge", "mark_delivered"])
+def test_a_multi_row_update_takes_its_rows_in_id_order(app: Flask, partner_id: int, update: str) -> None:
+    """Every multi-row update of the outbox locks its rows in id order, whatever order its plan finds
+    them in, so two of them over the same rows never wait on each other in a cycle. A feed read's
+    acknowledgement and a worker's record of a delivery, each in its plan's order, deadlocked in the
+    many-workers run (a ``GET /changes`` 500). Here the first message is moved behind the second
+    in the table and scans read the table in place: an update that locked in that order would
+    hold the second while it waited for the first."""
+    queue_two(app, partner_id)
+    with app.app_context(), Session(db.engine) as holder, Session(db.engine) as writer:
+        first, second = db.session.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id))
+        db.session.execute(text("UPDATE outsource_outbox SET attempts = attempts WHERE id = :id"), {"id": first})
+        db.session.commit()
+        holder.execute(text("SELECT id FROM outsource_outbox WHERE id = :id FOR UPDATE"), {"id": first})
+        writer.execute(text("SET LOCAL enable_indexscan = off"))
+        writer.execute(text("SET LOCAL enable_bitmapscan = off"))
+        writer.execute(text("SET LOCAL lock_timeout = '20s'"))
+
+        def run() -> None:
+            if update == "acknowledge":
+                acknowledge(writer, partner_id, 2)
+            else:
+                mark_delivered(writer, [first, second], utcnow())
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            done = pool.submit(run)
+            eventually(lambda: done.done() or _blocks(holder), what="the update waiting for the first message")
+            with Session(db.engine) as probe:
+                probe.execute(text("SET LOCAL lock_timeout = '1s'"))
+                free = probe.execute(
+                    text("SELECT id FROM outsource_outbox WHERE id = :id FOR UPDATE NOWAIT"), {"id": second}
+                ).all()
+                probe.rollback()
+            holder.rollback()
+            done.result(timeout=30)
+            writer.commit()
+    assert free == [(second,)]
